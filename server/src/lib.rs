@@ -1,1 +1,24 @@
-//! ai-router server library.
+//! ai-router: a gRPC service for fast, predictable LLM text generation.
+//!
+//! The modules follow the data path (DESIGN.md §1):
+//! `api` (gRPC, validation, status mapping) → `routing` (model id → route)
+//! → `executor` (admission) → `backend` (`pool` for local llama-server
+//! children, remote endpoints) → `upstream` (the one OpenAI-compatible
+//! client) → `stats` / `telemetry`. `engine` drives one job along that path;
+//! `server` wires it all together and owns the shutdown order.
+
+pub mod api;
+pub mod backend;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod job;
+pub mod pool;
+pub mod routing;
+mod server;
+pub mod stats;
+pub mod telemetry;
+pub mod upstream;
+
+pub use server::{StartError, build_engine, run, serve};

@@ -1,0 +1,141 @@
+//! `BatchGenerate`: items run concurrently (bounded by the batch's
+//! concurrency and, through the executor, by every route's limits) and each
+//! result is sent the moment it is ready, in completion order. Every item
+//! gets exactly one result: a response, or its own error status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ai_router_proto::v1 as pb;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::outcome::{INVALID_MODEL, OutcomeRecorder};
+use super::status::code_of;
+use super::{convert, deadline, validate};
+use crate::engine::Engine;
+use crate::error::RouterError;
+use crate::upstream::DeltaSink;
+
+/// Results buffered towards a slow reader; beyond it the batch slows down
+/// instead of holding every result in memory.
+const CHANNEL: usize = 16;
+
+type ResultStream = ReceiverStream<Result<pb::BatchItemResult, Status>>;
+
+pub fn handle(
+    engine: Arc<Engine>,
+    tasks: &TaskTracker,
+    hard_stop: CancellationToken,
+    request: Request<pb::BatchGenerateRequest>,
+) -> Result<Response<ResultStream>, Status> {
+    let arrived = Instant::now();
+    let deadline = deadline::deadline(request.metadata(), arrived);
+    let batch = request.into_inner();
+    let limits = &engine.config.limits;
+    if batch.items.is_empty() {
+        return Err(RouterError::InvalidArgument(
+            "items is empty: a batch needs at least one item".into(),
+        )
+        .into());
+    }
+    if batch.items.len() > limits.max_batch_items {
+        return Err(RouterError::InvalidArgument(format!(
+            "the batch has {} items; this router accepts at most {} per batch (split it)",
+            batch.items.len(),
+            limits.max_batch_items
+        ))
+        .into());
+    }
+    let exec = engine.executor.config();
+    let concurrency = match batch.max_concurrency as usize {
+        0 => exec.batch_concurrency,
+        n => n.min(exec.max_batch_concurrency),
+    };
+    let total = batch.items.len();
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    let span = tracing::info_span!("batch_generate", items = total, concurrency);
+    tasks.spawn(
+        async move {
+            let mut delivered = vec![false; total];
+            let results = futures::stream::iter(batch.items.into_iter().enumerate())
+                .map(|(index, item)| run_item(&engine, index, item, deadline))
+                .buffer_unordered(concurrency);
+            tokio::pin!(results);
+            loop {
+                tokio::select! {
+                    next = results.next() => match next {
+                        Some(result) => {
+                            let index = result.index as usize;
+                            if tx.send(Ok(result)).await.is_err() {
+                                return;
+                            }
+                            delivered[index] = true;
+                        }
+                        None => return,
+                    },
+                    _ = tx.closed() => return,
+                    _ = hard_stop.cancelled() => break,
+                }
+            }
+            // The shutdown grace ran out: every item still owed gets an error.
+            for (index, _) in delivered.iter().enumerate().filter(|(_, d)| !**d) {
+                let status = Status::from(RouterError::ShuttingDown);
+                if tx.send(Ok(error_result(index, &status))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        .instrument(span),
+    );
+    Ok(Response::new(ReceiverStream::new(rx)))
+}
+
+async fn run_item(
+    engine: &Engine,
+    index: usize,
+    item: pb::GenerateRequest,
+    deadline: Option<Instant>,
+) -> pb::BatchItemResult {
+    let started = Instant::now();
+    let job = match validate(item, &engine.config.limits) {
+        Ok(job) => job,
+        Err(e) => {
+            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
+            return error_result(index, &Status::from(e));
+        }
+    };
+    let recorder = OutcomeRecorder::new(engine, &job.model);
+    let span = tracing::info_span!("batch_item", index, model = %job.model);
+    let result = engine
+        .run(&job, DeltaSink::Collect, started, deadline)
+        .instrument(span)
+        .await;
+    recorder.finish(&result);
+    match result {
+        Ok(c) => pb::BatchItemResult {
+            index: index as u32,
+            outcome: Some(pb::batch_item_result::Outcome::Response(convert::response(
+                c,
+                job.client_request_id,
+                String::new(),
+            ))),
+        },
+        Err(e) => error_result(index, &Status::from(e)),
+    }
+}
+
+fn error_result(index: usize, status: &Status) -> pb::BatchItemResult {
+    pb::BatchItemResult {
+        index: index as u32,
+        outcome: Some(pb::batch_item_result::Outcome::Error(pb::ItemError {
+            code: status.code() as i32,
+            message: status.message().to_string(),
+        })),
+    }
+}

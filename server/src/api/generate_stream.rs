@@ -1,0 +1,93 @@
+//! `GenerateStream`: text deltas as the upstream produces them, then a
+//! summary chunk. The producer task sends through a bounded channel; when
+//! the client goes away the send fails, the task ends, and dropping the
+//! engine future aborts the upstream request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ai_router_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::outcome::{INVALID_MODEL, OutcomeRecorder};
+use super::status::code_of;
+use super::{convert, deadline, validate};
+use crate::engine::Engine;
+use crate::error::RouterError;
+use crate::upstream::DeltaSink;
+
+/// Chunks buffered towards a slow reader before the upstream is slowed down.
+const CHANNEL: usize = 32;
+
+type ChunkStream = ReceiverStream<Result<pb::GenerateChunk, Status>>;
+
+pub fn handle(
+    engine: Arc<Engine>,
+    tasks: &TaskTracker,
+    hard_stop: CancellationToken,
+    request: Request<pb::GenerateRequest>,
+) -> Result<Response<ChunkStream>, Status> {
+    let arrived = Instant::now();
+    let deadline = deadline::deadline(request.metadata(), arrived);
+    let job = match validate(request.into_inner(), &engine.config.limits) {
+        Ok(job) => job,
+        Err(e) => {
+            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
+            return Err(e.into());
+        }
+    };
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    let span = tracing::info_span!("generate_stream", model = %job.model);
+    tasks.spawn(
+        async move {
+            let (delta_tx, mut delta_rx) = mpsc::channel::<String>(CHANNEL);
+            let recorder = OutcomeRecorder::new(&engine, &job.model);
+            let work = engine.run(&job, DeltaSink::Forward(delta_tx), arrived, deadline);
+            tokio::pin!(work);
+            let result = loop {
+                tokio::select! {
+                    biased;
+                    Some(delta) = delta_rx.recv() => {
+                        if tx.send(Ok(delta_chunk(delta))).await.is_err() {
+                            return;
+                        }
+                    }
+                    result = &mut work => break result,
+                    _ = tx.closed() => return,
+                    _ = hard_stop.cancelled() => {
+                        let _ = tx.send(Err(RouterError::ShuttingDown.into())).await;
+                        return;
+                    }
+                }
+            };
+            while let Ok(delta) = delta_rx.try_recv() {
+                if tx.send(Ok(delta_chunk(delta))).await.is_err() {
+                    return;
+                }
+            }
+            recorder.finish(&result);
+            let last = result
+                .map(|c| pb::GenerateChunk {
+                    delta: String::new(),
+                    done: Some(convert::response(
+                        c,
+                        job.client_request_id.clone(),
+                        String::new(),
+                    )),
+                })
+                .map_err(Status::from);
+            let _ = tx.send(last).await;
+        }
+        .instrument(span),
+    );
+    Ok(Response::new(ReceiverStream::new(rx)))
+}
+
+fn delta_chunk(delta: String) -> pb::GenerateChunk {
+    pb::GenerateChunk { delta, done: None }
+}

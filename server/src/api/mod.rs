@@ -1,0 +1,102 @@
+//! The gRPC surface: one file per RPC, `validate` for input rules, `status`
+//! for the single error → status mapping, `convert` for results → messages.
+
+mod batch;
+mod convert;
+mod deadline;
+mod generate;
+mod generate_stream;
+mod list_models;
+mod outcome;
+mod stats;
+pub mod status;
+mod validate;
+
+use std::sync::Arc;
+
+use ai_router_proto::v1 as pb;
+use ai_router_proto::v1::router_server::Router as RouterRpc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status};
+
+use crate::engine::Engine;
+
+pub use validate::validate;
+
+/// The `airouter.v1.Router` service.
+#[derive(Clone)]
+pub struct RouterService {
+    engine: Arc<Engine>,
+    /// Owns the producer tasks of streaming RPCs, so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Cancelled when the shutdown grace runs out: streaming work stops.
+    hard_stop: CancellationToken,
+}
+
+impl RouterService {
+    /// A service over the engine.
+    pub fn new(
+        engine: Arc<Engine>,
+        tasks: TaskTracker,
+        hard_stop: CancellationToken,
+    ) -> RouterService {
+        RouterService {
+            engine,
+            tasks,
+            hard_stop,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl RouterRpc for RouterService {
+    type GenerateStreamStream = ReceiverStream<Result<pb::GenerateChunk, Status>>;
+    type BatchGenerateStream = ReceiverStream<Result<pb::BatchItemResult, Status>>;
+
+    async fn generate(
+        &self,
+        request: Request<pb::GenerateRequest>,
+    ) -> Result<Response<pb::GenerateResponse>, Status> {
+        generate::handle(&self.engine, request).await
+    }
+
+    async fn generate_stream(
+        &self,
+        request: Request<pb::GenerateRequest>,
+    ) -> Result<Response<Self::GenerateStreamStream>, Status> {
+        generate_stream::handle(
+            self.engine.clone(),
+            &self.tasks,
+            self.hard_stop.clone(),
+            request,
+        )
+    }
+
+    async fn batch_generate(
+        &self,
+        request: Request<pb::BatchGenerateRequest>,
+    ) -> Result<Response<Self::BatchGenerateStream>, Status> {
+        batch::handle(
+            self.engine.clone(),
+            &self.tasks,
+            self.hard_stop.clone(),
+            request,
+        )
+    }
+
+    async fn stats(
+        &self,
+        _request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        Ok(Response::new(stats::build(&self.engine)))
+    }
+
+    async fn list_models(
+        &self,
+        _request: Request<pb::ListModelsRequest>,
+    ) -> Result<Response<pb::ListModelsResponse>, Status> {
+        Ok(Response::new(list_models::build(&self.engine)))
+    }
+}

@@ -1,0 +1,63 @@
+//! Records every request's outcome exactly once, including requests whose
+//! future is dropped because the caller cancelled (recorded as CANCELLED).
+
+use tonic::Code;
+
+use crate::engine::{Completion, Engine};
+use crate::error::RouterError;
+
+use super::status::code_of;
+
+/// Stats label for requests whose model id was not valid.
+pub const INVALID_MODEL: &str = "<invalid>";
+/// Stats label for valid ids that no route serves.
+pub const UNKNOWN_MODEL: &str = "<unknown>";
+
+/// Drop guard recording one request's outcome.
+pub struct OutcomeRecorder<'a> {
+    engine: &'a Engine,
+    model: String,
+    recorded: bool,
+}
+
+impl<'a> OutcomeRecorder<'a> {
+    /// Starts tracking a request for `model` (a validated id or a placeholder).
+    pub fn new(engine: &'a Engine, model: &str) -> OutcomeRecorder<'a> {
+        OutcomeRecorder {
+            engine,
+            model: model.to_string(),
+            recorded: false,
+        }
+    }
+
+    /// Records the result.
+    pub fn finish(mut self, result: &Result<Completion, RouterError>) {
+        self.recorded = true;
+        match result {
+            Ok(c) => self.engine.stats.record(
+                &self.model,
+                Code::Ok,
+                Some(&c.timing),
+                c.completion_tokens,
+            ),
+            Err(e) => {
+                let model = if matches!(e, RouterError::ModelNotFound { .. }) {
+                    UNKNOWN_MODEL
+                } else {
+                    self.model.as_str()
+                };
+                self.engine.stats.record(model, code_of(e), None, 0);
+            }
+        }
+    }
+}
+
+impl Drop for OutcomeRecorder<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.engine
+                .stats
+                .record(&self.model, Code::Cancelled, None, 0);
+        }
+    }
+}

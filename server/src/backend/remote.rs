@@ -1,0 +1,87 @@
+//! A remote OpenAI-compatible endpoint: one pooled client, its key (read
+//! from the environment once), and its admission limiter.
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::{EndpointConfig, EndpointKind};
+use crate::executor::RouteLimiter;
+use crate::upstream::{
+    ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters,
+};
+
+/// A configured endpoint, ready to serve.
+pub struct RemoteEndpoint {
+    /// Its configuration.
+    pub config: EndpointConfig,
+    /// Its own pooled HTTP client.
+    pub client: UpstreamClient,
+    /// Its key, if it has one.
+    api_key: Option<ApiKey>,
+    /// Attribution headers.
+    headers: HeaderMap,
+    /// Admission limiter (max_concurrency).
+    pub limiter: Arc<RouteLimiter>,
+}
+
+impl RemoteEndpoint {
+    /// Builds the endpoint and its client.
+    pub fn new(
+        config: EndpointConfig,
+        counters: Arc<UpstreamCounters>,
+        max_queue: usize,
+    ) -> Result<RemoteEndpoint, reqwest::Error> {
+        let client = UpstreamClient::new(
+            config.pool_idle_timeout,
+            config.connect_timeout,
+            true,
+            counters,
+        )?;
+        let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
+        let mut headers = HeaderMap::new();
+        if config.kind == EndpointKind::OpenRouter {
+            add_header(&mut headers, "http-referer", config.referer.as_deref());
+            add_header(&mut headers, "x-title", config.title.as_deref());
+        }
+        let limiter = Arc::new(RouteLimiter::new(
+            &config.name,
+            config.max_concurrency as usize,
+            max_queue,
+        ));
+        Ok(RemoteEndpoint {
+            config,
+            client,
+            api_key,
+            headers,
+            limiter,
+        })
+    }
+
+    /// The target for one request.
+    pub fn target(&self) -> Target {
+        Target {
+            endpoint: self.config.name.clone(),
+            base_url: self.config.base_url.clone(),
+            api_key: self.api_key.clone(),
+            kind: self.config.kind,
+            stream: true,
+            timeouts: AttemptTimeouts {
+                first_token: self.config.first_token_timeout,
+                token_gap: self.config.token_gap_timeout,
+            },
+            headers: self.headers.clone(),
+        }
+    }
+
+    /// Its retry policy.
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy::attempts(self.config.max_attempts)
+    }
+}
+
+fn add_header(headers: &mut HeaderMap, name: &'static str, value: Option<&str>) {
+    if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}

@@ -1,0 +1,295 @@
+//! The data path of DESIGN.md §1 for one job: route → admit → acquire
+//! backend → upstream call → result with its timing. Fallback models are
+//! tried in order while nothing has reached the client; a local child that
+//! dies under a request is replaced and the request retried once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::{Acquired, local_target};
+use crate::config::{Config, EndpointKind};
+use crate::error::RouterError;
+use crate::executor::Executor;
+use crate::job::Job;
+use crate::pool::{Lease, Pool, PoolError};
+use crate::routing::{Backend, Route, RouteTable};
+use crate::stats::{Recorder, RequestTiming};
+use crate::upstream::{
+    CallFailure, ChatCall, ChatOutcome, DeltaSink, RetryPolicy, UpstreamClient, UpstreamCounters,
+    UpstreamError,
+};
+
+/// How long to wait for a child's exit to be observed after its connection
+/// broke, to tell "the child died" from "the connection hiccuped".
+const DEATH_CONFIRMATION: Duration = Duration::from_millis(500);
+
+/// Which kind of backend answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// A local llama-server child.
+    Local,
+    /// A plain OpenAI-compatible endpoint.
+    OpenAi,
+    /// OpenRouter.
+    OpenRouter,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Text (empty when it was streamed).
+    pub text: String,
+    /// Model id that answered.
+    pub model: String,
+    /// Backend kind.
+    pub backend: BackendKind,
+    /// The upstream's finish reason.
+    pub finish_reason: Option<String>,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+    /// Cost in USD, when reported.
+    pub cost_usd: Option<f64>,
+    /// Upstream's generation id.
+    pub upstream_id: Option<String>,
+    /// Where the time went.
+    pub timing: RequestTiming,
+}
+
+/// A failure and whether output had already reached the client.
+struct Failed {
+    error: RouterError,
+    emitted: bool,
+}
+
+impl From<RouterError> for Failed {
+    fn from(error: RouterError) -> Self {
+        Failed {
+            error,
+            emitted: false,
+        }
+    }
+}
+
+/// Everything a request needs, shared by all RPCs.
+pub struct Engine {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Routing table.
+    pub routes: RouteTable,
+    /// Admission control.
+    pub executor: Executor,
+    /// Local model pool.
+    pub pool: Pool,
+    /// The one client used for all local children.
+    pub local_client: UpstreamClient,
+    /// Upstream counters (all clients).
+    pub upstream_counters: Arc<UpstreamCounters>,
+    /// Request statistics.
+    pub stats: Recorder,
+}
+
+impl Engine {
+    /// Runs a job to completion. `arrived` is when the RPC arrived (timing
+    /// starts there); `deadline` is the caller's.
+    pub async fn run(
+        &self,
+        job: &Job,
+        mut sink: DeltaSink,
+        arrived: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Completion, RouterError> {
+        let work = self.run_candidates(job, &mut sink, arrived, deadline);
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), work)
+                .await
+                .unwrap_or(Err(RouterError::DeadlineExceeded("generating"))),
+            None => work.await,
+        }
+    }
+
+    async fn run_candidates(
+        &self,
+        job: &Job,
+        sink: &mut DeltaSink,
+        arrived: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Completion, RouterError> {
+        let candidates = std::iter::once(&job.model).chain(job.fallbacks.iter());
+        let mut last_error = None;
+        for (n, model) in candidates.enumerate() {
+            let route = match self.routes.resolve(model) {
+                Ok(r) => r,
+                // The primary's routing error is the caller's answer; a bad
+                // fallback is skipped (its error is kept if nothing serves).
+                Err(e) if n == 0 => return Err(e),
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            match self.run_route(&route, job, sink, arrived, deadline).await {
+                Ok(done) => return Ok(done),
+                Err(Failed { error, emitted }) => {
+                    if emitted || !error.allows_fallback() {
+                        return Err(error);
+                    }
+                    tracing::info!(model = %route.model_id, error = error.label(), "model failed; trying the next fallback");
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| RouterError::InvalidArgument("no model to try".into())))
+    }
+
+    async fn run_route(
+        &self,
+        route: &Route,
+        job: &Job,
+        sink: &mut DeltaSink,
+        arrived: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Completion, Failed> {
+        let admission = self.executor.admit(&route.limiter, deadline).await?;
+        let mut timing = RequestTiming {
+            queue_wait: admission.queue_wait,
+            ..RequestTiming::default()
+        };
+        let mut replaced_dead_child = false;
+        loop {
+            let acquire_started = Instant::now();
+            let acquired = self.acquire(route).await?;
+            timing.model_acquire += acquire_started.elapsed();
+            timing.cold_start |= acquired.lease.as_ref().is_some_and(|l| l.cold);
+            let call = self.chat_call(route, job);
+            let client = self.client_for(route);
+            let result = client
+                .chat(&acquired.target, &call, sink, acquired.retry, deadline)
+                .await;
+            match result {
+                Ok(outcome) => return Ok(self.completion(route, outcome, timing, arrived)),
+                Err(CallFailure::ClientGone) => return Err(RouterError::Cancelled.into()),
+                Err(CallFailure::Upstream {
+                    error,
+                    emitted,
+                    attempts,
+                }) => {
+                    timing.attempts += attempts;
+                    let Some(lease) = &acquired.lease else {
+                        return Err(Failed {
+                            error: error.into(),
+                            emitted,
+                        });
+                    };
+                    let died = local_child_died(lease, &error).await;
+                    if died && !emitted && !replaced_dead_child {
+                        // Nothing reached the client: retry once on a fresh child.
+                        replaced_dead_child = true;
+                        tracing::warn!(model = %route.model_id, "llama-server died under the request; retrying on a new process");
+                        continue;
+                    }
+                    let error = if died {
+                        RouterError::Pool(PoolError::ChildDied {
+                            model: route.model_id.clone(),
+                        })
+                    } else {
+                        error.into()
+                    };
+                    return Err(Failed { error, emitted });
+                }
+            }
+        }
+    }
+
+    async fn acquire(&self, route: &Route) -> Result<Acquired, RouterError> {
+        match &route.backend {
+            Backend::Local(entry) => {
+                let lease = self.pool.acquire(entry).await?;
+                Ok(Acquired {
+                    target: local_target(&lease, &self.config.local),
+                    retry: RetryPolicy::none(),
+                    lease: Some(lease),
+                })
+            }
+            Backend::Remote { endpoint, .. } => Ok(Acquired {
+                target: endpoint.target(),
+                retry: endpoint.retry(),
+                lease: None,
+            }),
+        }
+    }
+
+    fn client_for<'a>(&'a self, route: &'a Route) -> &'a UpstreamClient {
+        match &route.backend {
+            Backend::Local(_) => &self.local_client,
+            Backend::Remote { endpoint, .. } => &endpoint.client,
+        }
+    }
+
+    fn chat_call(&self, route: &Route, job: &Job) -> ChatCall {
+        let model = match &route.backend {
+            Backend::Local(entry) => entry.spec.id.clone(),
+            Backend::Remote { upstream_model, .. } => upstream_model.clone(),
+        };
+        ChatCall {
+            model,
+            provider_fallbacks: Vec::new(),
+            messages: job.messages.clone(),
+            max_tokens: Some(job.params.max_tokens),
+            temperature: job.params.temperature,
+            top_p: job.params.top_p,
+            stop: job.params.stop.clone(),
+            seed: job.params.seed,
+        }
+    }
+
+    fn completion(
+        &self,
+        route: &Route,
+        outcome: ChatOutcome,
+        mut timing: RequestTiming,
+        arrived: Instant,
+    ) -> Completion {
+        timing.attempts += outcome.attempts;
+        timing.time_to_first_token = outcome
+            .first_token_at
+            .map(|t| t.saturating_duration_since(arrived));
+        timing.total = arrived.elapsed();
+        let backend = match &route.backend {
+            Backend::Local(_) => BackendKind::Local,
+            Backend::Remote { endpoint, .. }
+                if endpoint.config.kind == EndpointKind::OpenRouter =>
+            {
+                BackendKind::OpenRouter
+            }
+            Backend::Remote { .. } => BackendKind::OpenAi,
+        };
+        Completion {
+            text: outcome.text,
+            model: route.model_id.clone(),
+            backend,
+            finish_reason: outcome.finish_reason,
+            prompt_tokens: outcome.usage.prompt_tokens,
+            completion_tokens: outcome.usage.completion_tokens,
+            cost_usd: outcome.usage.cost,
+            upstream_id: outcome.upstream_id,
+            timing,
+        }
+    }
+}
+
+/// Decides whether a local failure means the child is gone. A hung child
+/// (timeouts) is killed here so the next request gets a fresh one.
+async fn local_child_died(lease: &Lease, error: &UpstreamError) -> bool {
+    match error {
+        UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
+            lease.report_hung();
+            false
+        }
+        UpstreamError::Connect { .. } | UpstreamError::Disconnected { .. } => {
+            lease.child_exited_within(DEATH_CONFIRMATION).await
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,79 @@
+//! The service error: every layer's failure ends up here, and `api::status`
+//! turns it into a `tonic::Status` in exactly one place.
+
+use std::time::Duration;
+
+use crate::pool::PoolError;
+use crate::upstream::UpstreamError;
+
+/// Why a request failed. Messages are written for the person calling the
+/// service; they never contain secrets or prompt text.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The request itself is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No route for this model id.
+    #[error("unknown model '{model}'; known models: {known}")]
+    ModelNotFound {
+        /// The id that was asked for (already validated as a safe id).
+        model: String,
+        /// Comma-separated ids the router can serve.
+        known: String,
+    },
+    /// The route exists but is not usable in this configuration.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Admission refused: queue full, batch too large, nothing evictable.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// What is exhausted and what the caller can do.
+        message: String,
+        /// A hint for when to retry, sent as trailing metadata.
+        retry_after: Option<Duration>,
+    },
+    /// The request's deadline passed.
+    #[error("deadline exceeded while {0}")]
+    DeadlineExceeded(&'static str),
+    /// The caller went away.
+    #[error("request cancelled by the client")]
+    Cancelled,
+    /// The router is shutting down and takes no new work.
+    #[error("the router is shutting down")]
+    ShuttingDown,
+    /// A local model process failed.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The upstream HTTP endpoint failed.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl RouterError {
+    /// A short, stable label for metrics and span attributes (TGI's
+    /// `error_type()`), independent of the message text.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RouterError::InvalidArgument(_) => "invalid_argument",
+            RouterError::ModelNotFound { .. } => "model_not_found",
+            RouterError::FailedPrecondition(_) => "failed_precondition",
+            RouterError::ResourceExhausted { .. } => "resource_exhausted",
+            RouterError::DeadlineExceeded(_) => "deadline_exceeded",
+            RouterError::Cancelled => "cancelled",
+            RouterError::ShuttingDown => "shutting_down",
+            RouterError::Pool(e) => e.label(),
+            RouterError::Upstream(e) => e.label(),
+        }
+    }
+
+    /// True when trying the next fallback model could help: the failure is
+    /// about this model or its upstream, not about the request or the caller.
+    pub fn allows_fallback(&self) -> bool {
+        match self {
+            RouterError::Pool(_) | RouterError::FailedPrecondition(_) => true,
+            RouterError::Upstream(e) => e.allows_fallback(),
+            RouterError::ResourceExhausted { .. } => true,
+            _ => false,
+        }
+    }
+}

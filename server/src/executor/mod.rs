@@ -1,0 +1,212 @@
+//! Admission control: every request, single or batched, takes a permit of
+//! its route (a local model's slots or an endpoint's concurrency) and then a
+//! global permit. Waiting is bounded: each route's queue has a maximum
+//! length (beyond it: an immediate RESOURCE_EXHAUSTED with a retry hint) and
+//! a maximum wait, and the caller's deadline cuts both. Permits live in the
+//! [`Admission`] guard and are released on every path by `Drop`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::ExecutorConfig;
+use crate::error::RouterError;
+
+/// Retry hint sent with a queue-full rejection.
+const PUSHBACK: Duration = Duration::from_millis(250);
+
+/// Per-route limiter: permits = slots / max_concurrency.
+pub struct RouteLimiter {
+    name: String,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+    queued: AtomicUsize,
+    max_queue: usize,
+}
+
+impl RouteLimiter {
+    /// A limiter with `capacity` concurrent permits and `max_queue` waiters.
+    pub fn new(name: &str, capacity: usize, max_queue: usize) -> RouteLimiter {
+        RouteLimiter {
+            name: name.to_string(),
+            permits: Arc::new(Semaphore::new(capacity.max(1))),
+            capacity: capacity.max(1),
+            queued: AtomicUsize::new(0),
+            max_queue,
+        }
+    }
+
+    /// Concurrent requests allowed.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Permits free now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Requests waiting now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
+/// Executor-wide counters.
+#[derive(Default)]
+pub struct ExecutorCounters {
+    /// Requests holding permits now.
+    pub in_flight: AtomicU64,
+    /// Requests waiting for permits now.
+    pub queued: AtomicU64,
+    /// Requests rejected because a queue was full.
+    pub rejected: AtomicU64,
+}
+
+/// The admission point.
+pub struct Executor {
+    global: Arc<Semaphore>,
+    config: ExecutorConfig,
+    counters: Arc<ExecutorCounters>,
+}
+
+/// Permits held by one running request; dropping it releases them.
+pub struct Admission {
+    _route: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
+    counters: Arc<ExecutorCounters>,
+    /// Time spent waiting for the permits.
+    pub queue_wait: Duration,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Decrements a queue length however the wait ends (admitted, timed out, or
+/// the future dropped because the client left).
+struct QueueSlot<'a> {
+    route: &'a AtomicUsize,
+    global: &'a AtomicU64,
+}
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.route.fetch_sub(1, Ordering::Relaxed);
+        self.global.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Executor {
+    /// An executor with the configured global limit.
+    pub fn new(config: ExecutorConfig) -> Executor {
+        Executor {
+            global: Arc::new(Semaphore::new(config.max_in_flight)),
+            config,
+            counters: Arc::new(ExecutorCounters::default()),
+        }
+    }
+
+    /// Counters for `Stats`.
+    pub fn counters(&self) -> &ExecutorCounters {
+        &self.counters
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    /// Waits for a route permit and a global permit, FIFO, within the queue
+    /// limits and the deadline. Cancel-safe: dropping the future leaves the
+    /// queue and holds nothing.
+    pub async fn admit(
+        &self,
+        route: &RouteLimiter,
+        deadline: Option<Instant>,
+    ) -> Result<Admission, RouterError> {
+        let started = Instant::now();
+        // Fast path: free permits, no queueing.
+        if let Ok(route_permit) = route.permits.clone().try_acquire_owned() {
+            if let Ok(global_permit) = self.global.clone().try_acquire_owned() {
+                return Ok(self.admitted(route_permit, global_permit, started));
+            }
+            let global_permit = self
+                .wait(route, deadline, started, self.global.clone())
+                .await?;
+            return Ok(self.admitted(route_permit, global_permit, started));
+        }
+        let route_permit = self
+            .wait(route, deadline, started, route.permits.clone())
+            .await?;
+        let global_permit = match self.global.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                self.wait(route, deadline, started, self.global.clone())
+                    .await?
+            }
+        };
+        Ok(self.admitted(route_permit, global_permit, started))
+    }
+
+    fn admitted(
+        &self,
+        route: OwnedSemaphorePermit,
+        global: OwnedSemaphorePermit,
+        started: Instant,
+    ) -> Admission {
+        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        Admission {
+            _route: route,
+            _global: global,
+            counters: self.counters.clone(),
+            queue_wait: started.elapsed(),
+        }
+    }
+
+    async fn wait(
+        &self,
+        route: &RouteLimiter,
+        deadline: Option<Instant>,
+        started: Instant,
+        semaphore: Arc<Semaphore>,
+    ) -> Result<OwnedSemaphorePermit, RouterError> {
+        if route.queued.fetch_add(1, Ordering::Relaxed) >= route.max_queue {
+            route.queued.fetch_sub(1, Ordering::Relaxed);
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(RouterError::ResourceExhausted {
+                message: format!(
+                    "the queue for '{}' is full ({} waiting, {} running); retry shortly",
+                    route.name, route.max_queue, route.capacity
+                ),
+                retry_after: Some(PUSHBACK),
+            });
+        }
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        let _slot = QueueSlot {
+            route: &route.queued,
+            global: &self.counters.queued,
+        };
+        let max_wait = started + self.config.max_queue_wait;
+        let until = deadline.map_or(max_wait, |d| d.min(max_wait));
+        match tokio::time::timeout_at(until.into(), semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphores are never closed; treat it like shutdown anyway.
+            Ok(Err(_)) => Err(RouterError::ShuttingDown),
+            Err(_) if deadline.is_some_and(|d| d <= max_wait) => {
+                Err(RouterError::DeadlineExceeded("waiting in the queue"))
+            }
+            Err(_) => Err(RouterError::ResourceExhausted {
+                message: format!(
+                    "waited {:?} in the queue for '{}' without a free slot; retry later",
+                    self.config.max_queue_wait, route.name
+                ),
+                retry_after: Some(PUSHBACK),
+            }),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The pool's one background loop: samples children's RSS, stops models idle
+//! past the TTL, probes warm children's `/health` (three failures in a row:
+//! killed and replaced), and retries preloads whose backoff has passed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+use super::entry::Phase;
+use super::{PoolInner, capacity, loader};
+
+/// Failed probes in a row before a child counts as hung.
+const HEALTH_FAILURES_TO_KILL: u32 = 3;
+
+pub(super) async fn run(inner: Arc<PoolInner>) {
+    let tick = tick_interval(&inner);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut system = System::new();
+    let mut last_health = Instant::now();
+    let health_failures: std::collections::HashMap<String, AtomicU32> = inner
+        .entries
+        .keys()
+        .map(|id| (id.clone(), AtomicU32::new(0)))
+        .collect();
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = inner.shutdown.cancelled() => return,
+        }
+        sample_rss(&inner, &mut system);
+        if let Some(ttl) = inner.config.idle_ttl {
+            let ttl_ms = ttl.as_millis() as u64;
+            for entry in inner.entries.values() {
+                capacity::evict_if_idle_for(&inner, entry, ttl_ms);
+            }
+        }
+        if last_health.elapsed() >= inner.config.health_interval {
+            last_health = Instant::now();
+            probe_health(&inner, &health_failures).await;
+        }
+        retry_preloads(&inner);
+    }
+}
+
+fn tick_interval(inner: &PoolInner) -> Duration {
+    let mut tick = Duration::from_secs(1).min(inner.config.health_interval);
+    if let Some(ttl) = inner.config.idle_ttl {
+        tick = tick.min(ttl / 2);
+    }
+    tick.max(Duration::from_millis(20))
+}
+
+fn sample_rss(inner: &PoolInner, system: &mut System) {
+    let children: Vec<_> = inner
+        .entries
+        .values()
+        .filter_map(|e| e.warm_child())
+        .collect();
+    if children.is_empty() {
+        return;
+    }
+    let pids: Vec<Pid> = children.iter().map(|c| Pid::from_u32(c.pid)).collect();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&pids),
+        true,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    for child in children {
+        if let Some(p) = system.process(Pid::from_u32(child.pid)) {
+            child.rss_bytes.store(p.memory(), Ordering::Relaxed);
+        }
+    }
+}
+
+async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<String, AtomicU32>) {
+    let probes = inner
+        .entries
+        .values()
+        .filter_map(|e| e.warm_child())
+        .map(|child| async move {
+            let ok = child.healthy(&inner.http, Duration::from_secs(2)).await;
+            (child, ok)
+        });
+    for (child, ok) in futures::future::join_all(probes).await {
+        let Some(count) = failures.get(&child.model) else {
+            continue;
+        };
+        if ok {
+            count.store(0, Ordering::Relaxed);
+        } else if count.fetch_add(1, Ordering::Relaxed) + 1 >= HEALTH_FAILURES_TO_KILL {
+            count.store(0, Ordering::Relaxed);
+            tracing::warn!(model = %child.model, pid = child.pid, "llama-server stopped answering /health; killing it");
+            child.kill();
+        }
+    }
+}
+
+fn retry_preloads(inner: &Arc<PoolInner>) {
+    for entry in inner.entries.values().filter(|e| e.preload) {
+        let due = matches!(&*entry.phase(), Phase::Failed { retry_at, .. } if Instant::now() >= *retry_at);
+        if due {
+            loader::preload(inner, entry.clone());
+        }
+    }
+}

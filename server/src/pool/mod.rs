@@ -1,0 +1,317 @@
+//! The warm model pool: one long-lived llama-server child per local model,
+//! started on first use (or at boot), kept warm, evicted by count, memory
+//! budget and idle TTL, health-checked, and restarted when it dies.
+//!
+//! Layout: `catalogue` (which models exist), `process` (one child's life),
+//! `entry` (a model's state and the lease a request holds), `loader`
+//! (single-flight start), `capacity` (eviction), `maintenance` (health,
+//! TTL, RSS sampling), `binary` and `port` (what to run, where).
+
+mod binary;
+mod capacity;
+pub mod catalogue;
+mod entry;
+mod error;
+mod loader;
+mod maintenance;
+mod port;
+mod process;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, OnceCell};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use catalogue::LocalModelSpec;
+pub use entry::{Lease, ModelEntry};
+pub use error::PoolError;
+
+use crate::config::LocalConfig;
+use crate::stats::histogram::{LatencyHistogram, Summary};
+use entry::Phase;
+
+/// Pool counters, read by `Stats`.
+#[derive(Default)]
+pub struct PoolCounters {
+    /// Acquires that found the model warm.
+    pub hits: AtomicU64,
+    /// Acquires that waited for a start.
+    pub cold_starts: AtomicU64,
+    /// Processes stopped for room or idleness.
+    pub evictions: AtomicU64,
+    /// Processes that died or hung and were replaced.
+    pub restarts: AtomicU64,
+    /// Spawn-to-ready times.
+    pub load_time: LatencyHistogram,
+}
+
+/// Pool figures for `Stats`.
+#[derive(Debug, Clone, Default)]
+pub struct PoolSummary {
+    /// Warm hits.
+    pub hits: u64,
+    /// Cold starts.
+    pub cold_starts: u64,
+    /// Evictions.
+    pub evictions: u64,
+    /// Restarts.
+    pub restarts: u64,
+    /// Load time percentiles.
+    pub load_time: Summary,
+    /// Processes running.
+    pub loaded: u32,
+}
+
+/// A model's state for `ListModels`.
+#[derive(Debug, Clone)]
+pub struct ModelStatus {
+    /// Model id.
+    pub id: String,
+    /// "cold", "loading", "warm" or "failed".
+    pub state: ModelStateKind,
+    /// llama-server slots.
+    pub slots: u32,
+    /// Leases held.
+    pub in_flight: u32,
+    /// Time since last use (warm only).
+    pub idle: Option<Duration>,
+    /// Last sampled RSS (warm only).
+    pub rss_bytes: u64,
+    /// Why the last start failed.
+    pub last_error: Option<String>,
+}
+
+/// Coarse model state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelStateKind {
+    /// No process.
+    Cold,
+    /// Starting.
+    Loading,
+    /// Ready.
+    Warm,
+    /// Last start failed.
+    Failed,
+}
+
+/// Shared pool state.
+pub(crate) struct PoolInner {
+    config: LocalConfig,
+    entries: BTreeMap<String, Arc<ModelEntry>>,
+    /// Health probes and readiness polls (no proxy, short timeouts).
+    http: reqwest::Client,
+    binary: OnceCell<PathBuf>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    /// Serialises eviction decisions (not on the warm path).
+    capacity: std::sync::Mutex<()>,
+    /// Signalled when a model becomes idle or a process goes away.
+    idle: Arc<Notify>,
+    counters: PoolCounters,
+    epoch: Instant,
+}
+
+/// The pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+impl Pool {
+    /// Builds the pool over a catalogue and starts its maintenance task and
+    /// the background preloads. Returns at once: nothing here waits for a model.
+    pub fn start(
+        config: LocalConfig,
+        catalogue: BTreeMap<String, LocalModelSpec>,
+    ) -> Result<Pool, PoolError> {
+        let entries = catalogue
+            .into_iter()
+            .map(|(id, spec)| {
+                let preload = config.preload.contains(&id);
+                (id, Arc::new(ModelEntry::new(spec, preload)))
+            })
+            .collect();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| PoolError::SpawnFailed {
+                model: String::new(),
+                detail: format!("cannot build the health-check HTTP client: {e}"),
+            })?;
+        let inner = Arc::new(PoolInner {
+            config,
+            entries,
+            http,
+            binary: OnceCell::new(),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            capacity: std::sync::Mutex::new(()),
+            idle: Arc::new(Notify::new()),
+            counters: PoolCounters::default(),
+            epoch: Instant::now(),
+        });
+        inner.tasks.spawn(maintenance::run(inner.clone()));
+        for entry in inner.entries.values().filter(|e| e.preload) {
+            loader::preload(&inner, entry.clone());
+        }
+        Ok(Pool { inner })
+    }
+
+    /// The entry for a catalogued model id.
+    pub fn model(&self, id: &str) -> Option<Arc<ModelEntry>> {
+        self.inner.entries.get(id).cloned()
+    }
+
+    /// Ids of all catalogued models.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.inner.entries.keys().map(String::as_str)
+    }
+
+    /// A lease on a ready process for `entry`. Warm: a lock, an atomic and an
+    /// Arc clone, no await. Cold: one loader starts the process while every
+    /// concurrent caller waits on the same result (single flight). Dropping
+    /// the future (caller cancelled) does not stop the load for the others.
+    pub async fn acquire(&self, entry: &Arc<ModelEntry>) -> Result<Lease, PoolError> {
+        let inner = &self.inner;
+        let mut waited = false;
+        loop {
+            if inner.shutdown.is_cancelled() {
+                return Err(PoolError::ShuttingDown);
+            }
+            let mut load = {
+                let mut phase = entry.phase();
+                match &*phase {
+                    Phase::Warm(child) if child.is_alive() => {
+                        entry.in_flight.fetch_add(1, Ordering::AcqRel);
+                        let counter = if waited {
+                            &inner.counters.cold_starts
+                        } else {
+                            &inner.counters.hits
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        return Ok(Lease::new(
+                            entry.clone(),
+                            child.clone(),
+                            inner.idle.clone(),
+                            inner.epoch,
+                            waited,
+                        ));
+                    }
+                    Phase::Loading(rx) => rx.clone(),
+                    Phase::Failed { error, retry_at } if Instant::now() < *retry_at => {
+                        return Err(PoolError::BackingOff {
+                            model: entry.spec.id.clone(),
+                            failures: entry.failures.load(Ordering::Relaxed),
+                            retry_in: retry_at.saturating_duration_since(Instant::now()),
+                            last_error: error.to_string(),
+                        });
+                    }
+                    _ => loader::begin(inner, entry, &mut phase),
+                }
+            };
+            waited = true;
+            let result = match load.wait_for(Option::is_some).await {
+                Ok(r) => r.clone(),
+                Err(_) => Some(Err(PoolError::ShuttingDown)),
+            };
+            if let Some(Err(e)) = result {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Every model's state, sorted by id.
+    pub fn statuses(&self) -> Vec<ModelStatus> {
+        let now_ms = self.inner.epoch.elapsed().as_millis() as u64;
+        self.inner
+            .entries
+            .values()
+            .map(|e| {
+                let (state, rss, last_error) = match &*e.phase() {
+                    Phase::Cold => (ModelStateKind::Cold, 0, None),
+                    Phase::Loading(_) => (ModelStateKind::Loading, 0, None),
+                    Phase::Warm(c) => (
+                        ModelStateKind::Warm,
+                        c.rss_bytes.load(Ordering::Relaxed),
+                        None,
+                    ),
+                    Phase::Failed { error, .. } => {
+                        (ModelStateKind::Failed, 0, Some(error.to_string()))
+                    }
+                };
+                let idle = (state == ModelStateKind::Warm
+                    && e.in_flight.load(Ordering::Relaxed) == 0)
+                    .then(|| {
+                        Duration::from_millis(
+                            now_ms.saturating_sub(e.last_used_ms.load(Ordering::Relaxed)),
+                        )
+                    });
+                ModelStatus {
+                    id: e.spec.id.clone(),
+                    state,
+                    slots: e.spec.settings.slots,
+                    in_flight: e.in_flight.load(Ordering::Relaxed),
+                    idle,
+                    rss_bytes: rss,
+                    last_error,
+                }
+            })
+            .collect()
+    }
+
+    /// Counters for `Stats`.
+    pub fn summary(&self) -> PoolSummary {
+        let c = &self.inner.counters;
+        PoolSummary {
+            hits: c.hits.load(Ordering::Relaxed),
+            cold_starts: c.cold_starts.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
+            restarts: c.restarts.load(Ordering::Relaxed),
+            load_time: c.load_time.summary(),
+            loaded: self
+                .inner
+                .entries
+                .values()
+                .filter(|e| e.warm_child().is_some())
+                .count() as u32,
+        }
+    }
+
+    /// Process ids of running children (tests and diagnostics).
+    pub fn child_pids(&self) -> Vec<u32> {
+        self.inner
+            .entries
+            .values()
+            .filter_map(|e| e.warm_child())
+            .map(|c| c.pid)
+            .collect()
+    }
+
+    /// Stops every child (SIGTERM, grace, SIGKILL), waits until all are
+    /// reaped, and ends the pool's tasks.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.shutdown.cancel();
+        for entry in inner.entries.values() {
+            let mut phase = entry.phase();
+            if let Phase::Warm(child) = &*phase {
+                child.stop();
+                *phase = Phase::Cold;
+            }
+        }
+        inner.tasks.close();
+        inner.tasks.wait().await;
+    }
+}
+
+impl PoolInner {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}

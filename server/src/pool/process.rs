@@ -1,0 +1,325 @@
+//! One llama-server child: spawned from an argument list (never a shell),
+//! tied to the router's life (parent-death signal, kill on drop), watched by
+//! a supervisor task that reaps it, and stopped with SIGTERM, a grace period,
+//! then SIGKILL.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::PoolError;
+use super::catalogue::LocalModelSpec;
+
+/// Lines of stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 12;
+/// Longest stderr line kept, in bytes.
+const STDERR_LINE_MAX: usize = 400;
+
+/// A running (or just exited) llama-server child.
+pub struct ChildProcess {
+    /// Model id it serves.
+    pub model: String,
+    /// OS process id.
+    pub pid: u32,
+    /// Loopback port it listens on.
+    pub port: u16,
+    /// OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    /// When it was spawned.
+    pub spawned_at: Instant,
+    /// Last sampled resident memory, bytes.
+    pub rss_bytes: AtomicU64,
+    exit: watch::Receiver<Option<String>>,
+    stop: CancellationToken,
+    kill: CancellationToken,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    bound: Arc<AtomicBool>,
+    progress: Arc<Notify>,
+}
+
+/// What a spawn needs.
+pub struct SpawnParams<'a> {
+    /// llama-server binary.
+    pub binary: &'a Path,
+    /// The model.
+    pub spec: &'a LocalModelSpec,
+    /// Port to listen on.
+    pub port: u16,
+    /// SIGTERM → SIGKILL grace.
+    pub stop_grace: Duration,
+}
+
+impl ChildProcess {
+    /// Starts the child and its supervisor and stderr reader (both owned by `tasks`).
+    pub fn spawn(
+        params: SpawnParams<'_>,
+        tasks: &TaskTracker,
+    ) -> Result<Arc<ChildProcess>, PoolError> {
+        let spec = params.spec;
+        let mut command = tokio::process::Command::new(params.binary);
+        command
+            .args(arguments(spec, params.port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C in the router's terminal reaches
+            // the router, which then stops children in order.
+            .process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls prctl, which is async-signal-safe. PR_SET_PDEATHSIG makes the
+        // kernel SIGKILL the child when the router dies, even by SIGKILL.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|e| PoolError::SpawnFailed {
+            model: spec.id.clone(),
+            detail: format!("{}: {e}", params.binary.display()),
+        })?;
+        let pid = child.id().unwrap_or_default();
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
+        let bound = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Notify::new());
+        if let Some(stderr) = child.stderr.take() {
+            tasks.spawn(read_stderr(
+                stderr,
+                spec.id.clone(),
+                stderr_tail.clone(),
+                bound.clone(),
+                progress.clone(),
+            ));
+        }
+        let stop = CancellationToken::new();
+        let kill = CancellationToken::new();
+        tasks.spawn(supervise(
+            child,
+            pid,
+            exit_tx,
+            stop.clone(),
+            kill.clone(),
+            params.stop_grace,
+        ));
+        Ok(Arc::new(ChildProcess {
+            model: spec.id.clone(),
+            pid,
+            port: params.port,
+            base_url: format!("http://127.0.0.1:{}/v1", params.port),
+            spawned_at: Instant::now(),
+            rss_bytes: AtomicU64::new(0),
+            exit: exit_rx,
+            stop,
+            kill,
+            stderr_tail,
+            bound,
+            progress,
+        }))
+    }
+
+    /// True until the process has exited.
+    pub fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// Waits until the process has exited and been reaped.
+    pub async fn exited(&self) {
+        let mut exit = self.exit.clone();
+        let _ = exit.wait_for(Option::is_some).await;
+    }
+
+    /// Asks for a graceful stop (SIGTERM, grace, SIGKILL).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Kills at once (a hung child gets no grace).
+    pub fn kill(&self) {
+        self.kill.cancel();
+    }
+
+    /// The last lines the child printed, joined for a message.
+    pub fn stderr_tail(&self) -> String {
+        match self.stderr_tail.lock() {
+            Ok(tail) => tail.iter().cloned().collect::<Vec<_>>().join(" | "),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/health`.
+    pub fn health_url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.port)
+    }
+
+    /// Waits until the child answers `/health` with 200 after having bound
+    /// its own port, failing at once if it exits first. Woken by every line
+    /// the child prints, so readiness is seen within milliseconds.
+    pub async fn wait_ready(
+        &self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<(), PoolError> {
+        let deadline = Instant::now() + timeout;
+        let mut exit = self.exit.clone();
+        let mut poll_every = Duration::from_millis(2);
+        loop {
+            if let Some(status) = exit.borrow().clone() {
+                return Err(PoolError::ExitedDuringStartup {
+                    model: self.model.clone(),
+                    status,
+                    stderr_tail: self.stderr_tail(),
+                });
+            }
+            // Only a child that reported binding its port is asked: a stranger
+            // that took the port first must never be mistaken for ours.
+            if self.bound.load(Ordering::Acquire)
+                && self.healthy(http, Duration::from_secs(1)).await
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(PoolError::StartupTimeout {
+                    model: self.model.clone(),
+                    after: timeout,
+                });
+            }
+            let progress = self.progress.notified();
+            tokio::select! {
+                _ = exit.changed() => {}
+                _ = progress => {}
+                _ = tokio::time::sleep(poll_every) => {}
+            }
+            poll_every = (poll_every * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// One health probe.
+    pub async fn healthy(&self, http: &reqwest::Client, timeout: Duration) -> bool {
+        matches!(
+            http.get(self.health_url()).timeout(timeout).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+}
+
+/// The llama-server command line for a model.
+fn arguments(spec: &LocalModelSpec, port: u16) -> Vec<String> {
+    let s = &spec.settings;
+    let mut args = vec![
+        "--model".to_string(),
+        spec.path.display().to_string(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "--ctx-size".into(),
+        s.ctx_size.to_string(),
+        "--parallel".into(),
+        s.slots.to_string(),
+    ];
+    if let Some(threads) = s.threads {
+        args.extend(["--threads".into(), threads.to_string()]);
+    }
+    if let Some(layers) = s.gpu_layers {
+        args.extend(["--n-gpu-layers".into(), layers.to_string()]);
+    }
+    args.extend(s.extra_args.iter().cloned());
+    args
+}
+
+async fn read_stderr(
+    stderr: tokio::process::ChildStderr,
+    model: String,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    bound: Arc<AtomicBool>,
+    progress: Arc<Notify>,
+) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("listening") {
+            bound.store(true, Ordering::Release);
+        }
+        // Trace level only: at higher verbosity llama-server may echo prompts.
+        tracing::trace!(model = %model, "llama-server: {line}");
+        if let Ok(mut tail) = tail.lock() {
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            let mut line = line;
+            if line.len() > STDERR_LINE_MAX {
+                let cut = (0..=STDERR_LINE_MAX)
+                    .rev()
+                    .find(|i| line.is_char_boundary(*i))
+                    .unwrap_or(0);
+                line.truncate(cut);
+            }
+            tail.push_back(line);
+        }
+        progress.notify_waiters();
+    }
+}
+
+async fn supervise(
+    mut child: tokio::process::Child,
+    pid: u32,
+    exit_tx: watch::Sender<Option<String>>,
+    stop: CancellationToken,
+    kill: CancellationToken,
+    grace: Duration,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill.cancelled() => force_kill(&mut child).await,
+        _ = stop.cancelled() => {
+            send_sigterm(pid);
+            tokio::select! {
+                status = child.wait() => status,
+                _ = tokio::time::sleep(grace) => force_kill(&mut child).await,
+                _ = kill.cancelled() => force_kill(&mut child).await,
+            }
+        }
+    };
+    let described = match status {
+        Ok(status) => describe(status),
+        Err(e) => format!("wait failed: {e}"),
+    };
+    tracing::debug!(pid, status = %described, "llama-server exited");
+    let _ = exit_tx.send(Some(described));
+}
+
+async fn force_kill(child: &mut tokio::process::Child) -> std::io::Result<ExitStatus> {
+    let _ = child.start_kill();
+    child.wait().await
+}
+
+fn send_sigterm(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid)
+        && pid > 0
+    {
+        // SAFETY: kill(2) with a positive pid of our own child that has not
+        // been reaped yet (the supervisor reaps it), so the pid is not reused.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "unknown exit".into(),
+    }
+}

@@ -1,0 +1,232 @@
+//! Model id → route. A route says which backend serves the id (a local pool
+//! entry or a remote endpoint and the upstream model name) and which limiter
+//! admits its requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::backend::RemoteEndpoint;
+use crate::config::EndpointKind;
+use crate::error::RouterError;
+use crate::executor::RouteLimiter;
+use crate::pool::{ModelEntry, Pool};
+
+/// Longest model id accepted.
+const MAX_MODEL_ID: usize = 256;
+/// Ids listed in a NOT_FOUND message before "and N more".
+const MAX_LISTED_IDS: usize = 20;
+
+/// Checks that a model id is a plain name, not a path, flag or control
+/// sequence. Only ids that pass can reach the catalogue or an upstream.
+pub fn check_model_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("the model id is empty".into());
+    }
+    if id.len() > MAX_MODEL_ID {
+        return Err(format!("the model id is longer than {MAX_MODEL_ID} bytes"));
+    }
+    if id.starts_with('-') {
+        return Err("a model id must not start with '-'".into());
+    }
+    if id.starts_with('/') || id.starts_with('.') {
+        return Err("a model id must not be a path".into());
+    }
+    if id
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return Err("a model id must not contain empty, '.' or '..' path segments".into());
+    }
+    if let Some(c) = id.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@' | '+'))
+    }) {
+        return Err(format!(
+            "a model id may contain only letters, digits and - _ . : / @ + (found {c:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// Where a route's requests go.
+#[derive(Clone)]
+pub enum Backend {
+    /// A local llama-server child from the pool.
+    Local(Arc<ModelEntry>),
+    /// A remote endpoint, with the model name to send it.
+    Remote {
+        /// The endpoint.
+        endpoint: Arc<RemoteEndpoint>,
+        /// Upstream model name (the id without the endpoint prefix).
+        upstream_model: String,
+    },
+}
+
+/// A resolved model id.
+#[derive(Clone)]
+pub struct Route {
+    /// The id as requested.
+    pub model_id: String,
+    /// Who serves it.
+    pub backend: Backend,
+    /// Admission limiter shared by all requests to the same local model or endpoint.
+    pub limiter: Arc<RouteLimiter>,
+}
+
+/// The routing table, fixed at start.
+pub struct RouteTable {
+    pool: Pool,
+    local_limiters: BTreeMap<String, Arc<RouteLimiter>>,
+    endpoints: BTreeMap<String, Arc<RemoteEndpoint>>,
+    /// Variable to set when OpenRouter ids are asked for while it is off.
+    openrouter_key_env: Option<String>,
+}
+
+impl RouteTable {
+    /// Builds the table.
+    pub fn new(
+        pool: Pool,
+        local_limiters: BTreeMap<String, Arc<RouteLimiter>>,
+        endpoints: Vec<Arc<RemoteEndpoint>>,
+        openrouter_key_env: Option<String>,
+    ) -> RouteTable {
+        RouteTable {
+            pool,
+            local_limiters,
+            endpoints: endpoints
+                .into_iter()
+                .map(|e| (e.config.name.clone(), e))
+                .collect(),
+            openrouter_key_env,
+        }
+    }
+
+    /// Resolves an id. Invalid ids are INVALID_ARGUMENT before any lookup;
+    /// unknown ones are NOT_FOUND listing what is known.
+    pub fn resolve(&self, id: &str) -> Result<Route, RouterError> {
+        check_model_id(id).map_err(|why| {
+            RouterError::InvalidArgument(format!("model {:?}: {why}", printable(id)))
+        })?;
+        if let (Some(entry), Some(limiter)) = (self.pool.model(id), self.local_limiters.get(id)) {
+            return Ok(Route {
+                model_id: id.to_string(),
+                backend: Backend::Local(entry),
+                limiter: limiter.clone(),
+            });
+        }
+        if let Some((prefix, rest)) = id.split_once('/') {
+            if let Some(endpoint) = self.endpoints.get(prefix) {
+                let served = endpoint.config.models.is_empty()
+                    || endpoint.config.models.iter().any(|m| m == rest);
+                if served {
+                    return Ok(Route {
+                        model_id: id.to_string(),
+                        backend: Backend::Remote {
+                            endpoint: endpoint.clone(),
+                            upstream_model: rest.to_string(),
+                        },
+                        limiter: endpoint.limiter.clone(),
+                    });
+                }
+            } else if prefix == "openrouter"
+                && let Some(var) = &self.openrouter_key_env
+            {
+                return Err(RouterError::FailedPrecondition(format!(
+                    "model '{id}' needs OpenRouter, which is not enabled: set the {var} environment variable (or [openrouter] enabled = true) and restart"
+                )));
+            }
+        }
+        Err(RouterError::ModelNotFound {
+            model: id.to_string(),
+            known: self.known_ids_for_message(),
+        })
+    }
+
+    /// Every id the router can serve: local models and the remote models
+    /// listed in config (an endpoint that takes any model shows `name/*`).
+    pub fn known_ids(&self) -> Vec<(String, Option<Arc<RemoteEndpoint>>)> {
+        let mut ids: Vec<(String, Option<Arc<RemoteEndpoint>>)> =
+            self.pool.ids().map(|id| (id.to_string(), None)).collect();
+        for endpoint in self.endpoints.values() {
+            if endpoint.config.models.is_empty() {
+                ids.push((
+                    format!("{}/*", endpoint.config.name),
+                    Some(endpoint.clone()),
+                ));
+            }
+            for m in &endpoint.config.models {
+                ids.push((
+                    format!("{}/{m}", endpoint.config.name),
+                    Some(endpoint.clone()),
+                ));
+            }
+        }
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        ids
+    }
+
+    fn known_ids_for_message(&self) -> String {
+        let ids: Vec<String> = self.known_ids().into_iter().map(|(id, _)| id).collect();
+        if ids.is_empty() {
+            return "none (put *.gguf files in the models directory or configure an endpoint)"
+                .into();
+        }
+        let mut listed = ids
+            .iter()
+            .take(MAX_LISTED_IDS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if ids.len() > MAX_LISTED_IDS {
+            listed.push_str(&format!(" and {} more", ids.len() - MAX_LISTED_IDS));
+        }
+        listed
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<RemoteEndpoint>> {
+        self.endpoints.values()
+    }
+
+    /// Whether an endpoint is OpenRouter.
+    pub fn is_openrouter(endpoint: &RemoteEndpoint) -> bool {
+        endpoint.config.kind == EndpointKind::OpenRouter
+    }
+}
+
+/// The id with control characters escaped, for messages.
+fn printable(id: &str) -> String {
+    let shown: String = id.chars().take(64).collect();
+    shown.escape_debug().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_model_id;
+
+    #[test]
+    fn path_like_and_flag_like_ids_are_rejected() {
+        for bad in [
+            "",
+            "../x",
+            "/etc/passwd",
+            "--help",
+            "-m",
+            "a\0b",
+            "a/../b",
+            "a//b",
+            ".hidden",
+            "a b",
+            "x/",
+        ] {
+            assert!(check_model_id(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in [
+            "tiny",
+            "tiny-2.Q4_K_M",
+            "openrouter/openai/gpt-4o-mini",
+            "lab/llama3:8b",
+        ] {
+            assert!(check_model_id(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Wiring and lifecycle: builds the engine from a validated config, serves
+//! the gRPC services on a listener, and shuts down in a fixed order:
+//! health NOT_SERVING → stop accepting → drain in-flight calls (bounded by
+//! the grace period) → stop streaming work that outlived it → stop every
+//! child process and reap it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ai_router_proto::v1::router_server::RouterServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic_health::ServingStatus;
+
+use crate::api::RouterService;
+use crate::backend::RemoteEndpoint;
+use crate::config::{Config, ConfigError, EndpointKind};
+use crate::engine::Engine;
+use crate::executor::{Executor, RouteLimiter};
+use crate::pool::catalogue::{self, CatalogueError};
+use crate::pool::{Pool, PoolError};
+use crate::routing::RouteTable;
+use crate::stats::Recorder;
+use crate::upstream::{UpstreamClient, UpstreamCounters};
+
+/// Idle keep-alive for connections to local children; llama-server closes
+/// idle connections after 5 s, so the router lets go first.
+const LOCAL_POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// Why the router could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model catalogue is inconsistent.
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    /// The pool could not be created.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// An HTTP client could not be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Reflection could not be built from the descriptor set.
+    #[error("cannot build gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Builds the engine: catalogue, pool (its maintenance and preloads start in
+/// the background), endpoints, routes, executor. Does not wait for models.
+pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine>, StartError> {
+    crate::config::load::validate(&config)?;
+    let catalogue = catalogue::build(&config.local)?;
+    let local_limiters: BTreeMap<String, Arc<RouteLimiter>> = catalogue
+        .values()
+        .map(|spec| {
+            let limiter = RouteLimiter::new(
+                &spec.id,
+                spec.settings.slots as usize,
+                config.executor.max_queue,
+            );
+            (spec.id.clone(), Arc::new(limiter))
+        })
+        .collect();
+    let pool = Pool::start(config.local.clone(), catalogue)?;
+    let counters = Arc::new(UpstreamCounters::default());
+    let endpoints = config
+        .endpoints
+        .iter()
+        .map(|ep| {
+            RemoteEndpoint::new(ep.clone(), counters.clone(), config.executor.max_queue)
+                .map(Arc::new)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let openrouter_off = !config
+        .endpoints
+        .iter()
+        .any(|e| e.kind == EndpointKind::OpenRouter);
+    let routes = RouteTable::new(
+        pool.clone(),
+        local_limiters,
+        endpoints,
+        openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
+    );
+    let local_client = UpstreamClient::new(
+        LOCAL_POOL_IDLE,
+        Duration::from_secs(2),
+        false,
+        counters.clone(),
+    )?;
+    Ok(Arc::new(Engine {
+        executor: Executor::new(config.executor.clone()),
+        config: Arc::new(config),
+        routes,
+        pool,
+        local_client,
+        upstream_counters: counters,
+        stats: Recorder::new(process_start),
+    }))
+}
+
+/// Builds the engine and serves until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    process_start: Instant,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let engine = build_engine(config, process_start)?;
+    serve(listener, engine, shutdown).await
+}
+
+/// Serves the router, health and reflection services on `listener` until
+/// `shutdown` completes, then shuts down in order (see the module docs).
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<RouterServer<RouterService>>().await;
+    health.set_service_status("", ServingStatus::Serving).await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ai_router_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let tasks = TaskTracker::new();
+    let hard_stop = CancellationToken::new();
+    let max_message = engine.config.limits.max_message_bytes;
+    let router = RouterServer::new(RouterService::new(
+        engine.clone(),
+        tasks.clone(),
+        hard_stop.clone(),
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
+    let stop_accepting = CancellationToken::new();
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(router)
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            stop_accepting.clone().cancelled_owned(),
+        );
+    tokio::pin!(server);
+    engine.stats.mark_serving();
+    tracing::info!(
+        startup_ms = engine.stats.startup_time().as_secs_f64() * 1e3,
+        "serving"
+    );
+
+    let early = tokio::select! {
+        result = &mut server => Some(result),
+        _ = shutdown => None,
+    };
+    if let Some(result) = early {
+        engine.pool.shutdown().await;
+        return result.map_err(StartError::from);
+    }
+
+    tracing::info!(grace = ?engine.config.shutdown_grace, "shutting down: draining in-flight calls");
+    health
+        .set_not_serving::<RouterServer<RouterService>>()
+        .await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    stop_accepting.cancel();
+    let drain = async {
+        let _ = (&mut server).await;
+        tasks.close();
+        tasks.wait().await;
+    };
+    if tokio::time::timeout(engine.config.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace expired; stopping the remaining calls");
+        hard_stop.cancel();
+        tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
+    }
+    engine.pool.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The router's own numbers: request counts by model and outcome, latency
+//! percentiles overall and per phase, tokens generated. The pool, executor
+//! and upstream keep their own counters; `api::stats` assembles them all.
+
+pub mod histogram;
+mod memory;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use histogram::{LatencyHistogram, Summary};
+pub use memory::process_rss_bytes;
+
+/// Where one request's time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestTiming {
+    /// Waiting for permits.
+    pub queue_wait: Duration,
+    /// Getting a ready upstream.
+    pub model_acquire: Duration,
+    /// Whether a process start was waited for.
+    pub cold_start: bool,
+    /// Arrival to first token.
+    pub time_to_first_token: Option<Duration>,
+    /// Arrival to completion.
+    pub total: Duration,
+    /// Upstream attempts.
+    pub attempts: u32,
+}
+
+/// Most distinct (model, status) pairs tracked; later ones are folded into
+/// "<other>" so a caller sending random model ids cannot grow memory.
+const MAX_REQUEST_KEYS: usize = 1024;
+
+/// Request-level statistics.
+pub struct Recorder {
+    process_start: Instant,
+    serving_at: Mutex<Option<Instant>>,
+    requests: Mutex<HashMap<(String, &'static str), u64>>,
+    /// End-to-end latency.
+    pub latency: LatencyHistogram,
+    /// Queue wait.
+    pub queue_wait: LatencyHistogram,
+    /// Model acquire.
+    pub model_acquire: LatencyHistogram,
+    /// Time to first token.
+    pub time_to_first_token: LatencyHistogram,
+    total: AtomicU64,
+    completion_tokens: AtomicU64,
+}
+
+impl Recorder {
+    /// A recorder whose uptime counts from `process_start`.
+    pub fn new(process_start: Instant) -> Recorder {
+        Recorder {
+            process_start,
+            serving_at: Mutex::new(None),
+            requests: Mutex::new(HashMap::new()),
+            latency: LatencyHistogram::new(),
+            queue_wait: LatencyHistogram::new(),
+            model_acquire: LatencyHistogram::new(),
+            time_to_first_token: LatencyHistogram::new(),
+            total: AtomicU64::new(0),
+            completion_tokens: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks the moment the listener started serving.
+    pub fn mark_serving(&self) {
+        if let Ok(mut s) = self.serving_at.lock() {
+            s.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Process start to serving.
+    pub fn startup_time(&self) -> Duration {
+        self.serving_at
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map(|s| s.duration_since(self.process_start))
+            .unwrap_or_default()
+    }
+
+    /// Time since process start.
+    pub fn uptime(&self) -> Duration {
+        self.process_start.elapsed()
+    }
+
+    /// Records a finished request. `model` must be a validated id or a
+    /// placeholder, never raw input.
+    pub fn record(
+        &self,
+        model: &str,
+        status: tonic::Code,
+        timing: Option<&RequestTiming>,
+        completion_tokens: u32,
+    ) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.completion_tokens
+            .fetch_add(u64::from(completion_tokens), Ordering::Relaxed);
+        if let Ok(mut map) = self.requests.lock() {
+            let name = code_name(status);
+            let key =
+                if map.len() < MAX_REQUEST_KEYS || map.contains_key(&(model.to_string(), name)) {
+                    (model.to_string(), name)
+                } else {
+                    ("<other>".to_string(), name)
+                };
+            *map.entry(key).or_default() += 1;
+        }
+        if let Some(t) = timing {
+            self.latency.record(t.total);
+            self.queue_wait.record(t.queue_wait);
+            self.model_acquire.record(t.model_acquire);
+            if let Some(ttft) = t.time_to_first_token {
+                self.time_to_first_token.record(ttft);
+            }
+        }
+    }
+
+    /// Requests by (model, status), sorted.
+    pub fn request_counts(&self) -> Vec<(String, &'static str, u64)> {
+        let mut out: Vec<_> = match self.requests.lock() {
+            Ok(map) => map.iter().map(|((m, s), c)| (m.clone(), *s, *c)).collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort();
+        out
+    }
+
+    /// Requests finished.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Completion tokens per second over the uptime.
+    pub fn tokens_per_second(&self) -> f64 {
+        let secs = self.uptime().as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        self.completion_tokens.load(Ordering::Relaxed) as f64 / secs
+    }
+
+    /// End-to-end latency summary.
+    pub fn latency_summary(&self) -> Summary {
+        self.latency.summary()
+    }
+}
+
+/// The gRPC code's canonical name.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}

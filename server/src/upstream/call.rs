@@ -1,0 +1,87 @@
+//! What one chat call needs besides the HTTP client: where to send it, how
+//! long each phase may take, and where the streamed text goes.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use tokio::sync::mpsc;
+
+use super::secret::ApiKey;
+use super::types::{WireMessage, WireUsage};
+use crate::config::EndpointKind;
+
+/// Where and how to send a request.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Display name for messages and metrics ("openrouter", "local:tiny").
+    pub endpoint: String,
+    /// Base URL up to the version segment, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    /// Bearer key, if the endpoint needs one.
+    pub api_key: Option<ApiKey>,
+    /// Provider dialect.
+    pub kind: EndpointKind,
+    /// Whether to ask for SSE (gives time-to-first-token and gap detection).
+    pub stream: bool,
+    /// Per-attempt timeouts.
+    pub timeouts: AttemptTimeouts,
+    /// Headers added to every request (attribution, trace context).
+    pub headers: HeaderMap,
+}
+
+/// Timeouts measured per attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptTimeouts {
+    /// From sending the request to the first generated text.
+    pub first_token: Duration,
+    /// Longest silence between two pieces of text.
+    pub token_gap: Duration,
+}
+
+/// The request content, independent of the endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct ChatCall {
+    /// Upstream model name.
+    pub model: String,
+    /// OpenRouter `models` fallback array (OpenRouter only).
+    pub provider_fallbacks: Vec<String>,
+    /// Conversation.
+    pub messages: Vec<WireMessage>,
+    /// Length cap.
+    pub max_tokens: Option<u32>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus mass.
+    pub top_p: Option<f32>,
+    /// Stop sequences.
+    pub stop: Vec<String>,
+    /// Seed.
+    pub seed: Option<i64>,
+}
+
+/// Where generated text goes while it arrives.
+pub enum DeltaSink {
+    /// Keep it; the caller gets it whole in [`ChatOutcome::text`].
+    Collect,
+    /// Forward each piece at once; a closed channel means the client left.
+    Forward(mpsc::Sender<String>),
+}
+
+/// A finished completion.
+#[derive(Debug, Clone, Default)]
+pub struct ChatOutcome {
+    /// The text (empty when it was forwarded).
+    pub text: String,
+    /// Upstream's finish reason.
+    pub finish_reason: Option<String>,
+    /// Token counts and cost.
+    pub usage: WireUsage,
+    /// Upstream's generation id.
+    pub upstream_id: Option<String>,
+    /// The model the upstream says answered.
+    pub upstream_model: Option<String>,
+    /// When the first text arrived.
+    pub first_token_at: Option<Instant>,
+    /// Attempts made.
+    pub attempts: u32,
+}

@@ -1,0 +1,19 @@
+//! One OpenAI-compatible HTTP client for every backend: llama-server
+//! children and remote endpoints (OpenRouter included) speak the same
+//! `/v1/chat/completions`, so they share this code. Pooled connections,
+//! SSE streaming, per-attempt timeouts, retries with backoff, error mapping.
+
+mod call;
+mod client;
+mod connections;
+mod error;
+mod response;
+mod retry;
+mod secret;
+pub mod types;
+
+pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, DeltaSink, Target};
+pub use client::{CallFailure, UpstreamClient, UpstreamCounters};
+pub use error::UpstreamError;
+pub use retry::RetryPolicy;
+pub use secret::ApiKey;

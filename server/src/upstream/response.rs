@@ -1,0 +1,256 @@
+//! Turns one HTTP response into a completion: SSE events parsed by
+//! `eventsource-stream` (comments such as `: OPENROUTER PROCESSING` are
+//! skipped by the parser), per-attempt first-token and token-gap timeouts,
+//! and in-stream errors that fail the call instead of truncating it.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+
+use super::call::{ChatOutcome, DeltaSink, Target};
+use super::error::UpstreamError;
+use super::types::{ChatCompletionBody, WireError};
+
+/// Why one attempt ended without a completion.
+#[derive(Debug)]
+pub(super) enum AttemptError {
+    /// The upstream failed.
+    Upstream(UpstreamError),
+    /// The forwarding channel closed: the client went away.
+    ClientGone,
+}
+
+impl From<UpstreamError> for AttemptError {
+    fn from(e: UpstreamError) -> Self {
+        AttemptError::Upstream(e)
+    }
+}
+
+/// Longest upstream error message passed on, in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Reads an SSE response to its end.
+pub(super) async fn read_stream(
+    response: reqwest::Response,
+    target: &Target,
+    sink: &mut DeltaSink,
+    first_token_deadline: Instant,
+    emitted: &mut bool,
+) -> Result<ChatOutcome, AttemptError> {
+    let mut events = response.bytes_stream().eventsource();
+    let mut out = ChatOutcome::default();
+    let mut done = false;
+    loop {
+        let until = match out.first_token_at {
+            None => first_token_deadline,
+            Some(_) => Instant::now() + target.timeouts.token_gap,
+        };
+        let event = match tokio::time::timeout_at(until.into(), events.next()).await {
+            Err(_) => return Err(silence_error(target, out.first_token_at.is_none()).into()),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(disconnected(target, e.to_string()).into()),
+            Ok(Some(Ok(event))) => event,
+        };
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            done = true;
+            break;
+        }
+        if data.is_empty() {
+            continue;
+        }
+        let chunk: ChatCompletionBody =
+            serde_json::from_str(data).map_err(|e| protocol(target, e))?;
+        apply_chunk(chunk, target, sink, &mut out, emitted).await?;
+    }
+    if !done && out.finish_reason.is_none() {
+        return Err(disconnected(
+            target,
+            "the stream ended before the upstream said it was finished".into(),
+        )
+        .into());
+    }
+    Ok(out)
+}
+
+async fn apply_chunk(
+    chunk: ChatCompletionBody,
+    target: &Target,
+    sink: &mut DeltaSink,
+    out: &mut ChatOutcome,
+    emitted: &mut bool,
+) -> Result<(), AttemptError> {
+    if let Some(error) = chunk.error {
+        return Err(in_stream(target, &error).into());
+    }
+    if out.upstream_id.is_none() {
+        out.upstream_id = chunk.id;
+    }
+    if out.upstream_model.is_none() {
+        out.upstream_model = chunk.model;
+    }
+    if let Some(usage) = chunk.usage {
+        out.usage = usage;
+    }
+    let Some(choice) = chunk.choices.into_iter().next() else {
+        return Ok(());
+    };
+    if let Some(text) = choice
+        .delta
+        .and_then(|d| d.content)
+        .filter(|t| !t.is_empty())
+    {
+        out.first_token_at.get_or_insert_with(Instant::now);
+        emit(sink, out, text, emitted).await?;
+    }
+    match choice.finish_reason.as_deref() {
+        Some("error") => Err(UpstreamError::InStream {
+            endpoint: target.endpoint.clone(),
+            message: "the provider ended the generation with an error".into(),
+        }
+        .into()),
+        Some(reason) => {
+            out.finish_reason = Some(reason.to_string());
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+async fn emit(
+    sink: &mut DeltaSink,
+    out: &mut ChatOutcome,
+    text: String,
+    emitted: &mut bool,
+) -> Result<(), AttemptError> {
+    match sink {
+        DeltaSink::Collect => out.text.push_str(&text),
+        DeltaSink::Forward(tx) => {
+            // Marked before the send: once a send is attempted the client may
+            // have the text, so the call must not be retried.
+            *emitted = true;
+            tx.send(text).await.map_err(|_| AttemptError::ClientGone)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a whole (non-streaming) JSON response.
+pub(super) async fn read_whole(
+    response: reqwest::Response,
+    target: &Target,
+    sink: &mut DeltaSink,
+    first_token_deadline: Instant,
+    emitted: &mut bool,
+) -> Result<ChatOutcome, AttemptError> {
+    let bytes = match tokio::time::timeout_at(first_token_deadline.into(), response.bytes()).await {
+        Err(_) => return Err(silence_error(target, true).into()),
+        Ok(Err(e)) => return Err(disconnected(target, e.to_string()).into()),
+        Ok(Ok(b)) => b,
+    };
+    let body: ChatCompletionBody =
+        serde_json::from_slice(&bytes).map_err(|e| protocol(target, e))?;
+    if let Some(error) = &body.error {
+        return Err(in_stream(target, error).into());
+    }
+    let mut out = ChatOutcome {
+        upstream_id: body.id,
+        upstream_model: body.model,
+        usage: body.usage.unwrap_or_default(),
+        first_token_at: Some(Instant::now()),
+        ..ChatOutcome::default()
+    };
+    let choice = body
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| protocol(target, "the answer has no choices"))?;
+    out.finish_reason = choice.finish_reason;
+    let text = choice.message.and_then(|m| m.content).unwrap_or_default();
+    if !text.is_empty() {
+        emit(sink, &mut out, text, emitted).await?;
+    }
+    Ok(out)
+}
+
+/// Builds the error for a non-2xx answer from its body and headers.
+pub(super) async fn http_error(response: reqwest::Response, target: &Target) -> UpstreamError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ChatCompletionBody>(&body)
+        .ok()
+        .and_then(|b| b.error)
+        .and_then(|e| e.message)
+        .unwrap_or(body);
+    UpstreamError::Http {
+        endpoint: target.endpoint.clone(),
+        status,
+        message: clean_message(target, &message),
+        retry_after,
+    }
+}
+
+fn in_stream(target: &Target, error: &WireError) -> UpstreamError {
+    let code = error
+        .code
+        .as_ref()
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
+    let message = error
+        .message
+        .clone()
+        .unwrap_or_else(|| "unspecified error".into());
+    UpstreamError::InStream {
+        endpoint: target.endpoint.clone(),
+        message: clean_message(target, &format!("{message}{code}")),
+    }
+}
+
+fn silence_error(target: &Target, before_first_token: bool) -> UpstreamError {
+    let endpoint = target.endpoint.clone();
+    if before_first_token {
+        UpstreamError::FirstTokenTimeout {
+            endpoint,
+            after: target.timeouts.first_token,
+        }
+    } else {
+        UpstreamError::TokenGapTimeout {
+            endpoint,
+            after: target.timeouts.token_gap,
+        }
+    }
+}
+
+pub(super) fn disconnected(target: &Target, detail: String) -> UpstreamError {
+    UpstreamError::Disconnected {
+        endpoint: target.endpoint.clone(),
+        detail: clean_message(target, &detail),
+    }
+}
+
+fn protocol(target: &Target, e: impl std::fmt::Display) -> UpstreamError {
+    UpstreamError::Protocol {
+        endpoint: target.endpoint.clone(),
+        detail: e.to_string(),
+    }
+}
+
+/// Scrubs the key and bounds the length of text that came from outside.
+pub(super) fn clean_message(target: &Target, text: &str) -> String {
+    let scrubbed = match &target.api_key {
+        Some(key) => key.scrub(text),
+        None => text.to_string(),
+    };
+    let trimmed = scrubbed.trim();
+    match trimmed.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
+}

@@ -1,0 +1,148 @@
+//! HTTP routes, and validation of a chat-completions request; what to
+//! answer is decided in `respond.rs`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::behaviour::Behaviour;
+use super::conn::ConnHandle;
+use super::errors::{ApiError, error_response, message_for};
+use super::request::ChatRequest;
+use super::respond::respond;
+use super::state::AppState;
+use super::stats::RequestGuard;
+
+/// Large enough for benchmark prompts; axum's 2 MB default is not.
+const BODY_LIMIT: usize = 64 << 20;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/api/v1/chat/completions", post(chat))
+        .route("/v1/models", get(models))
+        .route("/api/v1/models", get(models))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn models(State(st): State<AppState>) -> Json<Value> {
+    let data: Vec<Value> = st
+        .config
+        .models
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "emulator"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!("no route for {method} {uri}"),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} not allowed for {uri}"),
+    )
+}
+
+/// A validated request and the behaviour it asked for.
+pub(crate) struct Prepared {
+    pub req: ChatRequest,
+    pub behaviour: Behaviour,
+    /// Key for the `flaky`/`rate_limit` counters: the exact model string
+    /// (plus the behaviour header, if any).
+    pub key: String,
+}
+
+async fn chat(
+    State(st): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parsed = match body {
+        Err(rej) => Err(ApiError {
+            status: rej.status(),
+            message: rej.body_text(),
+        }),
+        Ok(b) => serde_json::from_slice::<Value>(&b)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}"))),
+    };
+    // Record before counting, so a test that sees `requests == n` also sees
+    // request n's headers.
+    st.shared
+        .record_request(&headers, parsed.as_ref().ok().cloned());
+    let mut guard = RequestGuard::new(st.shared.clone());
+    match prepare(&st, &headers, parsed) {
+        Ok(p) => respond(st, conn, p, guard).await,
+        Err(e) => {
+            guard.finish();
+            e.into_response()
+        }
+    }
+}
+
+fn prepare(
+    st: &AppState,
+    headers: &HeaderMap,
+    parsed: Result<Value, ApiError>,
+) -> Result<Prepared, ApiError> {
+    if let Some(key) = &st.config.api_key {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(key.as_str()) {
+            return Err(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                message: message_for(401).to_owned(),
+            });
+        }
+    }
+    let req = ChatRequest::parse(&parsed?).map_err(ApiError::bad_request)?;
+    let header = match headers
+        .get("x-emulator-behaviour")
+        .or_else(|| headers.get("x-emulator-behavior"))
+    {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    ApiError::bad_request("x-emulator-behaviour header is not valid UTF-8")
+                })?
+                .to_owned(),
+        ),
+    };
+    let from_header = match &header {
+        Some(h) => Behaviour::from_header(h).map_err(ApiError::bad_request)?,
+        None => Behaviour::default(),
+    };
+    let (_, from_model) = Behaviour::from_model(&req.model).map_err(ApiError::bad_request)?;
+    let key = match &header {
+        Some(h) => format!("{}\n{h}", req.model),
+        None => req.model.clone(),
+    };
+    Ok(Prepared {
+        req,
+        behaviour: from_header.overlay(from_model),
+        key,
+    })
+}

@@ -1,0 +1,41 @@
+//! State shared by all handlers of one emulator instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+
+use super::config::EmulatorConfig;
+use super::stats::Shared;
+
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub config: Arc<EmulatorConfig>,
+    pub shared: Arc<Shared>,
+    /// `None` when slots are unlimited.
+    pub slots: Option<Arc<Semaphore>>,
+    /// Requests seen per behaviour key, for `flaky=` and `rate_limit=`.
+    attempts: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl AppState {
+    pub(crate) fn new(config: EmulatorConfig, shared: Arc<Shared>) -> Self {
+        let slots = config.slots.map(|n| Arc::new(Semaphore::new(n)));
+        Self {
+            config: Arc::new(config),
+            shared,
+            slots,
+            attempts: Arc::default(),
+        }
+    }
+
+    /// Returns how many earlier requests had this key (0 for the first),
+    /// and counts this one.
+    pub(crate) fn next_attempt(&self, key: &str) -> u64 {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(key.to_owned()).or_insert(0);
+        let previous = *n;
+        *n += 1;
+        previous
+    }
+}

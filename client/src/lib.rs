@@ -1,1 +1,34 @@
-//! client
+//! Rust client for the ai-router gRPC service (`airouter.v1.Router`).
+//!
+//! The crate wraps the generated tonic stub so callers get one error type,
+//! optional per-call deadlines and a request builder instead of filling in
+//! nested protobuf options by hand. The [`format`] and [`json`] modules turn
+//! responses into text a person (or `jq`) can read; the `ai-router-cli`
+//! binary is built on them.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ai_router_client::ClientError> {
+//! use ai_router_client::{Client, GenerateRequestBuilder};
+//!
+//! let client = Client::connect("127.0.0.1:50051").await?;
+//! let req = GenerateRequestBuilder::new("tiny").prompt("Hello").max_tokens(16).build();
+//! let resp = client.generate(req).await?;
+//! println!("{}", resp.text);
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod error;
+pub mod format;
+pub mod json;
+pub mod names;
+mod request;
+
+/// The generated protobuf messages and stubs, re-exported so callers need not
+/// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
+pub use ai_router_proto::v1 as proto;
+
+pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
+pub use error::ClientError;
+pub use request::GenerateRequestBuilder;

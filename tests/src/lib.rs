@@ -1,3 +1,16 @@
-//! testkit
+//! Test kit for ai-router: everything the integration tests and benchmarks
+//! need to exercise the real service on loopback.
+//!
+//! - [`gguf`]: tiny random-weight llama GGUF models a real llama-server loads in milliseconds.
+//! - [`emulator`]: a fault-injecting OpenAI / OpenRouter upstream.
+//! - [`llama`]: finds the llama-server binary.
+//! - [`router`]: starts the router in-process on 127.0.0.1:0 and stops it.
+//! - [`procs`]: reads /proc to count child processes and zombies.
+//! - [`models`]: temporary model directories.
+
 pub mod emulator;
 pub mod gguf;
+pub mod llama;
+pub mod models;
+pub mod procs;
+pub mod router;

@@ -8,6 +8,7 @@ mod generate;
 mod generate_stream;
 mod list_models;
 mod outcome;
+mod oversize;
 mod stats;
 pub mod status;
 mod validate;
@@ -23,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
 
+pub use oversize::remap_oversized;
 pub use validate::validate;
 
 /// The `airouter.v1.Router` service.

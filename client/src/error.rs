@@ -1,0 +1,99 @@
+//! The one error type every client call returns.
+
+use crate::names::code_name;
+
+/// Why a client call failed.
+///
+/// The variants separate "could not reach the router" from "the router said
+/// no", because callers usually react differently (retry elsewhere versus fix
+/// the request). The CLI prints both and exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The channel to the router could not be established.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address that was dialled, after normalisation.
+        addr: String,
+        /// The transport's own error; its source chain has the OS detail.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The router (or the HTTP/2 layer) answered with a non-OK gRPC status.
+    #[error("{}", status_line(.0))]
+    Status(#[from] tonic::Status),
+    /// The address could not be turned into a URI the channel accepts.
+    #[error("invalid address {addr:?}: {reason}")]
+    InvalidAddress {
+        /// The address as the caller gave it.
+        addr: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The gRPC status code, when the failure was a status; `None` for
+    /// connection and address errors, which never reached the router.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            Self::Status(status) => Some(status.code()),
+            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+        }
+    }
+
+    /// The status message, when the failure was a status.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Self::Status(status) => Some(status.message()),
+            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+        }
+    }
+
+    /// The full status, for callers that need its metadata or details.
+    pub fn status(&self) -> Option<&tonic::Status> {
+        match self {
+            Self::Status(status) => Some(status),
+            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+        }
+    }
+}
+
+/// `CODE: message` (or just `CODE` when the message is empty), using the
+/// canonical upper-case code names so output matches other gRPC tooling.
+fn status_line(status: &tonic::Status) -> String {
+    let code = code_name(status.code());
+    if status.message().is_empty() {
+        code.to_owned()
+    } else {
+        format!("{code}: {}", status.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_display_uses_canonical_code_name() {
+        let err = ClientError::from(tonic::Status::not_found("no model \"x\""));
+        assert_eq!(err.to_string(), "NOT_FOUND: no model \"x\"");
+        assert_eq!(err.code(), Some(tonic::Code::NotFound));
+        assert_eq!(err.message(), Some("no model \"x\""));
+    }
+
+    #[test]
+    fn status_display_without_message() {
+        let err = ClientError::from(tonic::Status::new(tonic::Code::Unavailable, ""));
+        assert_eq!(err.to_string(), "UNAVAILABLE");
+    }
+
+    #[test]
+    fn invalid_address_has_no_code() {
+        let err = ClientError::InvalidAddress {
+            addr: "x".into(),
+            reason: "bad".into(),
+        };
+        assert_eq!(err.code(), None);
+        assert_eq!(err.to_string(), "invalid address \"x\": bad");
+    }
+}

@@ -1,0 +1,70 @@
+//! Child processes and zombies, read from /proc, so tests can prove that the
+//! router starts exactly the processes it should and leaves none behind.
+
+use std::fs;
+
+/// One process as seen in /proc/PID/stat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Short command name.
+    pub comm: String,
+    /// State letter (R, S, D, Z, T...).
+    pub state: char,
+    /// Parent pid.
+    pub ppid: u32,
+}
+
+/// Parses /proc/PID/stat; None if the process is gone.
+pub fn proc_info(pid: u32) -> Option<ProcInfo> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ..."; comm may contain spaces and parentheses,
+    // so split at the last ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 2..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some(ProcInfo { pid, comm, state, ppid })
+}
+
+/// Every live process whose parent is `parent`.
+pub fn children_of(parent: u32) -> Vec<ProcInfo> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter_map(proc_info)
+        .filter(|p| p.ppid == parent)
+        .collect()
+}
+
+/// Children of this process running llama-server (zombies included).
+pub fn llama_children() -> Vec<ProcInfo> {
+    children_of(std::process::id())
+        .into_iter()
+        .filter(|p| p.comm.starts_with("llama-server"))
+        .collect()
+}
+
+/// Zombie children of this process.
+pub fn zombie_children() -> Vec<ProcInfo> {
+    children_of(std::process::id()).into_iter().filter(|p| p.state == 'Z').collect()
+}
+
+/// Whether a pid is alive (not gone and not a zombie).
+pub fn is_running(pid: u32) -> bool {
+    proc_info(pid).is_some_and(|p| p.state != 'Z')
+}
+
+/// Sends a signal.
+pub fn signal(pid: u32, sig: i32) -> std::io::Result<()> {
+    let pid = i32::try_from(pid).map_err(|_| std::io::Error::other("pid out of range"))?;
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}

@@ -1,0 +1,111 @@
+//! The router started in-process on 127.0.0.1:0, as a test or benchmark
+//! uses it: bound before the serve task starts (so connecting never races
+//! the start), stopped through the same shutdown path as SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ai_router::config::Config;
+use ai_router::engine::Engine;
+use ai_router_proto::v1::router_client::RouterClient;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use crate::llama::llama_server;
+
+/// A running router.
+pub struct TestRouter {
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// The engine, for white-box checks (pool pids, counters).
+    pub engine: Arc<Engine>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ai_router::StartError>>>,
+}
+
+/// A config for tests: the given models directory, the llama-server found by
+/// [`llama_server`], small contexts, and no idle TTL unless a test sets one.
+pub fn local_config(models_dir: &Path) -> anyhow::Result<Config> {
+    let mut c = Config::default();
+    c.listen = "127.0.0.1:0".parse()?;
+    c.shutdown_grace = Duration::from_secs(5);
+    c.local.models_dirs = vec![models_dir.to_path_buf()];
+    c.local.llama_server = Some(llama_server()?);
+    c.local.defaults.ctx_size = 2048;
+    c.local.defaults.slots = 2;
+    c.local.defaults.threads = Some(1);
+    c.local.idle_ttl = None;
+    c.local.stop_grace = Duration::from_secs(2);
+    c.local.startup_timeout = Duration::from_secs(30);
+    Ok(c)
+}
+
+/// A config with no local models (remote endpoints only).
+pub fn remote_config() -> anyhow::Result<Config> {
+    let mut c = Config::default();
+    c.listen = "127.0.0.1:0".parse()?;
+    c.local.models_dirs = vec![];
+    Ok(c)
+}
+
+impl TestRouter {
+    /// Binds 127.0.0.1:0 and serves `config` in a background task.
+    pub async fn start(config: Config) -> anyhow::Result<TestRouter> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let engine = ai_router::build_engine(config, Instant::now())?;
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(ai_router::serve(listener, engine.clone(), async {
+            let _ = rx.await;
+        }));
+        Ok(TestRouter {
+            addr,
+            engine,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A generated-stub client.
+    pub async fn client(&self) -> anyhow::Result<RouterClient<Channel>> {
+        Ok(RouterClient::connect(self.url()).await?)
+    }
+
+    /// A tonic channel to the router.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(self.url())?.connect().await?)
+    }
+
+    /// Triggers the graceful shutdown and waits for it (children reaped).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_inner().await
+    }
+
+    async fn stop_inner(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestRouter {
+    fn drop(&mut self) {
+        // A test that panicked before stop(): still ask for the shutdown so
+        // children get SIGTERM; kill_on_drop and PDEATHSIG cover the rest.
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

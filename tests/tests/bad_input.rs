@@ -1,0 +1,97 @@
+//! Every kind of bad input gets a clear status and spawns nothing.
+
+mod common;
+
+use ai_router_proto::v1::{
+    ChatMessage, ChatMessages, GenerateRequest, GenerationParams, ListModelsRequest, ModelState, generate_request::Input,
+};
+use ai_router_testkit::models::ModelDir;
+use ai_router_testkit::procs::llama_children;
+use ai_router_testkit::router::{TestRouter, local_config};
+use common::prompt;
+use tonic::Code;
+
+fn with_params(p: GenerationParams) -> GenerateRequest {
+    GenerateRequest {
+        params: Some(p),
+        ..prompt("known", "hi", 4)
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_are_rejected_with_actionable_statuses() {
+    let models = ModelDir::with_models(&["known", "other"]).unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let mut client = router.client().await.unwrap();
+
+    let unknown = client.generate(prompt("nope", "hi", 4)).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert!(unknown.message().contains("known") && unknown.message().contains("other"), "{}", unknown.message());
+
+    let cases: Vec<(&str, GenerateRequest, &str)> = vec![
+        ("dotdot", prompt("../x", "hi", 4), "model"),
+        ("absolute", prompt("/etc/passwd", "hi", 4), "model"),
+        ("flag", prompt("--help", "hi", 4), "model"),
+        ("nul", prompt("a\0b", "hi", 4), "model"),
+        ("empty model", prompt("", "hi", 4), "model"),
+        ("empty prompt", prompt("known", "", 4), "prompt"),
+        ("no input", GenerateRequest { input: None, ..prompt("known", "hi", 4) }, "prompt or messages"),
+        (
+            "empty messages",
+            GenerateRequest {
+                input: Some(Input::Messages(ChatMessages { messages: vec![] })),
+                ..prompt("known", "hi", 4)
+            },
+            "messages",
+        ),
+        (
+            "bad role",
+            GenerateRequest {
+                input: Some(Input::Messages(ChatMessages {
+                    messages: vec![ChatMessage { role: "wizard".into(), content: "x".into() }],
+                })),
+                ..prompt("known", "hi", 4)
+            },
+            "role",
+        ),
+        ("max_tokens 0", with_params(GenerationParams { max_tokens: Some(0), ..Default::default() }), "max_tokens"),
+        ("max_tokens huge", with_params(GenerationParams { max_tokens: Some(10_000_000), ..Default::default() }), "max_tokens"),
+        ("nan temperature", with_params(GenerationParams { temperature: Some(f32::NAN), ..Default::default() }), "temperature"),
+        ("negative temperature", with_params(GenerationParams { temperature: Some(-0.5), ..Default::default() }), "temperature"),
+        ("top_p above 1", with_params(GenerationParams { top_p: Some(1.01), ..Default::default() }), "top_p"),
+        ("top_p zero", with_params(GenerationParams { top_p: Some(0.0), ..Default::default() }), "top_p"),
+        (
+            "bad fallback",
+            GenerateRequest { fallback_models: vec!["../../x".into()], ..prompt("known", "hi", 4) },
+            "fallback",
+        ),
+    ];
+    for (name, request, needle) in cases {
+        let status = client.generate(request.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{name}: {status:?}");
+        assert!(status.message().contains(needle), "{name}: {:?} should mention {needle:?}", status.message());
+        // The streaming RPC validates the same way, before any stream starts.
+        let status = client.generate_stream(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{name} (stream)");
+    }
+
+    // Nothing was spawned by any of it.
+    assert!(llama_children().is_empty(), "bad input must not start processes");
+    let listed = client.list_models(ListModelsRequest {}).await.unwrap().into_inner();
+    assert!(listed.models.iter().all(|m| m.state == ModelState::Cold as i32));
+
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_message_is_resource_exhausted() {
+    let models = ModelDir::with_models(&["known"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.limits.max_message_bytes = 64 * 1024;
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let big = "x".repeat(128 * 1024);
+    let status = client.generate(prompt("known", &big, 4)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    router.stop().await.unwrap();
+}

@@ -1,0 +1,72 @@
+//! BatchGenerate: exactly one result per item, each with its own index, bad
+//! items failing alone while good ones succeed on a real llama-server.
+
+mod common;
+
+use std::collections::HashSet;
+
+use ai_router_proto::v1::{BatchGenerateRequest, GenerateRequest, batch_item_result::Outcome};
+use ai_router_testkit::models::ModelDir;
+use ai_router_testkit::router::{TestRouter, local_config};
+use common::prompt;
+use futures::StreamExt;
+use tonic::Code;
+
+#[tokio::test]
+async fn every_item_gets_exactly_one_result() {
+    let models = ModelDir::with_models(&["alpha", "beta"]).unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let mut client = router.client().await.unwrap();
+
+    let mut items: Vec<GenerateRequest> = Vec::new();
+    let mut expected_error = Vec::new();
+    for i in 0..24 {
+        let (item, bad) = match i % 6 {
+            0 => (prompt("missing-model", "hi", 4), Some(Code::NotFound)),
+            1 => (prompt("alpha", "", 4), Some(Code::InvalidArgument)),
+            2 => (prompt("../escape", "hi", 4), Some(Code::InvalidArgument)),
+            3 => (prompt("beta", &format!("item {i}"), 6), None),
+            _ => (prompt("alpha", &format!("item {i}"), 6), None),
+        };
+        items.push(item);
+        expected_error.push(bad);
+    }
+    let n = items.len();
+    let request = BatchGenerateRequest { items, max_concurrency: 4 };
+    let mut stream = client.batch_generate(request).await.unwrap().into_inner();
+    let mut seen = HashSet::new();
+    while let Some(result) = stream.next().await {
+        let result = result.unwrap();
+        let index = result.index as usize;
+        assert!(seen.insert(index), "index {index} delivered twice");
+        match (result.outcome.unwrap(), expected_error[index]) {
+            (Outcome::Response(r), None) => {
+                assert!(!r.text.is_empty());
+                assert_eq!(r.usage.unwrap().completion_tokens, 6);
+            }
+            (Outcome::Error(e), Some(code)) => assert_eq!(e.code, code as i32, "item {index}: {}", e.message),
+            (other, want) => panic!("item {index}: got {other:?}, wanted error {want:?}"),
+        }
+    }
+    assert_eq!(seen.len(), n, "exactly one result per item");
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn empty_and_oversized_batches_are_rejected() {
+    let models = ModelDir::with_models(&["alpha"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.limits.max_batch_items = 3;
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let empty = client.batch_generate(BatchGenerateRequest::default()).await.unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    let too_many = BatchGenerateRequest {
+        items: vec![prompt("alpha", "x", 1); 4],
+        max_concurrency: 0,
+    };
+    let err = client.batch_generate(too_many).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("at most 3"), "{}", err.message());
+    router.stop().await.unwrap();
+}

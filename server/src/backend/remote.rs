@@ -65,7 +65,7 @@ impl RemoteEndpoint {
             base_url: self.config.base_url.clone(),
             api_key: self.api_key.clone(),
             kind: self.config.kind,
-            stream: true,
+            stream: self.config.stream,
             timeouts: AttemptTimeouts {
                 first_token: self.config.first_token_timeout,
                 token_gap: self.config.token_gap_timeout,

@@ -115,4 +115,5 @@ pub struct FileEndpoint {
     #[serde(default, with = "humantime_serde")]
     pub pool_idle_timeout: Option<Duration>,
     pub max_attempts: Option<u32>,
+    pub stream: Option<bool>,
 }

@@ -205,6 +205,7 @@ fn tune(ep: &mut EndpointConfig, f: FileEndpoint) {
     set(&mut ep.token_gap_timeout, f.token_gap_timeout);
     set(&mut ep.pool_idle_timeout, f.pool_idle_timeout);
     set(&mut ep.max_attempts, f.max_attempts);
+    set(&mut ep.stream, f.stream);
     set(&mut ep.referer, f.referer.map(Some));
     set(&mut ep.title, f.title.map(Some));
     if !f.models.is_empty() {

@@ -225,6 +225,9 @@ pub struct EndpointConfig {
     pub pool_idle_timeout: Duration,
     /// Most upstream attempts per request (1 = no retry).
     pub max_attempts: u32,
+    /// Ask for SSE streaming (gives time-to-first-token and token-gap
+    /// detection); false sends plain JSON requests for servers without SSE.
+    pub stream: bool,
     /// `HTTP-Referer` attribution header (OpenRouter).
     pub referer: Option<String>,
     /// `X-Title` attribution header (OpenRouter).
@@ -246,6 +249,7 @@ impl EndpointConfig {
             token_gap_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(50),
             max_attempts: 3,
+            stream: true,
             referer: None,
             title: None,
         }

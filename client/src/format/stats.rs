@@ -1,0 +1,220 @@
+//! The `stats` table.
+
+use super::table::Table;
+use super::units::{human_duration, mib, us_as_ms};
+use crate::proto::{LatencySummary, StatsResponse};
+
+/// Renders the router's statistics as sections of aligned text: overview,
+/// latency percentiles (ms, two decimals), local pool, and requests by model
+/// and status. Missing sub-messages render as `-` / zeros rather than failing,
+/// because an older or partial server may leave them out.
+pub fn format_stats(stats: &StatsResponse) -> String {
+    let mut out = String::new();
+
+    let mut overview = Table::new(&["", ""]);
+    let dur = |d: Option<&prost_types::Duration>| d.map_or_else(|| "-".to_owned(), human_duration);
+    let rows: [(&str, String); 10] = [
+        ("uptime", dur(stats.uptime.as_ref())),
+        ("start-up time", dur(stats.startup_time.as_ref())),
+        ("requests total", stats.total_requests.to_string()),
+        ("tokens/s", format!("{:.2}", stats.tokens_per_second)),
+        ("in flight", stats.in_flight.to_string()),
+        ("queued", stats.queued.to_string()),
+        ("rejected", stats.rejected.to_string()),
+        ("RSS", mib(stats.rss_bytes)),
+        (
+            "upstream connections",
+            stats.upstream_connections_opened.to_string(),
+        ),
+        (
+            "upstream requests",
+            stats.upstream_requests_sent.to_string(),
+        ),
+    ];
+    for (key, value) in rows {
+        overview.row(vec![key.to_owned(), value]);
+    }
+    out.push_str("Router\n");
+    out.push_str(skip_header(&overview.render(2)));
+
+    let mut latency = Table::new(&["LATENCY (ms)", "COUNT", "P50", "P90", "P99", "MAX"])
+        .right(&[1, 2, 3, 4, 5]);
+    let pool_load = stats.pool.as_ref().and_then(|p| p.load_time.as_ref());
+    let summaries = [
+        ("overall", stats.latency.as_ref()),
+        ("queue wait", stats.queue_wait.as_ref()),
+        ("model acquire", stats.model_acquire.as_ref()),
+        ("time to first token", stats.time_to_first_token.as_ref()),
+        ("model load", pool_load),
+    ];
+    for (name, summary) in summaries {
+        latency.row(latency_row(name, summary));
+    }
+    out.push('\n');
+    out.push_str(&latency.render(0));
+
+    let pool = stats.pool.clone().unwrap_or_default();
+    let mut pool_table = Table::new(&["", ""]);
+    let rows: [(&str, String); 6] = [
+        ("hits", pool.hits.to_string()),
+        ("cold starts", pool.cold_starts.to_string()),
+        ("evictions", pool.evictions.to_string()),
+        ("restarts", pool.restarts.to_string()),
+        ("hit ratio", format!("{:.1}%", pool.hit_ratio * 100.0)),
+        ("loaded models", pool.loaded_models.to_string()),
+    ];
+    for (key, value) in rows {
+        pool_table.row(vec![key.to_owned(), value]);
+    }
+    out.push_str("\nLocal pool\n");
+    out.push_str(skip_header(&pool_table.render(2)));
+
+    out.push('\n');
+    if stats.requests.is_empty() {
+        out.push_str("Requests: none yet\n");
+    } else {
+        let mut requests = Table::new(&["MODEL", "STATUS", "COUNT"]).right(&[2]);
+        let mut counts = stats.requests.clone();
+        counts.sort_by(|a, b| (&a.model, &a.status).cmp(&(&b.model, &b.status)));
+        for c in counts {
+            requests.row(vec![c.model, c.status, c.count.to_string()]);
+        }
+        out.push_str(&requests.render(0));
+    }
+    out
+}
+
+/// One latency line; an absent summary shows dashes so it is not mistaken
+/// for a measured zero.
+fn latency_row(name: &str, summary: Option<&LatencySummary>) -> Vec<String> {
+    match summary {
+        Some(s) => vec![
+            name.to_owned(),
+            s.count.to_string(),
+            us_as_ms(s.p50_us),
+            us_as_ms(s.p90_us),
+            us_as_ms(s.p99_us),
+            us_as_ms(s.max_us),
+        ],
+        None => {
+            let mut row = vec![name.to_owned()];
+            row.extend(std::iter::repeat_n("-".to_owned(), 5));
+            row
+        }
+    }
+}
+
+/// Drops the (empty) header line of a key/value table.
+fn skip_header(rendered: &str) -> &str {
+    rendered.split_once('\n').map_or("", |(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{PoolStats, RequestCount};
+
+    fn sample() -> StatsResponse {
+        StatsResponse {
+            uptime: Some(prost_types::Duration {
+                seconds: 3_723,
+                nanos: 0,
+            }),
+            startup_time: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 123_456_000,
+            }),
+            requests: vec![
+                RequestCount {
+                    model: "tiny".into(),
+                    status: "OK".into(),
+                    count: 41,
+                },
+                RequestCount {
+                    model: "nope".into(),
+                    status: "NOT_FOUND".into(),
+                    count: 1,
+                },
+            ],
+            latency: Some(LatencySummary {
+                count: 42,
+                p50_us: 12_345,
+                p90_us: 23_456,
+                p99_us: 34_567,
+                max_us: 1_000_000,
+            }),
+            queue_wait: Some(LatencySummary {
+                count: 42,
+                p50_us: 5,
+                p90_us: 10,
+                p99_us: 20,
+                max_us: 30,
+            }),
+            model_acquire: None,
+            time_to_first_token: Some(LatencySummary::default()),
+            in_flight: 2,
+            queued: 3,
+            rejected: 4,
+            pool: Some(PoolStats {
+                hits: 40,
+                cold_starts: 2,
+                evictions: 1,
+                restarts: 0,
+                hit_ratio: 40.0 / 42.0,
+                load_time: None,
+                loaded_models: 1,
+            }),
+            rss_bytes: 25 * 1024 * 1024,
+            total_requests: 42,
+            tokens_per_second: 12.345,
+            upstream_connections_opened: 5,
+            upstream_requests_sent: 44,
+        }
+    }
+
+    #[test]
+    fn renders_every_section() {
+        let text = format_stats(&sample());
+        let expected = "\
+Router
+  uptime                1h 02m 03s
+  start-up time         123.46 ms
+  requests total        42
+  tokens/s              12.35
+  in flight             2
+  queued                3
+  rejected              4
+  RSS                   25.0 MiB
+  upstream connections  5
+  upstream requests     44
+
+LATENCY (ms)         COUNT    P50    P90    P99      MAX
+overall                 42  12.35  23.46  34.57  1000.00
+queue wait              42   0.01   0.01   0.02     0.03
+model acquire            -      -      -      -        -
+time to first token      0   0.00   0.00   0.00     0.00
+model load               -      -      -      -        -
+
+Local pool
+  hits           40
+  cold starts    2
+  evictions      1
+  restarts       0
+  hit ratio      95.2%
+  loaded models  1
+
+MODEL  STATUS     COUNT
+nope   NOT_FOUND      1
+tiny   OK            41
+";
+        assert_eq!(text, expected, "got:\n{text}");
+    }
+
+    #[test]
+    fn empty_response_does_not_fail() {
+        let text = format_stats(&StatsResponse::default());
+        assert!(text.contains("uptime                -"), "{text}");
+        assert!(text.contains("Requests: none yet"), "{text}");
+        assert!(text.contains("hit ratio      0.0%"), "{text}");
+    }
+}

@@ -81,7 +81,12 @@ impl Client {
 
     /// Generates one completion and returns it whole.
     pub async fn generate(&self, req: GenerateRequest) -> Result<GenerateResponse, ClientError> {
-        let resp = self.inner.clone().generate(self.request(req)).await?;
+        let resp = self
+            .inner
+            .clone()
+            .generate(self.request(req))
+            .await
+            .map_err(ClientError::from_call)?;
         Ok(resp.into_inner())
     }
 
@@ -94,10 +99,17 @@ impl Client {
     pub async fn generate_stream(
         &self,
         req: GenerateRequest,
-    ) -> Result<impl Stream<Item = Result<GenerateChunk, ClientError>> + Send + Unpin + 'static, ClientError>
-    {
-        let resp = self.inner.clone().generate_stream(self.request(req)).await?;
-        Ok(resp.into_inner().map_err(ClientError::from))
+    ) -> Result<
+        impl Stream<Item = Result<GenerateChunk, ClientError>> + Send + Unpin + 'static,
+        ClientError,
+    > {
+        let resp = self
+            .inner
+            .clone()
+            .generate_stream(self.request(req))
+            .await
+            .map_err(ClientError::from_call)?;
+        Ok(resp.into_inner().map_err(ClientError::from_call))
     }
 
     /// Runs `items` as one batch and streams each item's result as soon as it
@@ -110,19 +122,31 @@ impl Client {
         &self,
         items: Vec<GenerateRequest>,
         max_concurrency: u32,
-    ) -> Result<impl Stream<Item = Result<BatchItemResult, ClientError>> + Send + Unpin + 'static, ClientError>
-    {
+    ) -> Result<
+        impl Stream<Item = Result<BatchItemResult, ClientError>> + Send + Unpin + 'static,
+        ClientError,
+    > {
         let req = BatchGenerateRequest {
             items,
             max_concurrency,
         };
-        let resp = self.inner.clone().batch_generate(self.request(req)).await?;
-        Ok(resp.into_inner().map_err(ClientError::from))
+        let resp = self
+            .inner
+            .clone()
+            .batch_generate(self.request(req))
+            .await
+            .map_err(ClientError::from_call)?;
+        Ok(resp.into_inner().map_err(ClientError::from_call))
     }
 
     /// Fetches the router's counters, latency percentiles and pool state.
     pub async fn stats(&self) -> Result<StatsResponse, ClientError> {
-        let resp = self.inner.clone().stats(self.request(StatsRequest {})).await?;
+        let resp = self
+            .inner
+            .clone()
+            .stats(self.request(StatsRequest {}))
+            .await
+            .map_err(ClientError::from_call)?;
         Ok(resp.into_inner())
     }
 
@@ -132,7 +156,8 @@ impl Client {
             .inner
             .clone()
             .list_models(self.request(ListModelsRequest {}))
-            .await?;
+            .await
+            .map_err(ClientError::from_call)?;
         Ok(resp.into_inner())
     }
 

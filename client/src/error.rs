@@ -58,6 +58,35 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// Wraps a status from a call, normalising tonic's client-side deadline.
+    ///
+    /// When the deadline set with `Client::with_timeout` passes before the
+    /// router answers, tonic reports `CANCELLED: Timeout expired`; gRPC's
+    /// own convention (and what the router sends when it enforces the same
+    /// deadline) is `DEADLINE_EXCEEDED`, so callers can match on one code.
+    pub(crate) fn from_call(status: tonic::Status) -> Self {
+        if status.code() == tonic::Code::Cancelled && caused_by_timeout(&status) {
+            return Self::Status(tonic::Status::deadline_exceeded(
+                "the call's deadline passed before the router answered",
+            ));
+        }
+        Self::Status(status)
+    }
+}
+
+/// Whether tonic's `TimeoutExpired` marker is anywhere in the source chain.
+fn caused_by_timeout(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if err.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// `CODE: message` (or just `CODE` when the message is empty), using the
 /// canonical upper-case code names so output matches other gRPC tooling.
 fn status_line(status: &tonic::Status) -> String {
@@ -85,6 +114,20 @@ mod tests {
     fn status_display_without_message() {
         let err = ClientError::from(tonic::Status::new(tonic::Code::Unavailable, ""));
         assert_eq!(err.to_string(), "UNAVAILABLE");
+    }
+
+    #[test]
+    fn client_side_timeout_becomes_deadline_exceeded() {
+        let status = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(status.code(), tonic::Code::Cancelled);
+        let err = ClientError::from_call(status);
+        assert_eq!(err.code(), Some(tonic::Code::DeadlineExceeded));
+    }
+
+    #[test]
+    fn plain_cancellation_is_kept() {
+        let err = ClientError::from_call(tonic::Status::cancelled("Timeout expired"));
+        assert_eq!(err.code(), Some(tonic::Code::Cancelled));
     }
 
     #[test]

@@ -75,8 +75,8 @@ pub struct TimingJson {
 
 impl From<&GenerateResponse> for ResponseJson {
     fn from(resp: &GenerateResponse) -> Self {
-        let usage = resp.usage.clone().unwrap_or_default();
-        let timing = resp.timing.clone().unwrap_or_default();
+        let usage = resp.usage.unwrap_or_default();
+        let timing = resp.timing.unwrap_or_default();
         Self {
             model: resp.model.clone(),
             text: resp.text.clone(),
@@ -114,9 +114,9 @@ pub enum BatchItemJson {
         /// Always `true`; lets `jq 'select(.ok)'` filter without knowing
         /// the variants.
         ok: bool,
-        /// The completion.
+        /// The completion (boxed: it dwarfs the error variant).
         #[serde(flatten)]
-        response: ResponseJson,
+        response: Box<ResponseJson>,
     },
     /// The item failed.
     Failed {
@@ -147,7 +147,7 @@ impl From<&BatchItemResult> for BatchItemJson {
             Some(Outcome::Response(resp)) => Self::Ok {
                 index: item.index,
                 ok: true,
-                response: resp.into(),
+                response: Box::new(resp.into()),
             },
             Some(Outcome::Error(err)) => Self::Failed {
                 index: item.index,
@@ -159,8 +159,7 @@ impl From<&BatchItemResult> for BatchItemJson {
                 index: item.index,
                 ok: false,
                 code: "UNKNOWN".to_owned(),
-                message: "the router sent a result with neither a response nor an error"
-                    .to_owned(),
+                message: "the router sent a result with neither a response nor an error".to_owned(),
             },
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! The crate wraps the generated tonic stub so callers get one error type,
 //! optional per-call deadlines and a request builder instead of filling in
-//! nested protobuf options by hand. The [`format`] and [`json`] modules turn
+//! nested protobuf options by hand. The [`format`](mod@format) and [`json`] modules turn
 //! responses into text a person (or `jq`) can read; the `ai-router-cli`
 //! binary is built on them.
 //!

@@ -20,7 +20,11 @@ use crate::upstream::{
 };
 
 /// How long to wait for a child's exit to be observed after its connection
-/// broke, to tell "the child died" from "the connection hiccuped".
+/// broke, to tell "the child died" from "a pooled connection was closed".
+/// The first look is short (a killed child's exit is reaped within a few
+/// milliseconds, and a stale connection should be retried at once); when
+/// the retry fails too, the second look waits longer before answering.
+const DEATH_QUICK_LOOK: Duration = Duration::from_millis(25);
 const DEATH_CONFIRMATION: Duration = Duration::from_millis(500);
 
 /// Which kind of backend answered.
@@ -156,7 +160,10 @@ impl Engine {
             queue_wait: admission.queue_wait,
             ..RequestTiming::default()
         };
-        let mut replaced_dead_child = false;
+        // One second chance per request on a local model, used only while
+        // nothing has reached the client: a replacement child if the first
+        // died, or a fresh connection if a pooled one broke under the send.
+        let mut second_chance = true;
         loop {
             let acquire_started = Instant::now();
             let acquired = self.acquire(route).await?;
@@ -167,38 +174,40 @@ impl Engine {
             let result = client
                 .chat(&acquired.target, &call, sink, acquired.retry, deadline)
                 .await;
-            match result {
+            let (error, emitted, attempts) = match result {
                 Ok(outcome) => return Ok(self.completion(route, outcome, timing, arrived)),
                 Err(CallFailure::ClientGone) => return Err(RouterError::Cancelled.into()),
                 Err(CallFailure::Upstream {
                     error,
                     emitted,
                     attempts,
-                }) => {
-                    timing.attempts += attempts;
-                    let Some(lease) = &acquired.lease else {
-                        return Err(Failed {
-                            error: error.into(),
-                            emitted,
-                        });
-                    };
-                    let died = local_child_died(lease, &error).await;
-                    if died && !emitted && !replaced_dead_child {
-                        // Nothing reached the client: retry once on a fresh child.
-                        replaced_dead_child = true;
-                        tracing::warn!(model = %route.model_id, "llama-server died under the request; retrying on a new process");
-                        continue;
-                    }
-                    let error = if died {
-                        RouterError::Pool(PoolError::ChildDied {
-                            model: route.model_id.clone(),
-                        })
-                    } else {
-                        error.into()
-                    };
-                    return Err(Failed { error, emitted });
-                }
+                }) => (error, emitted, attempts),
+            };
+            timing.attempts += attempts;
+            let Some(lease) = &acquired.lease else {
+                return Err(Failed {
+                    error: error.into(),
+                    emitted,
+                });
+            };
+            let look = if second_chance {
+                DEATH_QUICK_LOOK
+            } else {
+                DEATH_CONFIRMATION
+            };
+            let failure = classify_local(lease, &error, look).await;
+            if second_chance && !emitted && failure != LocalFailure::Other {
+                second_chance = false;
+                tracing::warn!(model = %route.model_id, ?failure, "local request failed before any output; retrying once");
+                continue;
             }
+            let error = match failure {
+                LocalFailure::ChildDied => RouterError::Pool(PoolError::ChildDied {
+                    model: route.model_id.clone(),
+                }),
+                _ => error.into(),
+            };
+            return Err(Failed { error, emitted });
         }
     }
 
@@ -279,17 +288,34 @@ impl Engine {
     }
 }
 
-/// Decides whether a local failure means the child is gone. A hung child
-/// (timeouts) is killed here so the next request gets a fresh one.
-async fn local_child_died(lease: &Lease, error: &UpstreamError) -> bool {
+/// What went wrong with a local child, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LocalFailure {
+    /// The process exited: the pool replaces it on the next acquire.
+    ChildDied,
+    /// The process is alive but the connection broke (llama-server closed a
+    /// pooled keep-alive connection as the request was sent): a new
+    /// connection to the same child is safe, nothing was generated for us.
+    BrokenConnection,
+    /// Anything else (timeouts, HTTP errors): no retry.
+    Other,
+}
+
+/// Classifies a local failure. A hung child (timeouts) is killed here so
+/// the next request gets a fresh one.
+async fn classify_local(lease: &Lease, error: &UpstreamError, look: Duration) -> LocalFailure {
     match error {
         UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
             lease.report_hung();
-            false
+            LocalFailure::Other
         }
         UpstreamError::Connect { .. } | UpstreamError::Disconnected { .. } => {
-            lease.child_exited_within(DEATH_CONFIRMATION).await
+            if lease.child_exited_within(look).await {
+                LocalFailure::ChildDied
+            } else {
+                LocalFailure::BrokenConnection
+            }
         }
-        _ => false,
+        _ => LocalFailure::Other,
     }
 }

@@ -145,7 +145,9 @@ pub async fn serve(
     let stop_accepting = CancellationToken::new();
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .layer(tower::util::MapResponseLayer::new(crate::api::remap_oversized::<tonic::body::Body>))
+        .layer(tower::util::MapResponseLayer::new(
+            crate::api::remap_oversized::<tonic::body::Body>,
+        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(router)

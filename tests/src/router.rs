@@ -29,8 +29,10 @@ pub struct TestRouter {
 /// A config for tests: the given models directory, the llama-server found by
 /// [`llama_server`], small contexts, and no idle TTL unless a test sets one.
 pub fn local_config(models_dir: &Path) -> anyhow::Result<Config> {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse()?;
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse()?,
+        ..Config::default()
+    };
     c.shutdown_grace = Duration::from_secs(5);
     c.local.models_dirs = vec![models_dir.to_path_buf()];
     c.local.llama_server = Some(llama_server()?);
@@ -45,8 +47,10 @@ pub fn local_config(models_dir: &Path) -> anyhow::Result<Config> {
 
 /// A config with no local models (remote endpoints only).
 pub fn remote_config() -> anyhow::Result<Config> {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse()?;
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse()?,
+        ..Config::default()
+    };
     c.local.models_dirs = vec![];
     Ok(c)
 }

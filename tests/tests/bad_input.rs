@@ -3,7 +3,8 @@
 mod common;
 
 use ai_router_proto::v1::{
-    ChatMessage, ChatMessages, GenerateRequest, GenerationParams, ListModelsRequest, ModelState, generate_request::Input,
+    ChatMessage, ChatMessages, GenerateRequest, GenerationParams, ListModelsRequest, ModelState,
+    generate_request::Input,
 };
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::procs::llama_children;
@@ -21,12 +22,18 @@ fn with_params(p: GenerationParams) -> GenerateRequest {
 #[tokio::test]
 async fn bad_requests_are_rejected_with_actionable_statuses() {
     let models = ModelDir::with_models(&["known", "other"]).unwrap();
-    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
     let mut client = router.client().await.unwrap();
 
     let unknown = client.generate(prompt("nope", "hi", 4)).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
-    assert!(unknown.message().contains("known") && unknown.message().contains("other"), "{}", unknown.message());
+    assert!(
+        unknown.message().contains("known") && unknown.message().contains("other"),
+        "{}",
+        unknown.message()
+    );
 
     let cases: Vec<(&str, GenerateRequest, &str)> = vec![
         ("dotdot", prompt("../x", "hi", 4), "model"),
@@ -35,7 +42,14 @@ async fn bad_requests_are_rejected_with_actionable_statuses() {
         ("nul", prompt("a\0b", "hi", 4), "model"),
         ("empty model", prompt("", "hi", 4), "model"),
         ("empty prompt", prompt("known", "", 4), "prompt"),
-        ("no input", GenerateRequest { input: None, ..prompt("known", "hi", 4) }, "prompt or messages"),
+        (
+            "no input",
+            GenerateRequest {
+                input: None,
+                ..prompt("known", "hi", 4)
+            },
+            "prompt or messages",
+        ),
         (
             "empty messages",
             GenerateRequest {
@@ -48,37 +62,101 @@ async fn bad_requests_are_rejected_with_actionable_statuses() {
             "bad role",
             GenerateRequest {
                 input: Some(Input::Messages(ChatMessages {
-                    messages: vec![ChatMessage { role: "wizard".into(), content: "x".into() }],
+                    messages: vec![ChatMessage {
+                        role: "wizard".into(),
+                        content: "x".into(),
+                    }],
                 })),
                 ..prompt("known", "hi", 4)
             },
             "role",
         ),
-        ("max_tokens 0", with_params(GenerationParams { max_tokens: Some(0), ..Default::default() }), "max_tokens"),
-        ("max_tokens huge", with_params(GenerationParams { max_tokens: Some(10_000_000), ..Default::default() }), "max_tokens"),
-        ("nan temperature", with_params(GenerationParams { temperature: Some(f32::NAN), ..Default::default() }), "temperature"),
-        ("negative temperature", with_params(GenerationParams { temperature: Some(-0.5), ..Default::default() }), "temperature"),
-        ("top_p above 1", with_params(GenerationParams { top_p: Some(1.01), ..Default::default() }), "top_p"),
-        ("top_p zero", with_params(GenerationParams { top_p: Some(0.0), ..Default::default() }), "top_p"),
+        (
+            "max_tokens 0",
+            with_params(GenerationParams {
+                max_tokens: Some(0),
+                ..Default::default()
+            }),
+            "max_tokens",
+        ),
+        (
+            "max_tokens huge",
+            with_params(GenerationParams {
+                max_tokens: Some(10_000_000),
+                ..Default::default()
+            }),
+            "max_tokens",
+        ),
+        (
+            "nan temperature",
+            with_params(GenerationParams {
+                temperature: Some(f32::NAN),
+                ..Default::default()
+            }),
+            "temperature",
+        ),
+        (
+            "negative temperature",
+            with_params(GenerationParams {
+                temperature: Some(-0.5),
+                ..Default::default()
+            }),
+            "temperature",
+        ),
+        (
+            "top_p above 1",
+            with_params(GenerationParams {
+                top_p: Some(1.01),
+                ..Default::default()
+            }),
+            "top_p",
+        ),
+        (
+            "top_p zero",
+            with_params(GenerationParams {
+                top_p: Some(0.0),
+                ..Default::default()
+            }),
+            "top_p",
+        ),
         (
             "bad fallback",
-            GenerateRequest { fallback_models: vec!["../../x".into()], ..prompt("known", "hi", 4) },
+            GenerateRequest {
+                fallback_models: vec!["../../x".into()],
+                ..prompt("known", "hi", 4)
+            },
             "fallback",
         ),
     ];
     for (name, request, needle) in cases {
         let status = client.generate(request.clone()).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{name}: {status:?}");
-        assert!(status.message().contains(needle), "{name}: {:?} should mention {needle:?}", status.message());
+        assert!(
+            status.message().contains(needle),
+            "{name}: {:?} should mention {needle:?}",
+            status.message()
+        );
         // The streaming RPC validates the same way, before any stream starts.
         let status = client.generate_stream(request).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{name} (stream)");
     }
 
     // Nothing was spawned by any of it.
-    assert!(llama_children().is_empty(), "bad input must not start processes");
-    let listed = client.list_models(ListModelsRequest {}).await.unwrap().into_inner();
-    assert!(listed.models.iter().all(|m| m.state == ModelState::Cold as i32));
+    assert!(
+        llama_children().is_empty(),
+        "bad input must not start processes"
+    );
+    let listed = client
+        .list_models(ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .models
+            .iter()
+            .all(|m| m.state == ModelState::Cold as i32)
+    );
 
     router.stop().await.unwrap();
 }

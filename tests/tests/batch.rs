@@ -15,7 +15,9 @@ use tonic::Code;
 #[tokio::test]
 async fn every_item_gets_exactly_one_result() {
     let models = ModelDir::with_models(&["alpha", "beta"]).unwrap();
-    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
     let mut client = router.client().await.unwrap();
 
     let mut items: Vec<GenerateRequest> = Vec::new();
@@ -32,7 +34,10 @@ async fn every_item_gets_exactly_one_result() {
         expected_error.push(bad);
     }
     let n = items.len();
-    let request = BatchGenerateRequest { items, max_concurrency: 4 };
+    let request = BatchGenerateRequest {
+        items,
+        max_concurrency: 4,
+    };
     let mut stream = client.batch_generate(request).await.unwrap().into_inner();
     let mut seen = HashSet::new();
     while let Some(result) = stream.next().await {
@@ -44,7 +49,9 @@ async fn every_item_gets_exactly_one_result() {
                 assert!(!r.text.is_empty());
                 assert_eq!(r.usage.unwrap().completion_tokens, 6);
             }
-            (Outcome::Error(e), Some(code)) => assert_eq!(e.code, code as i32, "item {index}: {}", e.message),
+            (Outcome::Error(e), Some(code)) => {
+                assert_eq!(e.code, code as i32, "item {index}: {}", e.message)
+            }
             (other, want) => panic!("item {index}: got {other:?}, wanted error {want:?}"),
         }
     }
@@ -59,7 +66,10 @@ async fn empty_and_oversized_batches_are_rejected() {
     config.limits.max_batch_items = 3;
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    let empty = client.batch_generate(BatchGenerateRequest::default()).await.unwrap_err();
+    let empty = client
+        .batch_generate(BatchGenerateRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
     let too_many = BatchGenerateRequest {
         items: vec![prompt("alpha", "x", 1); 4],

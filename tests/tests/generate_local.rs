@@ -12,27 +12,47 @@ use futures::StreamExt;
 #[tokio::test]
 async fn cold_start_then_warm_hits_with_real_tokens() {
     let models = ModelDir::with_models(&["tiny"]).unwrap();
-    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
     let mut client = router.client().await.unwrap();
 
-    let listed = client.list_models(ListModelsRequest {}).await.unwrap().into_inner();
+    let listed = client
+        .list_models(ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(listed.models.len(), 1);
     assert_eq!(listed.models[0].id, "tiny");
     assert_eq!(listed.models[0].state, ModelState::Cold as i32);
 
-    let first = client.generate(prompt("tiny", "hello", 12)).await.unwrap().into_inner();
+    let first = client
+        .generate(prompt("tiny", "hello", 12))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!first.text.is_empty(), "a real model produces text");
     assert_eq!(first.model, "tiny");
     assert_eq!(first.backend, BackendKind::Local as i32);
     let usage = first.usage.unwrap();
     assert!(usage.prompt_tokens > 0);
-    assert_eq!(usage.completion_tokens, 12, "the tiny model never stops early");
+    assert_eq!(
+        usage.completion_tokens, 12,
+        "the tiny model never stops early"
+    );
     let timing = first.timing.unwrap();
-    assert!(timing.cold_start, "the first request waited for the process");
+    assert!(
+        timing.cold_start,
+        "the first request waited for the process"
+    );
     assert!(timing.time_to_first_token.is_some());
 
     for _ in 0..3 {
-        let warm = client.generate(prompt("tiny", "again", 4)).await.unwrap().into_inner();
+        let warm = client
+            .generate(prompt("tiny", "again", 4))
+            .await
+            .unwrap()
+            .into_inner();
         assert!(!warm.timing.unwrap().cold_start);
     }
 
@@ -44,12 +64,21 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
     assert_eq!(pool.loaded_models, 1);
     assert_eq!(pool.load_time.unwrap().count, 1);
     assert_eq!(stats.total_requests, 4);
-    let ok: u64 = stats.requests.iter().filter(|r| r.model == "tiny" && r.status == "OK").map(|r| r.count).sum();
+    let ok: u64 = stats
+        .requests
+        .iter()
+        .filter(|r| r.model == "tiny" && r.status == "OK")
+        .map(|r| r.count)
+        .sum();
     assert_eq!(ok, 4);
     assert_eq!(stats.latency.unwrap().count, 4);
     assert!(stats.startup_time.is_some());
 
-    let listed = client.list_models(ListModelsRequest {}).await.unwrap().into_inner();
+    let listed = client
+        .list_models(ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(listed.models[0].state, ModelState::Warm as i32);
     assert_eq!(listed.models[0].slots, 2);
 
@@ -59,10 +88,16 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
 #[tokio::test]
 async fn stream_delivers_several_chunks_then_a_summary() {
     let models = ModelDir::with_models(&["streamer"]).unwrap();
-    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
     let mut client = router.client().await.unwrap();
 
-    let mut stream = client.generate_stream(prompt("streamer", "tell me", 24)).await.unwrap().into_inner();
+    let mut stream = client
+        .generate_stream(prompt("streamer", "tell me", 24))
+        .await
+        .unwrap()
+        .into_inner();
     let mut deltas = Vec::new();
     let mut done = None;
     while let Some(chunk) = stream.next().await {
@@ -74,7 +109,11 @@ async fn stream_delivers_several_chunks_then_a_summary() {
             deltas.push(chunk.delta);
         }
     }
-    assert!(deltas.len() > 1, "expected several deltas, got {}", deltas.len());
+    assert!(
+        deltas.len() > 1,
+        "expected several deltas, got {}",
+        deltas.len()
+    );
     let done = done.expect("a summary chunk ends the stream");
     assert!(done.text.is_empty(), "text was delivered as deltas");
     assert_eq!(done.usage.unwrap().completion_tokens, 24);

@@ -12,21 +12,27 @@ async fn health_reports_serving() {
     let mut health = HealthClient::new(router.channel().await.unwrap());
     for service in ["", "airouter.v1.Router"] {
         let r = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(r.status, ServingStatus::Serving as i32, "service {service:?}");
+        assert_eq!(
+            r.status,
+            ServingStatus::Serving as i32,
+            "service {service:?}"
+        );
     }
     router.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn reflection_lists_the_router_service() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let router = TestRouter::start(remote_config().unwrap()).await.unwrap();
     let mut reflection = ServerReflectionClient::new(router.channel().await.unwrap());
@@ -44,7 +50,13 @@ async fn reflection_lists_the_router_service() {
         panic!("unexpected reflection answer: {response:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"airouter.v1.Router".to_string()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"airouter.v1.Router".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
     router.stop().await.unwrap();
 }

@@ -21,12 +21,18 @@ fn endpoint(name: &str, base: &str) -> EndpointConfig {
 async fn requests_reuse_one_pooled_connection() {
     let emulator = Emulator::start().await.unwrap();
     let mut config = remote_config().unwrap();
-    config.endpoints.push(endpoint("lab", &emulator.openai_base()));
+    config
+        .endpoints
+        .push(endpoint("lab", &emulator.openai_base()));
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
 
     for i in 0..20 {
-        let r = client.generate(prompt("lab/m", &format!("q{i}"), 5)).await.unwrap().into_inner();
+        let r = client
+            .generate(prompt("lab/m", &format!("q{i}"), 5))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(r.text, "tok0 tok1 tok2 tok3 tok4");
         assert_eq!(r.model, "lab/m");
         assert_eq!(r.backend, BackendKind::Openai as i32);
@@ -34,13 +40,24 @@ async fn requests_reuse_one_pooled_connection() {
     }
     let upstream = emulator.stats();
     assert_eq!(upstream.requests, 20);
-    assert_eq!(upstream.connections_opened, 1, "sequential requests must reuse one connection");
+    assert_eq!(
+        upstream.connections_opened, 1,
+        "sequential requests must reuse one connection"
+    );
     let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
     assert_eq!(stats.upstream_connections_opened, 1);
     assert_eq!(stats.upstream_requests_sent, 20);
 
-    let models = client.list_models(ListModelsRequest {}).await.unwrap().into_inner();
-    assert!(models.models.iter().any(|m| m.id == "lab/*"), "{:?}", models.models);
+    let models = client
+        .list_models(ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        models.models.iter().any(|m| m.id == "lab/*"),
+        "{:?}",
+        models.models
+    );
     router.stop().await.unwrap();
 }
 
@@ -53,8 +70,14 @@ async fn configured_model_list_limits_what_routes() {
     config.endpoints.push(ep);
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    client.generate(prompt("lab/only-this", "q", 2)).await.unwrap();
-    let err = client.generate(prompt("lab/other", "q", 2)).await.unwrap_err();
+    client
+        .generate(prompt("lab/only-this", "q", 2))
+        .await
+        .unwrap();
+    let err = client
+        .generate(prompt("lab/other", "q", 2))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert!(err.message().contains("lab/only-this"), "{}", err.message());
     router.stop().await.unwrap();
@@ -76,13 +99,21 @@ async fn real_llama_server_streaming_and_plain_json() {
     let mut client = router.client().await.unwrap();
 
     for model in ["sse/remote", "plain/remote"] {
-        let r = client.generate(prompt(model, "hello", 10)).await.unwrap().into_inner();
+        let r = client
+            .generate(prompt(model, "hello", 10))
+            .await
+            .unwrap()
+            .into_inner();
         assert!(!r.text.is_empty(), "{model}");
         assert_eq!(r.usage.unwrap().completion_tokens, 10, "{model}");
         assert!(r.timing.unwrap().time_to_first_token.is_some(), "{model}");
     }
 
-    let mut stream = client.generate_stream(prompt("sse/remote", "stream please", 16)).await.unwrap().into_inner();
+    let mut stream = client
+        .generate_stream(prompt("sse/remote", "stream please", 16))
+        .await
+        .unwrap()
+        .into_inner();
     let mut deltas = 0;
     let mut done = None;
     while let Some(chunk) = stream.next().await {
@@ -92,7 +123,10 @@ async fn real_llama_server_streaming_and_plain_json() {
             None => deltas += 1,
         }
     }
-    assert!(deltas > 1, "SSE from llama-server arrives in several deltas");
+    assert!(
+        deltas > 1,
+        "SSE from llama-server arrives in several deltas"
+    );
     assert_eq!(done.unwrap().usage.unwrap().completion_tokens, 16);
     router.stop().await.unwrap();
 }

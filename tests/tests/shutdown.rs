@@ -13,7 +13,9 @@ use futures::StreamExt;
 #[tokio::test]
 async fn shutdown_drains_in_flight_work_and_reaps_children() {
     let models = ModelDir::with_models(&["one", "two"]).unwrap();
-    let router = TestRouter::start(local_config(models.path()).unwrap()).await.unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
     let mut client = router.client().await.unwrap();
     client.generate(prompt("one", "warm up", 2)).await.unwrap();
     client.generate(prompt("two", "warm up", 2)).await.unwrap();
@@ -22,7 +24,11 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     assert!(pids.iter().all(|p| is_running(*p)));
 
     // A long stream is in flight when the shutdown starts.
-    let mut stream = client.generate_stream(prompt("one", "long", 400)).await.unwrap().into_inner();
+    let mut stream = client
+        .generate_stream(prompt("one", "long", 400))
+        .await
+        .unwrap()
+        .into_inner();
     let first = stream.next().await.unwrap().unwrap();
     assert!(first.done.is_none());
     let stopping = tokio::spawn(router.stop());
@@ -40,6 +46,14 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     for pid in pids {
         assert!(!is_running(pid), "child {pid} still running after shutdown");
     }
-    assert!(llama_children().is_empty(), "children left: {:?}", llama_children());
-    assert!(zombie_children().is_empty(), "zombies left: {:?}", zombie_children());
+    assert!(
+        llama_children().is_empty(),
+        "children left: {:?}",
+        llama_children()
+    );
+    assert!(
+        zombie_children().is_empty(),
+        "zombies left: {:?}",
+        zombie_children()
+    );
 }

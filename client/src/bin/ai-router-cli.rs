@@ -1,1 +1,86 @@
-fn main() {}
+//! `ai-router-cli`: talk to an ai-router from the shell.
+//!
+//! Exit status: 0 on success; 1 when a batch finished but some items failed;
+//! 2 when the router could not be reached, refused the call, or the input
+//! was unusable (the same code clap uses for bad arguments), so scripts can
+//! tell "some prompts failed" from "nothing ran".
+
+// The crate root of a binary resolves `mod x;` next to itself (src/bin/),
+// where Cargo would take each file for another binary, so the modules live
+// in their own directory and are pointed at explicitly.
+#[path = "ai-router-cli/args.rs"]
+mod args;
+#[path = "ai-router-cli/batch.rs"]
+mod batch;
+#[path = "ai-router-cli/failure.rs"]
+mod failure;
+#[path = "ai-router-cli/generate.rs"]
+mod generate;
+#[path = "ai-router-cli/info.rs"]
+mod info;
+#[path = "ai-router-cli/input.rs"]
+mod input;
+#[path = "ai-router-cli/output.rs"]
+mod output;
+
+use std::process::ExitCode;
+
+use ai_router_client::{Client, ClientError};
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::failure::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Built by hand rather than with #[tokio::main] so a runtime failure is
+    // reported like any other error instead of panicking.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return CliError::Io(err).report(),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => err.report(),
+    }
+}
+
+/// Dispatches to the subcommand. Input is read before connecting so a bad
+/// file fails fast without touching the network.
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let conn = Connection {
+        addr: cli.addr,
+        timeout: cli.timeout,
+    };
+    match cli.command {
+        Command::Generate(args) => {
+            let req = generate::build_request(&args)?;
+            generate::run(&conn.connect().await?, req, &args, cli.quiet).await
+        }
+        Command::Batch(args) => {
+            let items = batch::build_items(&args)?;
+            batch::run(&conn.connect().await?, items, &args, cli.quiet).await
+        }
+        Command::Stats(args) => info::stats(&conn.connect().await?, args.json).await,
+        Command::Models(args) => info::models(&conn.connect().await?, args.json).await,
+    }
+}
+
+/// Where and how to connect, from the global flags.
+struct Connection {
+    addr: String,
+    timeout: Option<std::time::Duration>,
+}
+
+impl Connection {
+    async fn connect(&self) -> Result<Client, ClientError> {
+        let client = Client::connect(self.addr.clone()).await?;
+        Ok(match self.timeout {
+            Some(timeout) => client.with_timeout(timeout),
+            None => client,
+        })
+    }
+}

@@ -104,10 +104,10 @@ mod tests {
             ],
         };
         let expected = "\
-ID                             BACKEND     STATE  SLOTS  IN FLIGHT    IDLE        RSS  LAST ERROR
-openrouter/openai/gpt-4o-mini  openrouter  warm      16          0       -          -
-tiny                           local       warm       4          1  2.50 s  100.0 MiB
-broken                         local       failed     1          0       -          -  llama-server exited with status 1
+ID                             BACKEND     STATE   SLOTS  IN FLIGHT    IDLE        RSS  LAST ERROR
+openrouter/openai/gpt-4o-mini  openrouter  warm       16          0       -          -
+tiny                           local       warm        4          1  2.50 s  100.0 MiB
+broken                         local       failed      1          0       -          -  llama-server exited with status 1
 ";
         let text = format_models(&resp);
         assert_eq!(text, expected, "got:\n{text}");
@@ -115,10 +115,7 @@ broken                         local       failed     1          0       -      
 
     #[test]
     fn empty_list() {
-        assert_eq!(
-            format_models(&ListModelsResponse::default()),
-            "no models\n"
-        );
+        assert_eq!(format_models(&ListModelsResponse::default()), "no models\n");
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub fn format_stats(stats: &StatsResponse) -> String {
     out.push_str("Router\n");
     out.push_str(skip_header(&overview.render(2)));
 
-    let mut latency = Table::new(&["LATENCY (ms)", "COUNT", "P50", "P90", "P99", "MAX"])
-        .right(&[1, 2, 3, 4, 5]);
+    let mut latency =
+        Table::new(&["LATENCY (ms)", "COUNT", "P50", "P90", "P99", "MAX"]).right(&[1, 2, 3, 4, 5]);
     let pool_load = stats.pool.as_ref().and_then(|p| p.load_time.as_ref());
     let summaries = [
         ("overall", stats.latency.as_ref()),
@@ -53,7 +53,7 @@ pub fn format_stats(stats: &StatsResponse) -> String {
     out.push('\n');
     out.push_str(&latency.render(0));
 
-    let pool = stats.pool.clone().unwrap_or_default();
+    let pool = stats.pool.unwrap_or_default();
     let mut pool_table = Table::new(&["", ""]);
     let rows: [(&str, String); 6] = [
         ("hits", pool.hits.to_string()),

@@ -39,7 +39,6 @@ impl Table {
     /// Renders with `indent` spaces before each line and two spaces between
     /// columns; each line ends in `\n` and carries no trailing spaces.
     pub(crate) fn render(&self, indent: usize) -> String {
-        let cols = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         for row in &self.rows {
             for (col, width) in widths.iter_mut().enumerate() {
@@ -51,13 +50,13 @@ impl Table {
         let lines = std::iter::once(&self.headers).chain(self.rows.iter());
         for cells in lines {
             let mut line = " ".repeat(indent);
-            for col in 0..cols {
+            for (col, (&width, &right)) in widths.iter().zip(&self.right).enumerate() {
                 let cell = cells.get(col).map_or("", String::as_str);
-                let pad = widths[col].saturating_sub(cell.chars().count());
+                let pad = width.saturating_sub(cell.chars().count());
                 if col > 0 {
                     line.push_str("  ");
                 }
-                if self.right[col] {
+                if right {
                     line.push_str(&" ".repeat(pad));
                     line.push_str(cell);
                 } else {

@@ -10,11 +10,15 @@ use tonic::codegen::http::{self, HeaderValue};
 /// Rewrites tonic's oversized-message status to RESOURCE_EXHAUSTED.
 pub fn remap_oversized<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers_mut();
-    let is_out_of_range = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"11");
+    let is_out_of_range = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"11");
     let is_too_large = headers
         .get("grpc-message")
         // grpc-message is percent-encoded on the wire.
-        .is_some_and(|v| String::from_utf8_lossy(v.as_bytes()).contains("message%20length%20too%20large"));
+        .is_some_and(|v| {
+            String::from_utf8_lossy(v.as_bytes()).contains("message%20length%20too%20large")
+        });
     if is_out_of_range && is_too_large {
         headers.insert("grpc-status", HeaderValue::from_static("8"));
     }

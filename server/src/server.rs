@@ -146,7 +146,7 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(
-            crate::api::remap_oversized::<tonic::body::Body>,
+            crate::api::remap_tonic_statuses::<tonic::body::Body>,
         ))
         .add_service(health_service)
         .add_service(reflection)

@@ -113,3 +113,23 @@ impl Drop for TestRouter {
         }
     }
 }
+
+/// Waits (bounded) for the first pool event matching `pred`.
+pub async fn wait_for_event(
+    events: &mut tokio::sync::broadcast::Receiver<ai_router::pool::PoolEvent>,
+    within: Duration,
+    mut pred: impl FnMut(&ai_router::pool::PoolEvent) -> bool,
+) -> anyhow::Result<ai_router::pool::PoolEvent> {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(e) if pred(&e) => return Ok(e),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => return Err(anyhow::anyhow!("pool event channel closed: {e}")),
+            }
+        }
+    };
+    tokio::time::timeout(within, wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("no matching pool event within {within:?}"))?
+}

@@ -4,10 +4,15 @@ use std::time::{Duration, Instant};
 
 use tonic::metadata::MetadataMap;
 
+/// Our own deadline fires this much before the caller's, so the answer is
+/// our DEADLINE_EXCEEDED with its explanation (and the stats record it as
+/// such) rather than tonic's bare timeout, which fires at the exact instant.
+const ANSWER_MARGIN: Duration = Duration::from_millis(5);
+
 /// The absolute deadline a request carries, if any.
 pub fn deadline(metadata: &MetadataMap, arrived: Instant) -> Option<Instant> {
     let raw = metadata.get("grpc-timeout")?.to_str().ok()?;
-    parse_timeout(raw).map(|t| arrived + t)
+    parse_timeout(raw).map(|t| arrived + t.saturating_sub(ANSWER_MARGIN.min(t / 10)))
 }
 
 /// Parses the gRPC timeout format: up to 8 digits and a unit (H M S m u n).

@@ -8,9 +8,9 @@ mod generate;
 mod generate_stream;
 mod list_models;
 mod outcome;
-mod oversize;
 mod stats;
 pub mod status;
+mod tonic_statuses;
 mod validate;
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
 
-pub use oversize::remap_oversized;
+pub use tonic_statuses::remap_tonic_statuses;
 pub use validate::validate;
 
 /// The `airouter.v1.Router` service.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::entry::{ModelEntry, Phase};
 use super::process::ChildProcess;
-use super::{PoolError, PoolInner};
+use super::{PoolError, PoolEvent, PoolInner};
 
 enum Decision {
     Fits,
@@ -87,6 +87,15 @@ fn decide(inner: &PoolInner, entry: &Arc<ModelEntry>) -> Result<Decision, PoolEr
     }
     if let Some(child) = evict_lru_idle(&others) {
         inner.counters.evictions.fetch_add(1, Ordering::Relaxed);
+        inner.events.send(PoolEvent::Evicted {
+            model: child.model.clone(),
+            pid: child.pid,
+            reason: if over_memory.is_some() {
+                "memory"
+            } else {
+                "lru"
+            },
+        });
         tracing::info!(model = %child.model, for_model = %entry.spec.id, "evicting least recently used idle model");
         child.stop();
         return Ok(Decision::Evicted);
@@ -116,7 +125,8 @@ fn evict_lru_idle(candidates: &[&Arc<ModelEntry>]) -> Option<Arc<ChildProcess>> 
     None
 }
 
-/// Stops `entry` if it is warm, idle and has been idle at least `ttl_ms`.
+/// Stops `entry` if it is warm, idle and has been idle at least `ttl_ms`
+/// (0: an explicit unload).
 pub(super) fn evict_if_idle_for(inner: &PoolInner, entry: &ModelEntry, ttl_ms: u64) -> bool {
     let mut phase = entry.phase();
     let Phase::Warm(child) = &*phase else {
@@ -130,6 +140,11 @@ pub(super) fn evict_if_idle_for(inner: &PoolInner, entry: &ModelEntry, ttl_ms: u
     }
     tracing::info!(model = %entry.spec.id, idle_ms = idle_for, "stopping idle model");
     child.stop();
+    inner.events.send(PoolEvent::Evicted {
+        model: entry.spec.id.clone(),
+        pid: child.pid,
+        reason: if ttl_ms == 0 { "unload" } else { "idle_ttl" },
+    });
     *phase = Phase::Cold;
     inner.counters.evictions.fetch_add(1, Ordering::Relaxed);
     true

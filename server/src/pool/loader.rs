@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::entry::{LoadResult, ModelEntry, Phase};
 use super::process::{ChildProcess, SpawnParams};
-use super::{PoolError, PoolInner, binary, capacity, port};
+use super::{PoolError, PoolEvent, PoolInner, binary, capacity, port};
 
 /// Attempts when the chosen port turns out to be taken.
 const PORT_ATTEMPTS: u32 = 3;
@@ -60,6 +60,10 @@ fn record_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: PoolError) 
         (FIRST_BACKOFF * 2u32.saturating_pow(failures - 1)).min(MAX_BACKOFF)
     };
     tracing::warn!(model = %entry.spec.id, failures, retry_in = ?delay, error = %error, "model failed to start");
+    inner.events.send(PoolEvent::StartFailed {
+        model: entry.spec.id.clone(),
+        error: error.to_string(),
+    });
     *entry.phase() = Phase::Failed {
         error,
         retry_at: Instant::now() + delay,
@@ -100,6 +104,10 @@ async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Result<(), Poo
                 entry.last_used_ms.store(inner.now_ms(), Ordering::Relaxed);
                 tracing::info!(model = %entry.spec.id, pid = child.pid, port, load_ms = spawned_at.elapsed().as_millis() as u64, "model ready");
                 *entry.phase() = Phase::Warm(child.clone());
+                inner.events.send(PoolEvent::Ready {
+                    model: entry.spec.id.clone(),
+                    pid: child.pid,
+                });
                 inner
                     .tasks
                     .spawn(watch_child(inner.clone(), entry.clone(), child));
@@ -122,26 +130,28 @@ async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Result<(), Poo
     }
 }
 
-/// Waits for a warm child to exit. An exit nobody asked for (the phase still
-/// points at this child) is a crash: the entry goes cold so the next request
-/// starts a new process, and a preloaded model is restarted at once.
+/// Waits for a warm child to exit. An exit the router did not ask for is a
+/// crash (or a kill of a hung child): counted as a restart, the entry goes
+/// cold if it still points at this child (a request may already have seen
+/// the death and started a replacement), and a preloaded model is restarted
+/// at once.
 async fn watch_child(inner: Arc<PoolInner>, entry: Arc<ModelEntry>, child: Arc<ChildProcess>) {
     child.exited().await;
-    let crashed = {
+    {
         let mut phase = entry.phase();
-        match &*phase {
-            Phase::Warm(current) if Arc::ptr_eq(current, &child) => {
-                *phase = Phase::Cold;
-                true
-            }
-            _ => false,
+        if matches!(&*phase, Phase::Warm(current) if Arc::ptr_eq(current, &child)) {
+            *phase = Phase::Cold;
         }
-    };
+    }
     inner.idle.notify_waiters();
-    if !crashed || inner.shutdown.is_cancelled() {
+    if child.stop_requested() || inner.shutdown.is_cancelled() {
         return;
     }
     inner.counters.restarts.fetch_add(1, Ordering::Relaxed);
+    inner.events.send(PoolEvent::Died {
+        model: entry.spec.id.clone(),
+        pid: child.pid,
+    });
     tracing::warn!(model = %entry.spec.id, pid = child.pid, last_output = %child.stderr_tail(), "llama-server died; it will be replaced");
     if entry.preload {
         preload(&inner, entry);

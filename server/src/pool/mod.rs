@@ -12,6 +12,7 @@ mod capacity;
 pub mod catalogue;
 mod entry;
 mod error;
+mod events;
 mod loader;
 mod maintenance;
 mod port;
@@ -30,6 +31,7 @@ use tokio_util::task::TaskTracker;
 pub use catalogue::LocalModelSpec;
 pub use entry::{Lease, ModelEntry};
 pub use error::PoolError;
+pub use events::PoolEvent;
 
 use crate::config::LocalConfig;
 use crate::stats::histogram::{LatencyHistogram, Summary};
@@ -113,6 +115,7 @@ pub(crate) struct PoolInner {
     /// Signalled when a model becomes idle or a process goes away.
     idle: Arc<Notify>,
     counters: PoolCounters,
+    events: events::Events,
     epoch: Instant,
 }
 
@@ -154,6 +157,7 @@ impl Pool {
             capacity: std::sync::Mutex::new(()),
             idle: Arc::new(Notify::new()),
             counters: PoolCounters::default(),
+            events: events::Events::default(),
             epoch: Instant::now(),
         });
         inner.tasks.spawn(maintenance::run(inner.clone()));
@@ -281,6 +285,27 @@ impl Pool {
                 .filter(|e| e.warm_child().is_some())
                 .count() as u32,
         }
+    }
+
+    /// Stops a model's process if it is warm and idle, and waits until it
+    /// has exited. Returns whether a process was stopped.
+    pub async fn unload(&self, id: &str) -> bool {
+        let Some(entry) = self.inner.entries.get(id) else {
+            return false;
+        };
+        let child = entry.warm_child();
+        if !capacity::evict_if_idle_for(&self.inner, entry, 0) {
+            return false;
+        }
+        if let Some(child) = child {
+            child.exited().await;
+        }
+        true
+    }
+
+    /// Listens to pool events (process ready, evicted, died, failed start).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<PoolEvent> {
+        self.inner.events.subscribe()
     }
 
     /// Process ids of running children (tests and diagnostics).

@@ -143,6 +143,12 @@ impl ChildProcess {
         self.stop.cancel();
     }
 
+    /// Whether the router asked this child to stop (eviction, unload,
+    /// shutdown), as opposed to it dying or being killed as hung.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
     /// Kills at once (a hung child gets no grace).
     pub fn kill(&self) {
         self.kill.cancel();

@@ -1,0 +1,64 @@
+//! Pool lifecycle events, broadcast to whoever listens (logs, tests waiting
+//! for an eviction instead of sleeping). Sending never blocks; a listener
+//! that falls behind misses old events.
+
+use tokio::sync::broadcast;
+
+/// Capacity of the event channel.
+const CAPACITY: usize = 256;
+
+/// Something that happened to a model's process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolEvent {
+    /// A process became ready.
+    Ready {
+        /// Model id.
+        model: String,
+        /// Its pid.
+        pid: u32,
+    },
+    /// A process was stopped to make room or because it was idle.
+    Evicted {
+        /// Model id.
+        model: String,
+        /// Its pid.
+        pid: u32,
+        /// "lru", "memory" or "idle_ttl".
+        reason: &'static str,
+    },
+    /// A process died or was killed as hung.
+    Died {
+        /// Model id.
+        model: String,
+        /// Its pid.
+        pid: u32,
+    },
+    /// A start failed.
+    StartFailed {
+        /// Model id.
+        model: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The sending side, owned by the pool.
+pub struct Events(broadcast::Sender<PoolEvent>);
+
+impl Default for Events {
+    fn default() -> Self {
+        Events(broadcast::channel(CAPACITY).0)
+    }
+}
+
+impl Events {
+    /// Publishes an event (dropped when nobody listens).
+    pub fn send(&self, event: PoolEvent) {
+        let _ = self.0.send(event);
+    }
+
+    /// A new listener.
+    pub fn subscribe(&self) -> broadcast::Receiver<PoolEvent> {
+        self.0.subscribe()
+    }
+}

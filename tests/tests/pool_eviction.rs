@@ -1,0 +1,139 @@
+//! Eviction: by process count (least recently used idle model first), by
+//! idle TTL, and never of a model with a request in flight.
+
+mod common;
+
+use std::time::Duration;
+
+use ai_router::pool::PoolEvent;
+use ai_router_proto::v1::{ListModelsRequest, ModelState, StatsRequest};
+use ai_router_testkit::models::ModelDir;
+use ai_router_testkit::procs::is_running;
+use ai_router_testkit::router::{TestRouter, local_config, wait_for_event};
+use common::{prompt, with_timeout};
+use tonic::Code;
+
+async fn states(router: &TestRouter) -> Vec<(String, i32)> {
+    let mut client = router.client().await.unwrap();
+    let list = client
+        .list_models(ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    list.models.into_iter().map(|m| (m.id, m.state)).collect()
+}
+
+const COLD: i32 = ModelState::Cold as i32;
+const WARM: i32 = ModelState::Warm as i32;
+
+#[tokio::test]
+async fn count_limit_evicts_the_least_recently_used_idle_model() {
+    let models = ModelDir::with_models(&["a", "b", "c"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.max_loaded_models = 2;
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let mut events = router.engine.pool.subscribe();
+
+    client.generate(prompt("a", "x", 2)).await.unwrap();
+    client.generate(prompt("b", "x", 2)).await.unwrap();
+    client.generate(prompt("a", "x", 2)).await.unwrap(); // a is now more recent than b
+    client.generate(prompt("c", "x", 2)).await.unwrap();
+
+    let evicted = wait_for_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, PoolEvent::Evicted { .. })
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(&evicted, PoolEvent::Evicted { model, reason: "lru", .. } if model == "b"),
+        "{evicted:?}"
+    );
+    assert_eq!(
+        states(&router).await,
+        vec![("a".into(), WARM), ("b".into(), COLD), ("c".into(), WARM)]
+    );
+    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(stats.pool.unwrap().evictions, 1);
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_ttl_stops_unused_models() {
+    let models = ModelDir::with_models(&["idle"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.idle_ttl = Some(Duration::from_millis(300));
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let mut events = router.engine.pool.subscribe();
+
+    client.generate(prompt("idle", "x", 2)).await.unwrap();
+    let pid = router.engine.pool.child_pids()[0];
+    let event = wait_for_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, PoolEvent::Evicted { .. })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        event,
+        PoolEvent::Evicted {
+            model: "idle".into(),
+            pid,
+            reason: "idle_ttl"
+        }
+    );
+    assert_eq!(states(&router).await, vec![("idle".into(), COLD)]);
+    // It comes back on demand.
+    let again = client
+        .generate(prompt("idle", "x", 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.timing.unwrap().cold_start);
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_model_is_never_evicted() {
+    let models = ModelDir::with_models(&["busy", "newcomer"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.max_loaded_models = 1;
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+
+    client.generate(prompt("busy", "x", 2)).await.unwrap();
+    let busy_pid = router.engine.pool.child_pids()[0];
+    // A request in flight on "busy" (held as a lease, as a long generation would).
+    let entry = router.engine.pool.model("busy").unwrap();
+    let lease = router.engine.pool.acquire(&entry).await.unwrap();
+
+    // "newcomer" needs the only slot; it must wait, not evict the busy model.
+    let status = client
+        .generate(with_timeout(
+            prompt("newcomer", "x", 2),
+            Duration::from_millis(600),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        is_running(busy_pid),
+        "the busy model's process must survive"
+    );
+    assert!(states(&router).await.contains(&("busy".into(), WARM)));
+
+    // Once the request finishes, the waiting start proceeds and evicts it.
+    let mut events = router.engine.pool.subscribe();
+    drop(lease);
+    let event = wait_for_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, PoolEvent::Ready { .. })
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(event, PoolEvent::Ready { ref model, .. } if model == "newcomer"),
+        "{event:?}"
+    );
+    client.generate(prompt("newcomer", "x", 2)).await.unwrap();
+    router.stop().await.unwrap();
+}

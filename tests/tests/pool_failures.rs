@@ -1,0 +1,169 @@
+//! Failing children: a corrupt file fails fast with the child's own words;
+//! a killed child costs one request at most and is replaced; a stopped
+//! (hung) child is detected by the token-gap timeout, killed and replaced.
+
+mod common;
+
+use std::time::Duration;
+
+use ai_router::pool::PoolEvent;
+use ai_router_proto::v1::StatsRequest;
+use ai_router_testkit::gguf::{TinyModelSpec, tiny_llama_bytes};
+use ai_router_testkit::models::ModelDir;
+use ai_router_testkit::procs::{is_running, signal, zombie_children};
+use ai_router_testkit::router::{TestRouter, local_config, wait_for_event};
+use common::prompt;
+use futures::StreamExt;
+use tonic::Code;
+
+#[tokio::test]
+async fn a_corrupt_model_fails_fast_with_the_childs_message() {
+    let models = ModelDir::with_models(&["good"]).unwrap();
+    let bytes = tiny_llama_bytes(&TinyModelSpec::default()).unwrap();
+    std::fs::write(models.file("broken.gguf"), &bytes[..1000]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.startup_timeout = Duration::from_secs(600);
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+
+    let status = client.generate(prompt("broken", "x", 2)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    let message = status.message();
+    // The exit was seen (not the 600 s start-up timeout) and the child's own
+    // stderr explains it.
+    assert!(message.contains("exited during start-up"), "{message}");
+    assert!(
+        message.contains("gguf") || message.contains("model"),
+        "{message}"
+    );
+    // The next attempt is refused at once, saying when it will be retried.
+    let again = client.generate(prompt("broken", "x", 2)).await.unwrap_err();
+    assert_eq!(again.code(), Code::Unavailable);
+    assert!(
+        again.message().contains("next attempt in"),
+        "{}",
+        again.message()
+    );
+    // Other models are unaffected.
+    client.generate(prompt("good", "x", 2)).await.unwrap();
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
+    let models = ModelDir::with_models(&["victim"]).unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
+    let mut client = router.client().await.unwrap();
+    let mut events = router.engine.pool.subscribe();
+
+    // Killed mid-stream: the stream ends with exactly one error (its text so
+    // far was already delivered, so it is not retried).
+    client.generate(prompt("victim", "warm", 2)).await.unwrap();
+    let first_pid = router.engine.pool.child_pids()[0];
+    let mut stream = client
+        .generate_stream(prompt("victim", "long", 4000))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.next().await.unwrap().unwrap().done.is_none());
+    signal(first_pid, libc::SIGKILL).unwrap();
+    let mut terminal = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) if chunk.done.is_none() => continue,
+            other => {
+                assert!(terminal.is_none(), "only one terminal result");
+                terminal = Some(other);
+            }
+        }
+    }
+    let status = terminal
+        .expect("the stream ends with a result")
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    wait_for_event(
+        &mut events,
+        Duration::from_secs(5),
+        |e| matches!(e, PoolEvent::Died { pid, .. } if *pid == first_pid),
+    )
+    .await
+    .unwrap();
+
+    // The next request is served by a new process.
+    let r = client
+        .generate(prompt("victim", "next", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.text.is_empty());
+    let second_pid = router.engine.pool.child_pids()[0];
+    assert_ne!(first_pid, second_pid);
+
+    // Killed while idle, then asked at once: the request is retried on a
+    // replacement and succeeds, whether or not the death was seen first.
+    signal(second_pid, libc::SIGKILL).unwrap();
+    let r = client
+        .generate(prompt("victim", "after idle kill", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.text.is_empty());
+    assert!(!router.engine.pool.child_pids().contains(&second_pid));
+
+    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(stats.pool.unwrap().restarts, 2);
+    router.stop().await.unwrap();
+    assert!(zombie_children().is_empty());
+}
+
+#[tokio::test]
+async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
+    let models = ModelDir::with_models(&["sleepy"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.token_gap_timeout = Duration::from_millis(500);
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let mut events = router.engine.pool.subscribe();
+
+    client.generate(prompt("sleepy", "warm", 2)).await.unwrap();
+    let pid = router.engine.pool.child_pids()[0];
+    let mut stream = client
+        .generate_stream(prompt("sleepy", "long", 4000))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.next().await.unwrap().unwrap().done.is_none());
+    signal(pid, libc::SIGSTOP).unwrap();
+    let mut terminal = None;
+    while let Some(item) = stream.next().await {
+        if let Err(status) = item {
+            terminal = Some(status);
+        }
+    }
+    let status = terminal.expect("the stalled stream fails");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("stopped sending tokens"),
+        "{}",
+        status.message()
+    );
+    wait_for_event(
+        &mut events,
+        Duration::from_secs(5),
+        |e| matches!(e, PoolEvent::Died { pid: p, .. } if *p == pid),
+    )
+    .await
+    .unwrap();
+    assert!(!is_running(pid), "the hung child was killed");
+
+    let r = client
+        .generate(prompt("sleepy", "next", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.text.is_empty());
+    assert_ne!(router.engine.pool.child_pids()[0], pid);
+    router.stop().await.unwrap();
+}

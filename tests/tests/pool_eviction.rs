@@ -1,6 +1,9 @@
 //! Eviction: by process count (least recently used idle model first), by
 //! idle TTL, and never of a model with a request in flight.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

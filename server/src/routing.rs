@@ -38,10 +38,10 @@ pub fn check_model_id(id: &str) -> Result<(), String> {
         return Err("a model id must not contain empty, '.' or '..' path segments".into());
     }
     if let Some(c) = id.chars().find(|c| {
-        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@' | '+'))
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@' | '+' | '='))
     }) {
         return Err(format!(
-            "a model id may contain only letters, digits and - _ . : / @ + (found {c:?})"
+            "a model id may contain only letters, digits and - _ . : / @ + = (found {c:?})"
         ));
     }
     Ok(())

@@ -7,7 +7,7 @@ use tonic::metadata::MetadataMap;
 /// Our own deadline fires this much before the caller's, so the answer is
 /// our DEADLINE_EXCEEDED with its explanation (and the stats record it as
 /// such) rather than tonic's bare timeout, which fires at the exact instant.
-const ANSWER_MARGIN: Duration = Duration::from_millis(5);
+const ANSWER_MARGIN: Duration = Duration::from_millis(20);
 
 /// The absolute deadline a request carries, if any.
 pub fn deadline(metadata: &MetadataMap, arrived: Instant) -> Option<Instant> {

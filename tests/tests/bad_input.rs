@@ -1,5 +1,8 @@
 //! Every kind of bad input gets a clear status and spawns nothing.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use ai_router_proto::v1::{

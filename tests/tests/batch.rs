@@ -1,6 +1,9 @@
 //! BatchGenerate: exactly one result per item, each with its own index, bad
 //! items failing alone while good ones succeed on a real llama-server.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

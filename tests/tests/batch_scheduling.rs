@@ -2,6 +2,9 @@
 //! slots): completion order, cancellation of a whole batch, and an
 //! interactive call served while a large batch runs.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! Admission: a full queue is rejected at once with a retry hint; deadlines
 //! and cancellation reach the upstream request; counters return to zero.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

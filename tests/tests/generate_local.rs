@@ -1,6 +1,9 @@
 //! Generate, GenerateStream, ListModels and Stats end to end against a real
 //! llama-server child serving a generated tiny GGUF model.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use ai_router_proto::v1::{BackendKind, ListModelsRequest, ModelState, StatsRequest};

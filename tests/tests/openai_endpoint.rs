@@ -2,6 +2,9 @@
 //! through one pooled client, against the emulator and against a real
 //! llama-server's `/v1/chat/completions` (SSE and plain JSON).
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use ai_router::config::{EndpointConfig, EndpointKind};

@@ -2,6 +2,9 @@
 //! a killed child costs one request at most and is replaced; a stopped
 //! (hung) child is detected by the token-gap timeout, killed and replaced.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

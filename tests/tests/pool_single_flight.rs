@@ -1,6 +1,9 @@
 //! N concurrent requests for one cold model start exactly one process, and
 //! all of them are served by it.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

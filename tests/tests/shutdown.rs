@@ -2,6 +2,9 @@
 //! within the grace period, and every llama-server child is stopped and
 //! reaped (no process and no zombie left).
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use ai_router_testkit::models::ModelDir;

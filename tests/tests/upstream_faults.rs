@@ -3,6 +3,9 @@
 //! in-stream errors that never become truncated successes, silent upstreams
 //! cut by the first-token timeout, fallbacks, and keys that never leak.
 
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

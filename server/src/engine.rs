@@ -113,6 +113,18 @@ impl Engine {
         }
     }
 
+    /// Whether a model can serve without a start: a warm local model or a
+    /// remote endpoint. Unknown ids count as ready (they fail at once).
+    pub fn is_ready(&self, model: &str) -> bool {
+        match self.routes.resolve(model) {
+            Ok(Route {
+                backend: Backend::Local(entry),
+                ..
+            }) => entry.warm_child().is_some(),
+            _ => true,
+        }
+    }
+
     async fn run_candidates(
         &self,
         job: &Job,
@@ -265,6 +277,10 @@ impl Engine {
             .first_token_at
             .map(|t| t.saturating_duration_since(arrived));
         timing.total = arrived.elapsed();
+        if let Backend::Remote { endpoint, .. } = &route.backend {
+            self.stats
+                .record_endpoint(&endpoint.config.name, outcome.usage.cost);
+        }
         let backend = match &route.backend {
             Backend::Local(_) => BackendKind::Local,
             Backend::Remote { endpoint, .. }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod job;
+pub mod metrics;
 pub mod pool;
 pub mod routing;
 mod server;

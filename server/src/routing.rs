@@ -182,6 +182,15 @@ impl RouteTable {
         listed
     }
 
+    /// Every route's limiter: local models, then endpoints.
+    pub fn limiters(&self) -> Vec<Arc<RouteLimiter>> {
+        self.local_limiters
+            .values()
+            .cloned()
+            .chain(self.endpoints.values().map(|e| e.limiter.clone()))
+            .collect()
+    }
+
     /// The endpoints.
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<RemoteEndpoint>> {
         self.endpoints.values()

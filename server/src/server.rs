@@ -49,6 +49,9 @@ pub enum StartError {
     /// Reflection could not be built from the descriptor set.
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The metrics listener could not be bound.
+    #[error("cannot listen for metrics: {0}")]
+    Metrics(#[from] std::io::Error),
     /// The gRPC server failed.
     #[error("gRPC server error: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -156,6 +159,18 @@ pub async fn serve(
             stop_accepting.clone().cancelled_owned(),
         );
     tokio::pin!(server);
+    let monitors_stop = CancellationToken::new();
+    let monitors = {
+        let engine = engine.clone();
+        let stop = monitors_stop.clone();
+        tokio::spawn(async move { crate::stats::run_monitors(&engine.stats, stop).await })
+    };
+    let metrics = match engine.config.metrics_listen {
+        Some(addr) => {
+            Some(crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone()).await?)
+        }
+        None => None,
+    };
     engine.stats.mark_serving();
     tracing::info!(
         startup_ms = engine.stats.startup_time().as_secs_f64() * 1e3,
@@ -167,6 +182,7 @@ pub async fn serve(
         _ = shutdown => None,
     };
     if let Some(result) = early {
+        monitors_stop.cancel();
         engine.pool.shutdown().await;
         return result.map_err(StartError::from);
     }
@@ -194,6 +210,11 @@ pub async fn serve(
         let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
     }
     engine.pool.shutdown().await;
+    monitors_stop.cancel();
+    let _ = monitors.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -20,6 +20,7 @@ use super::status::code_of;
 use super::{convert, deadline, validate};
 use crate::engine::Engine;
 use crate::error::RouterError;
+use crate::job::Job;
 use crate::upstream::DeltaSink;
 
 /// Results buffered towards a slow reader; beyond it the batch slows down
@@ -63,7 +64,8 @@ pub fn handle(
     tasks.spawn(
         async move {
             let mut delivered = vec![false; total];
-            let results = futures::stream::iter(batch.items.into_iter().enumerate())
+            let ordered = schedule(&engine, batch.items);
+            let results = futures::stream::iter(ordered)
                 .map(|(index, item)| run_item(&engine, index, item, deadline))
                 .buffer_unordered(concurrency);
             tokio::pin!(results);
@@ -96,14 +98,39 @@ pub fn handle(
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
+/// The order items start in (results still carry their own index and
+/// stream in completion order). Invalid items go first (they finish at
+/// once); then items for models that are ready now (warm local models and
+/// remote endpoints); then cold local models grouped by model, so each cold
+/// model is started once and runs its items together, and an item never
+/// waits behind a start it does not need. Within a group the caller's order
+/// is kept. A model with items in flight is never evicted, so grouping also
+/// keeps a model loaded until its items are done.
+fn schedule(
+    engine: &Engine,
+    items: Vec<pb::GenerateRequest>,
+) -> Vec<(usize, Result<Job, RouterError>)> {
+    let mut jobs: Vec<(usize, Result<Job, RouterError>)> = items
+        .into_iter()
+        .map(|item| validate(item, &engine.config.limits))
+        .enumerate()
+        .collect();
+    jobs.sort_by_cached_key(|(_, job)| match job {
+        Err(_) => (0, String::new()),
+        Ok(job) if engine.is_ready(&job.model) => (1, String::new()),
+        Ok(job) => (2, job.model.clone()),
+    });
+    jobs
+}
+
 async fn run_item(
     engine: &Engine,
     index: usize,
-    item: pb::GenerateRequest,
+    job: Result<Job, RouterError>,
     deadline: Option<Instant>,
 ) -> pb::BatchItemResult {
     let started = Instant::now();
-    let job = match validate(item, &engine.config.limits) {
+    let job = match job {
         Ok(job) => job,
         Err(e) => {
             engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);

@@ -1,4 +1,7 @@
 //! `Stats`: the router's counters, percentiles and pool state in one call.
+//! Everything here reads atomics and short-held locks; nothing waits on I/O
+//! (memory and GPU figures come from the background monitors, except the
+//! router's own RSS, one /proc read).
 
 use std::sync::atomic::Ordering;
 
@@ -14,6 +17,9 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
     let exec = engine.executor.counters();
     let up = &engine.upstream_counters;
     let lookups = pool.hits + pool.cold_starts;
+    let (rps_1m, tps_1m) = s.rates(60);
+    let (rps_5m, _) = s.rates(300);
+    let rss = process_rss_bytes();
     pb::StatsResponse {
         uptime: Some(duration(s.uptime())),
         startup_time: Some(duration(s.startup_time())),
@@ -30,9 +36,11 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
         queue_wait: Some(summary(s.queue_wait.summary())),
         model_acquire: Some(summary(s.model_acquire.summary())),
         time_to_first_token: Some(summary(s.time_to_first_token.summary())),
+        generation: Some(summary(s.generation.summary())),
         in_flight: exec.in_flight.load(Ordering::Relaxed),
         queued: exec.queued.load(Ordering::Relaxed),
         rejected: exec.rejected.load(Ordering::Relaxed),
+        max_in_flight: engine.executor.config().max_in_flight as u64,
         pool: Some(pb::PoolStats {
             hits: pool.hits,
             cold_starts: pool.cold_starts,
@@ -46,10 +54,90 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
             load_time: Some(summary(pool.load_time)),
             loaded_models: pool.loaded,
         }),
-        rss_bytes: process_rss_bytes(),
+        rss_bytes: rss,
+        memory: Some(memory(engine, rss)),
         total_requests: s.total(),
         tokens_per_second: s.tokens_per_second(),
+        tokens_per_second_1m: tps_1m,
+        throughput_1m_rps: rps_1m,
+        throughput_5m_rps: rps_5m,
+        errors: s
+            .errors_by_code()
+            .into_iter()
+            .map(|(code, count)| pb::ErrorCount {
+                code: code.to_string(),
+                count,
+            })
+            .collect(),
+        routes: routes(engine),
+        endpoints: endpoints(engine),
+        cost_usd: s.total_cost(),
+        gpus: s
+            .gpus
+            .latest()
+            .into_iter()
+            .map(|g| pb::GpuStats {
+                index: g.index,
+                name: g.name,
+                utilization_percent: g.utilization_percent,
+                memory_used_bytes: g.memory_used_bytes,
+                memory_total_bytes: g.memory_total_bytes,
+            })
+            .collect(),
         upstream_connections_opened: up.connections_opened.load(Ordering::Relaxed),
         upstream_requests_sent: up.requests_sent.load(Ordering::Relaxed),
     }
+}
+
+fn memory(engine: &Engine, rss: u64) -> pb::MemoryStats {
+    let report = engine.stats.memory.report();
+    let children: u64 = engine.pool.statuses().iter().map(|m| m.rss_bytes).sum();
+    pb::MemoryStats {
+        rss_bytes: rss,
+        children_rss_bytes: children,
+        warmup_rss_bytes: report.warmup_rss,
+        growth_since_warmup_bytes: if report.warmup_rss == 0 {
+            0
+        } else {
+            rss as i64 - report.warmup_rss as i64
+        },
+        growth_per_1000_requests_bytes: report.growth_per_1000,
+        leak_suspected: report.leak_suspected,
+    }
+}
+
+fn routes(engine: &Engine) -> Vec<pb::RouteStats> {
+    engine
+        .routes
+        .limiters()
+        .iter()
+        .map(|l| {
+            let (best_concurrency, best_throughput_rps) = l.best_window();
+            pb::RouteStats {
+                route: l.name().to_string(),
+                limit: l.capacity() as u32,
+                in_flight: (l.capacity() - l.available().min(l.capacity())) as u32,
+                queued: l.queued() as u32,
+                completed: l.completed(),
+                best_concurrency,
+                best_throughput_rps,
+            }
+        })
+        .collect()
+}
+
+fn endpoints(engine: &Engine) -> Vec<pb::EndpointStats> {
+    engine
+        .routes
+        .endpoints()
+        .map(|e| {
+            let (cost_usd, completed) = engine.stats.endpoint_figures(&e.config.name);
+            pb::EndpointStats {
+                endpoint: e.config.name.clone(),
+                breaker: "closed".into(),
+                cost_usd,
+                completed,
+            }
+        })
+        .collect()
 }

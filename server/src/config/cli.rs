@@ -17,6 +17,9 @@ pub struct Cli {
     /// gRPC listen address; port 0 picks a free port. [default: 127.0.0.1:50051]
     #[arg(long, env = "AI_ROUTER_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics on this address (GET /metrics). [default: off]
+    #[arg(long, env = "AI_ROUTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory scanned for *.gguf models (repeatable). [default: ./models]
     #[arg(
         long = "models-dir",

@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    pub metrics_listen: Option<String>,
     #[serde(default, with = "humantime_serde")]
     pub shutdown_grace: Option<Duration>,
     #[serde(default)]

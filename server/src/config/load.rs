@@ -79,6 +79,13 @@ fn from_file(file: FileConfig) -> Result<Config, ConfigError> {
             ))
         })?;
     }
+    if let Some(addr) = file.metrics_listen {
+        c.metrics_listen = Some(addr.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "metrics_listen = {addr:?} is not an address like 127.0.0.1:9464"
+            ))
+        })?);
+    }
     set(&mut c.shutdown_grace, file.shutdown_grace);
     set(&mut c.limits.max_tokens, file.limits.max_tokens);
     set(
@@ -215,6 +222,7 @@ fn tune(ep: &mut EndpointConfig, f: FileEndpoint) {
 
 fn apply_cli(c: &mut Config, cli: &Cli) {
     set(&mut c.listen, cli.listen);
+    set(&mut c.metrics_listen, cli.metrics_listen.map(Some));
     if !cli.models_dirs.is_empty() {
         c.local.models_dirs = cli.models_dirs.clone();
     }

@@ -20,6 +20,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How long in-flight calls may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Address for Prometheus metrics over HTTP (`GET /metrics`); None: off.
+    pub metrics_listen: Option<SocketAddr>,
     /// Per-request limits enforced by validation.
     pub limits: RequestLimits,
     /// Admission control.
@@ -35,6 +37,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace: Duration::from_secs(10),
+            metrics_listen: None,
             limits: RequestLimits::default(),
             executor: ExecutorConfig::default(),
             local: LocalConfig::default(),

@@ -14,6 +14,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::config::ExecutorConfig;
 use crate::error::RouterError;
 
+mod tuner;
+
 /// Retry hint sent with a queue-full rejection.
 const PUSHBACK: Duration = Duration::from_millis(250);
 
@@ -24,6 +26,8 @@ pub struct RouteLimiter {
     capacity: usize,
     queued: AtomicUsize,
     max_queue: usize,
+    completed: AtomicU64,
+    tuner: tuner::ThroughputTuner,
 }
 
 impl RouteLimiter {
@@ -35,7 +39,25 @@ impl RouteLimiter {
             capacity: capacity.max(1),
             queued: AtomicUsize::new(0),
             max_queue,
+            completed: AtomicU64::new(0),
+            tuner: tuner::ThroughputTuner::new(),
         }
+    }
+
+    /// Route name (local model id or endpoint name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Requests completed (any outcome) after admission.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// The batch tuning hint: (mean concurrency, requests/s) of the best
+    /// one-second window so far.
+    pub fn best_window(&self) -> (f64, f64) {
+        self.tuner.best()
     }
 
     /// Concurrent requests allowed.
@@ -77,6 +99,8 @@ pub struct Admission {
     _route: OwnedSemaphorePermit,
     _global: OwnedSemaphorePermit,
     counters: Arc<ExecutorCounters>,
+    limiter: Arc<RouteLimiter>,
+    admitted_at: Instant,
     /// Time spent waiting for the permits.
     pub queue_wait: Duration,
 }
@@ -84,6 +108,10 @@ pub struct Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.limiter.completed.fetch_add(1, Ordering::Relaxed);
+        self.limiter
+            .tuner
+            .record(self.admitted_at.elapsed(), Instant::now());
     }
 }
 
@@ -126,19 +154,19 @@ impl Executor {
     /// queue and holds nothing.
     pub async fn admit(
         &self,
-        route: &RouteLimiter,
+        route: &Arc<RouteLimiter>,
         deadline: Option<Instant>,
     ) -> Result<Admission, RouterError> {
         let started = Instant::now();
         // Fast path: free permits, no queueing.
         if let Ok(route_permit) = route.permits.clone().try_acquire_owned() {
             if let Ok(global_permit) = self.global.clone().try_acquire_owned() {
-                return Ok(self.admitted(route_permit, global_permit, started));
+                return Ok(self.admitted(route, route_permit, global_permit, started));
             }
             let global_permit = self
                 .wait(route, deadline, started, self.global.clone())
                 .await?;
-            return Ok(self.admitted(route_permit, global_permit, started));
+            return Ok(self.admitted(route, route_permit, global_permit, started));
         }
         let route_permit = self
             .wait(route, deadline, started, route.permits.clone())
@@ -150,11 +178,12 @@ impl Executor {
                     .await?
             }
         };
-        Ok(self.admitted(route_permit, global_permit, started))
+        Ok(self.admitted(route, route_permit, global_permit, started))
     }
 
     fn admitted(
         &self,
+        limiter: &Arc<RouteLimiter>,
         route: OwnedSemaphorePermit,
         global: OwnedSemaphorePermit,
         started: Instant,
@@ -164,6 +193,8 @@ impl Executor {
             _route: route,
             _global: global,
             counters: self.counters.clone(),
+            limiter: limiter.clone(),
+            admitted_at: Instant::now(),
             queue_wait: started.elapsed(),
         }
     }

@@ -2,8 +2,10 @@
 //! percentiles overall and per phase, tokens generated. The pool, executor
 //! and upstream keep their own counters; `api::stats` assembles them all.
 
+pub mod gpu;
 pub mod histogram;
 mod memory;
+mod throughput;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,7 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use histogram::{LatencyHistogram, Summary};
-pub use memory::process_rss_bytes;
+pub use memory::{MemoryMonitor, MemoryReport, process_rss_bytes};
+use throughput::Throughput;
 
 /// Where one request's time went.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,6 +50,16 @@ pub struct Recorder {
     pub model_acquire: LatencyHistogram,
     /// Time to first token.
     pub time_to_first_token: LatencyHistogram,
+    /// First token to completion.
+    pub generation: LatencyHistogram,
+    /// Recent throughput.
+    throughput: Throughput,
+    /// Cost and completions per remote endpoint.
+    endpoints: Mutex<HashMap<String, (f64, u64)>>,
+    /// The memory monitor.
+    pub memory: MemoryMonitor,
+    /// GPU figures (empty without a GPU).
+    pub gpus: gpu::GpuMonitor,
     total: AtomicU64,
     completion_tokens: AtomicU64,
 }
@@ -62,6 +75,11 @@ impl Recorder {
             queue_wait: LatencyHistogram::new(),
             model_acquire: LatencyHistogram::new(),
             time_to_first_token: LatencyHistogram::new(),
+            generation: LatencyHistogram::new(),
+            throughput: Throughput::new(process_start),
+            endpoints: Mutex::new(HashMap::new()),
+            memory: MemoryMonitor::default(),
+            gpus: gpu::GpuMonitor::default(),
             total: AtomicU64::new(0),
             completion_tokens: AtomicU64::new(0),
         }
@@ -101,6 +119,7 @@ impl Recorder {
         self.total.fetch_add(1, Ordering::Relaxed);
         self.completion_tokens
             .fetch_add(u64::from(completion_tokens), Ordering::Relaxed);
+        self.throughput.record(completion_tokens);
         if let Ok(mut map) = self.requests.lock() {
             let name = code_name(status);
             let key =
@@ -117,8 +136,53 @@ impl Recorder {
             self.model_acquire.record(t.model_acquire);
             if let Some(ttft) = t.time_to_first_token {
                 self.time_to_first_token.record(ttft);
+                self.generation.record(t.total.saturating_sub(ttft));
             }
         }
+    }
+
+    /// Records a completion through a remote endpoint and its reported cost.
+    pub fn record_endpoint(&self, endpoint: &str, cost_usd: Option<f64>) {
+        if let Ok(mut map) = self.endpoints.lock() {
+            let e = map.entry(endpoint.to_string()).or_default();
+            e.0 += cost_usd.unwrap_or(0.0);
+            e.1 += 1;
+        }
+    }
+
+    /// (cost in USD, completions) of an endpoint.
+    pub fn endpoint_figures(&self, endpoint: &str) -> (f64, u64) {
+        self.endpoints
+            .lock()
+            .ok()
+            .and_then(|m| m.get(endpoint).copied())
+            .unwrap_or_default()
+    }
+
+    /// Cost reported by all endpoints, USD.
+    pub fn total_cost(&self) -> f64 {
+        self.endpoints
+            .lock()
+            .map(|m| m.values().map(|e| e.0).sum())
+            .unwrap_or(0.0)
+    }
+
+    /// (requests/s, tokens/s) over the last `seconds`.
+    pub fn rates(&self, seconds: u64) -> (f64, f64) {
+        self.throughput.rates(seconds)
+    }
+
+    /// Failed requests by status name, sorted.
+    pub fn errors_by_code(&self) -> Vec<(&'static str, u64)> {
+        let mut by_code: HashMap<&'static str, u64> = HashMap::new();
+        for (_, status, count) in self.request_counts() {
+            if status != "OK" {
+                *by_code.entry(status).or_default() += count;
+            }
+        }
+        let mut out: Vec<_> = by_code.into_iter().collect();
+        out.sort();
+        out
     }
 
     /// Requests by (model, status), sorted.
@@ -148,6 +212,22 @@ impl Recorder {
     /// End-to-end latency summary.
     pub fn latency_summary(&self) -> Summary {
         self.latency.summary()
+    }
+}
+
+/// Samples memory (every second) and GPUs (every five seconds) until `stop`.
+pub async fn run_monitors(recorder: &Recorder, stop: tokio_util::sync::CancellationToken) {
+    let gpus = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            recorder.gpus.sample().await;
+        }
+    };
+    tokio::select! {
+        _ = recorder.memory.run(recorder, stop.clone()) => {}
+        _ = gpus => {}
+        _ = stop.cancelled() => {}
     }
 }
 

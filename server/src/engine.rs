@@ -4,7 +4,9 @@
 //! dies under a request is replaced and the request retried once.
 
 use std::sync::Arc;
+
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use crate::backend::{Acquired, local_target};
 use crate::config::{Config, EndpointKind};
@@ -167,7 +169,13 @@ impl Engine {
         arrived: Instant,
         deadline: Option<Instant>,
     ) -> Result<Completion, Failed> {
-        let admission = self.executor.admit(&route.limiter, deadline).await?;
+        let admission = self
+            .executor
+            .admit(&route.limiter, deadline)
+            .instrument(
+                tracing::info_span!("queue", otel.name = "queue", route = %route.limiter.name()),
+            )
+            .await?;
         let mut timing = RequestTiming {
             queue_wait: admission.queue_wait,
             ..RequestTiming::default()
@@ -178,13 +186,12 @@ impl Engine {
         let mut second_chance = true;
         loop {
             let acquire_started = Instant::now();
-            let acquired = self.acquire(route).await?;
+            let mut acquired = self.acquire_traced(route).await?;
             timing.model_acquire += acquire_started.elapsed();
             timing.cold_start |= acquired.lease.as_ref().is_some_and(|l| l.cold);
             let call = self.chat_call(route, job);
-            let client = self.client_for(route);
-            let result = client
-                .chat(&acquired.target, &call, sink, acquired.retry, deadline)
+            let result = self
+                .call_upstream(route, &mut acquired, &call, sink, deadline, arrived)
                 .await;
             let (error, emitted, attempts) = match result {
                 Ok(outcome) => return Ok(self.completion(route, outcome, timing, arrived)),
@@ -221,6 +228,78 @@ impl Engine {
             };
             return Err(Failed { error, emitted });
         }
+    }
+
+    /// `acquire` inside a `model_acquire` span recording warm or cold and the
+    /// load time (a start it triggers appears as a child `model_load` span).
+    async fn acquire_traced(&self, route: &Route) -> Result<Acquired, RouterError> {
+        let span = tracing::info_span!(
+            "acquire",
+            otel.name = "model_acquire",
+            model = %route.model_id,
+            cold = tracing::field::Empty,
+            load_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let acquired = self.acquire(route).instrument(span.clone()).await?;
+        let cold = acquired.lease.as_ref().is_some_and(|l| l.cold);
+        span.record("cold", cold);
+        if cold {
+            span.record("load_ms", started.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(acquired)
+    }
+
+    /// One upstream call inside an `upstream_call` span, whose context goes
+    /// to the upstream as W3C `traceparent`.
+    async fn call_upstream(
+        &self,
+        route: &Route,
+        acquired: &mut Acquired,
+        call: &ChatCall,
+        sink: &mut DeltaSink,
+        deadline: Option<Instant>,
+        arrived: Instant,
+    ) -> Result<ChatOutcome, CallFailure> {
+        let span = tracing::info_span!(
+            "upstream",
+            otel.name = "upstream_call",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            server.endpoint = %acquired.target.endpoint,
+            gen_ai.request.model = %call.model,
+            attempts = tracing::field::Empty,
+            time_to_first_token_ms = tracing::field::Empty,
+        );
+        let client = self.client_for(route);
+        async {
+            crate::telemetry::inject_current(&mut acquired.target.headers);
+            let result = client
+                .chat(&acquired.target, call, sink, acquired.retry, deadline)
+                .await;
+            let span = tracing::Span::current();
+            match &result {
+                Ok(outcome) => {
+                    span.record("attempts", i64::from(outcome.attempts));
+                    if let Some(first) = outcome.first_token_at {
+                        let ttft = first.saturating_duration_since(arrived).as_secs_f64() * 1e3;
+                        span.record("time_to_first_token_ms", ttft);
+                        tracing::info!(ttft_ms = ttft, "first token");
+                    }
+                }
+                Err(CallFailure::Upstream {
+                    attempts, error, ..
+                }) => {
+                    span.record("attempts", i64::from(*attempts));
+                    span.record("otel.status_code", "ERROR");
+                    tracing::info!(error = error.label(), "upstream failed");
+                }
+                Err(CallFailure::ClientGone) => {}
+            }
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     async fn acquire(&self, route: &Route) -> Result<Acquired, RouterError> {

@@ -4,12 +4,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ai_router::config::{self, Cli};
+use ai_router::telemetry::TelemetryOptions;
 use clap::Parser;
 
 fn main() -> ExitCode {
     let process_start = Instant::now();
     let cli = Cli::parse();
-    ai_router::telemetry::init_logging(&cli.log, cli.log_json);
     let config = match config::load(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -28,6 +28,17 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let telemetry = match ai_router::telemetry::init(&TelemetryOptions {
+            log_filter: cli.log.clone(),
+            log_json: cli.log_json,
+            otlp_endpoint: cli.otlp_endpoint.clone(),
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ai-router: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let listener = match tokio::net::TcpListener::bind(config.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -39,7 +50,10 @@ fn main() -> ExitCode {
             Ok(addr) => tracing::info!("ai-router listening on {addr}"),
             Err(e) => tracing::warn!("ai-router listening (address unknown: {e})"),
         }
-        match ai_router::run(listener, config, process_start, shutdown_signal()).await {
+        let result = ai_router::run(listener, config, process_start, shutdown_signal()).await;
+        // Last step of the shutdown order: flush buffered spans.
+        telemetry.shutdown();
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ai-router: {e}");

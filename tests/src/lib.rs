@@ -12,5 +12,6 @@ pub mod emulator;
 pub mod gguf;
 pub mod llama;
 pub mod models;
+pub mod otlp;
 pub mod procs;
 pub mod router;

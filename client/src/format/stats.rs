@@ -13,12 +13,24 @@ pub fn format_stats(stats: &StatsResponse) -> String {
 
     let mut overview = Table::new(&["", ""]);
     let dur = |d: Option<&prost_types::Duration>| d.map_or_else(|| "-".to_owned(), human_duration);
-    let rows: [(&str, String); 10] = [
+    let rows: [(&str, String); 13] = [
         ("uptime", dur(stats.uptime.as_ref())),
         ("start-up time", dur(stats.startup_time.as_ref())),
         ("requests total", stats.total_requests.to_string()),
+        (
+            "requests/s 1m | 5m",
+            format!(
+                "{:.2} | {:.2}",
+                stats.throughput_1m_rps, stats.throughput_5m_rps
+            ),
+        ),
         ("tokens/s", format!("{:.2}", stats.tokens_per_second)),
-        ("in flight", stats.in_flight.to_string()),
+        ("tokens/s 1m", format!("{:.2}", stats.tokens_per_second_1m)),
+        ("cost", format!("${:.6}", stats.cost_usd)),
+        (
+            "in flight",
+            format!("{} of {}", stats.in_flight, stats.max_in_flight),
+        ),
         ("queued", stats.queued.to_string()),
         ("rejected", stats.rejected.to_string()),
         ("RSS", mib(stats.rss_bytes)),
@@ -45,6 +57,7 @@ pub fn format_stats(stats: &StatsResponse) -> String {
         ("queue wait", stats.queue_wait.as_ref()),
         ("model acquire", stats.model_acquire.as_ref()),
         ("time to first token", stats.time_to_first_token.as_ref()),
+        ("generation", stats.generation.as_ref()),
         ("model load", pool_load),
     ];
     for (name, summary) in summaries {
@@ -69,6 +82,12 @@ pub fn format_stats(stats: &StatsResponse) -> String {
     out.push_str("\nLocal pool\n");
     out.push_str(skip_header(&pool_table.render(2)));
 
+    out.push_str(&memory_section(stats));
+    out.push_str(&routes_section(stats));
+    out.push_str(&endpoints_section(stats));
+    out.push_str(&errors_section(stats));
+    out.push_str(&gpus_section(stats));
+
     out.push('\n');
     if stats.requests.is_empty() {
         out.push_str("Requests: none yet\n");
@@ -82,6 +101,111 @@ pub fn format_stats(stats: &StatsResponse) -> String {
         out.push_str(&requests.render(0));
     }
     out
+}
+
+/// Router and children memory, and the leak monitor's verdict.
+fn memory_section(stats: &StatsResponse) -> String {
+    let m = stats.memory.unwrap_or_default();
+    let mut t = Table::new(&["", ""]);
+    t.row(vec!["router RSS".into(), mib(m.rss_bytes)]);
+    t.row(vec!["children RSS".into(), mib(m.children_rss_bytes)]);
+    if m.warmup_rss_bytes > 0 {
+        t.row(vec![
+            "growth since warm-up".into(),
+            format!(
+                "{:+.1} MiB",
+                m.growth_since_warmup_bytes as f64 / (1024.0 * 1024.0)
+            ),
+        ]);
+        t.row(vec![
+            "growth per 1k requests".into(),
+            format!("{:.1} KiB", m.growth_per_1000_requests_bytes / 1024.0),
+        ]);
+    }
+    t.row(vec![
+        "leak suspected".into(),
+        if m.leak_suspected { "YES" } else { "no" }.into(),
+    ]);
+    format!("\nMemory\n{}", skip_header(&t.render(2)))
+}
+
+/// Admission per route, with the batch concurrency hint.
+fn routes_section(stats: &StatsResponse) -> String {
+    if stats.routes.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&[
+        "ROUTE",
+        "LIMIT",
+        "IN FLIGHT",
+        "QUEUED",
+        "COMPLETED",
+        "BEST CONC",
+        "BEST RPS",
+    ])
+    .right(&[1, 2, 3, 4, 5, 6]);
+    for r in &stats.routes {
+        t.row(vec![
+            r.route.clone(),
+            r.limit.to_string(),
+            r.in_flight.to_string(),
+            r.queued.to_string(),
+            r.completed.to_string(),
+            format!("{:.1}", r.best_concurrency),
+            format!("{:.1}", r.best_throughput_rps),
+        ]);
+    }
+    format!("\n{}", t.render(0))
+}
+
+/// Remote endpoints: breaker, completions, cost.
+fn endpoints_section(stats: &StatsResponse) -> String {
+    if stats.endpoints.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["ENDPOINT", "BREAKER", "COMPLETED", "COST USD"]).right(&[2, 3]);
+    for e in &stats.endpoints {
+        t.row(vec![
+            e.endpoint.clone(),
+            e.breaker.clone(),
+            e.completed.to_string(),
+            format!("{:.6}", e.cost_usd),
+        ]);
+    }
+    format!("\n{}", t.render(0))
+}
+
+/// Failures by status code.
+fn errors_section(stats: &StatsResponse) -> String {
+    if stats.errors.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["ERROR", "COUNT"]).right(&[1]);
+    for e in &stats.errors {
+        t.row(vec![e.code.clone(), e.count.to_string()]);
+    }
+    format!("\n{}", t.render(0))
+}
+
+/// GPUs, when the server has any.
+fn gpus_section(stats: &StatsResponse) -> String {
+    if stats.gpus.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["GPU", "NAME", "UTIL", "MEMORY"]).right(&[2]);
+    for g in &stats.gpus {
+        t.row(vec![
+            g.index.to_string(),
+            g.name.clone(),
+            format!("{:.0}%", g.utilization_percent),
+            format!(
+                "{} / {}",
+                mib(g.memory_used_bytes),
+                mib(g.memory_total_bytes)
+            ),
+        ]);
+    }
+    format!("\n{}", t.render(0))
 }
 
 /// One latency line; an absent summary shows dashes so it is not mistaken
@@ -169,6 +293,7 @@ mod tests {
             tokens_per_second: 12.345,
             upstream_connections_opened: 5,
             upstream_requests_sent: 44,
+            ..Default::default()
         }
     }
 
@@ -180,8 +305,11 @@ Router
   uptime                1h 02m 03s
   start-up time         123.46 ms
   requests total        42
+  requests/s 1m | 5m    0.00 | 0.00
   tokens/s              12.35
-  in flight             2
+  tokens/s 1m           0.00
+  cost                  $0.000000
+  in flight             2 of 0
   queued                3
   rejected              4
   RSS                   25.0 MiB
@@ -193,6 +321,7 @@ overall                 42  12.35  23.46  34.57  1000.00
 queue wait              42   0.01   0.01   0.02     0.03
 model acquire            -      -      -      -        -
 time to first token      0   0.00   0.00   0.00     0.00
+generation               -      -      -      -        -
 model load               -      -      -      -        -
 
 Local pool
@@ -203,11 +332,52 @@ Local pool
   hit ratio      95.2%
   loaded models  1
 
+Memory
+  router RSS      0.0 MiB
+  children RSS    0.0 MiB
+  leak suspected  no
+
 MODEL  STATUS     COUNT
 nope   NOT_FOUND      1
 tiny   OK            41
 ";
         assert_eq!(text, expected, "got:\n{text}");
+    }
+
+    #[test]
+    fn optional_sections_appear_when_present() {
+        use crate::proto::{EndpointStats, ErrorCount, RouteStats};
+        let stats = StatsResponse {
+            routes: vec![RouteStats {
+                route: "tiny".into(),
+                limit: 4,
+                completed: 9,
+                best_concurrency: 3.5,
+                best_throughput_rps: 20.0,
+                ..Default::default()
+            }],
+            endpoints: vec![EndpointStats {
+                endpoint: "openrouter".into(),
+                breaker: "open".into(),
+                cost_usd: 0.25,
+                completed: 3,
+            }],
+            errors: vec![ErrorCount {
+                code: "UNAVAILABLE".into(),
+                count: 2,
+            }],
+            ..Default::default()
+        };
+        let text = format_stats(&stats);
+        assert!(
+            text.contains("BEST CONC") && text.contains("3.5") && text.contains("20.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("openrouter") && text.contains("open") && text.contains("0.250000"),
+            "{text}"
+        );
+        assert!(text.contains("UNAVAILABLE") && text.contains("2"), "{text}");
     }
 
     #[test]

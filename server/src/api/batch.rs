@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use super::outcome::{INVALID_MODEL, OutcomeRecorder};
 use super::status::code_of;
-use super::{convert, deadline, validate};
+use super::{convert, deadline, trace, validate};
 use crate::engine::Engine;
 use crate::error::RouterError;
 use crate::job::Job;
@@ -37,7 +37,7 @@ pub fn handle(
 ) -> Result<Response<ResultStream>, Status> {
     let arrived = Instant::now();
     let deadline = deadline::deadline(request.metadata(), arrived);
-    let batch = request.into_inner();
+    let (request_metadata, _, batch) = request.into_parts();
     let limits = &engine.config.limits;
     if batch.items.is_empty() {
         return Err(RouterError::InvalidArgument(
@@ -60,7 +60,13 @@ pub fn handle(
     };
     let total = batch.items.len();
     let (tx, rx) = mpsc::channel(CHANNEL);
-    let span = tracing::info_span!("batch_generate", items = total, concurrency);
+    let span = tracing::info_span!(
+        "batch_generate",
+        otel.name = "batch_generate",
+        items = total,
+        concurrency
+    );
+    crate::telemetry::extract_parent(&span, &request_metadata);
     tasks.spawn(
         async move {
             let mut delivered = vec![false; total];
@@ -138,19 +144,22 @@ async fn run_item(
         }
     };
     let recorder = OutcomeRecorder::new(engine, &job.model);
-    let span = tracing::info_span!("batch_item", index, model = %job.model);
+    let span = trace::generation_span("batch_item", &job, None);
+    span.record("batch.index", index as i64);
     let result = engine
         .run(&job, DeltaSink::Collect, started, deadline)
-        .instrument(span)
+        .instrument(span.clone())
         .await;
     recorder.finish(&result);
+    trace::record_outcome(&span, &result);
+    let trace_id = crate::telemetry::trace_id_of(&span);
     match result {
         Ok(c) => pb::BatchItemResult {
             index: index as u32,
             outcome: Some(pb::batch_item_result::Outcome::Response(convert::response(
                 c,
                 job.client_request_id,
-                String::new(),
+                trace_id,
             ))),
         },
         Err(e) => error_result(index, &Status::from(e)),

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::outcome::{INVALID_MODEL, OutcomeRecorder};
 use super::status::code_of;
-use super::{convert, deadline, validate};
+use super::{convert, deadline, trace, validate};
 use crate::engine::Engine;
 use crate::error::RouterError;
 use crate::upstream::DeltaSink;
@@ -34,7 +34,8 @@ pub fn handle(
 ) -> Result<Response<ChunkStream>, Status> {
     let arrived = Instant::now();
     let deadline = deadline::deadline(request.metadata(), arrived);
-    let job = match validate(request.into_inner(), &engine.config.limits) {
+    let (metadata, _, message) = request.into_parts();
+    let job = match validate(message, &engine.config.limits) {
         Ok(job) => job,
         Err(e) => {
             engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
@@ -42,7 +43,7 @@ pub fn handle(
         }
     };
     let (tx, rx) = mpsc::channel(CHANNEL);
-    let span = tracing::info_span!("generate_stream", model = %job.model);
+    let span = trace::generation_span("generate_stream", &job, Some(&metadata));
     tasks.spawn(
         async move {
             let (delta_tx, mut delta_rx) = mpsc::channel::<String>(CHANNEL);
@@ -71,13 +72,16 @@ pub fn handle(
                 }
             }
             recorder.finish(&result);
+            let current = tracing::Span::current();
+            trace::record_outcome(&current, &result);
+            let trace_id = crate::telemetry::trace_id_of(&current);
             let last = result
                 .map(|c| pb::GenerateChunk {
                     delta: String::new(),
                     done: Some(convert::response(
                         c,
                         job.client_request_id.clone(),
-                        String::new(),
+                        trace_id,
                     )),
                 })
                 .map_err(Status::from);

@@ -11,6 +11,7 @@ mod outcome;
 mod stats;
 pub mod status;
 mod tonic_statuses;
+mod trace;
 mod validate;
 
 use std::sync::Arc;

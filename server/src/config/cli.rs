@@ -66,6 +66,10 @@ pub struct Cli {
     /// OpenRouter base URL. [default: https://openrouter.ai/api/v1]
     #[arg(long, env = "AI_ROUTER_OPENROUTER_BASE_URL")]
     pub openrouter_base_url: Option<String>,
+    /// OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317. [default: the
+    /// standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables; unset: no export]
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
     /// Log filter (tracing EnvFilter syntax). [default: info]
     #[arg(long, env = "AI_ROUTER_LOG", default_value = "info")]
     pub log: String,

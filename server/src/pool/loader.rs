@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::entry::{LoadResult, ModelEntry, Phase};
 use super::process::{ChildProcess, SpawnParams};
@@ -31,13 +32,19 @@ pub(super) fn begin(
     *phase = Phase::Loading(rx.clone());
     let inner2 = inner.clone();
     let entry2 = entry.clone();
-    inner.tasks.spawn(async move {
-        let result = load(&inner2, &entry2).await;
-        if let Err(e) = &result {
-            record_failure(&inner2, &entry2, e.clone());
+    // A child of the span of the request that triggered the start, so the
+    // trace shows the load (and any eviction it caused) under that request.
+    let span = tracing::info_span!("model_load", otel.name = "model_load", model = %entry.spec.id);
+    inner.tasks.spawn(
+        async move {
+            let result = load(&inner2, &entry2).await;
+            if let Err(e) = &result {
+                record_failure(&inner2, &entry2, e.clone());
+            }
+            let _ = tx.send(Some(result));
         }
-        let _ = tx.send(Some(result));
-    });
+        .instrument(span),
+    );
     rx
 }
 

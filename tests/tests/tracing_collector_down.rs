@@ -1,0 +1,51 @@
+//! An OTLP collector that is down never fails or blocks requests.
+//! (One test per file: it installs the process-wide subscriber.)
+
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use ai_router::config::{EndpointConfig, EndpointKind};
+use ai_router::telemetry::{TelemetryOptions, init};
+use ai_router_testkit::emulator::Emulator;
+use ai_router_testkit::router::{TestRouter, remote_config};
+use common::prompt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_succeed_with_the_collector_unreachable() {
+    // A port with nothing listening.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let telemetry = init(&TelemetryOptions {
+        log_filter: "error".into(),
+        log_json: false,
+        otlp_endpoint: Some(format!("http://{dead}")),
+    })
+    .unwrap();
+    let emulator = Emulator::start().await.unwrap();
+    let mut config = remote_config().unwrap();
+    config.endpoints.push(EndpointConfig::new(
+        "up",
+        EndpointKind::OpenAi,
+        &emulator.openai_base(),
+    ));
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    for i in 0..200 {
+        let r = client
+            .generate(prompt("up/m", &format!("{i}"), 2))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.trace_id.len(),
+            32,
+            "spans are still created and ids returned"
+        );
+    }
+    router.stop().await.unwrap();
+    telemetry.shutdown();
+}

@@ -110,6 +110,22 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
     }))
 }
 
+/// Completes when no request holds or waits for an executor permit.
+async fn work_finished(engine: &Engine) {
+    let counters = engine.executor.counters();
+    loop {
+        let busy = counters
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
+            + counters.queued.load(std::sync::atomic::Ordering::Relaxed);
+        if busy == 0 {
+            return;
+        }
+        // Shutdown-only polling; a few milliseconds of latency is irrelevant here.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Builds the engine and serves until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
@@ -195,9 +211,15 @@ pub async fn serve(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     stop_accepting.cancel();
+    // Drained when every admitted request and every streaming producer has
+    // finished. Idle client connections do not hold the shutdown: once the
+    // work is done the server future is dropped, closing them.
+    tasks.close();
     let drain = async {
-        let _ = (&mut server).await;
-        tasks.close();
+        tokio::select! {
+            _ = &mut server => {}
+            _ = work_finished(&engine) => {}
+        }
         tasks.wait().await;
     };
     if tokio::time::timeout(engine.config.shutdown_grace, drain)

@@ -134,10 +134,15 @@ impl Engine {
         arrived: Instant,
         deadline: Option<Instant>,
     ) -> Result<Completion, RouterError> {
-        let candidates = std::iter::once(&job.model).chain(job.fallbacks.iter());
+        let candidates: Vec<&String> = std::iter::once(&job.model)
+            .chain(job.fallbacks.iter())
+            .collect();
         let mut last_error = None;
-        for (n, model) in candidates.enumerate() {
-            let route = match self.routes.resolve(model) {
+        let mut next = 0;
+        while next < candidates.len() {
+            let n = next;
+            next += 1;
+            let mut route = match self.routes.resolve(candidates[n]) {
                 Ok(r) => r,
                 // The primary's routing error is the caller's answer; a bad
                 // fallback is skipped (its error is kept if nothing serves).
@@ -147,6 +152,15 @@ impl Engine {
                     continue;
                 }
             };
+            // OpenRouter falls back by itself within one request (its
+            // `models` array): the OpenRouter ids that follow ride along.
+            while let Some(upstream) = candidates
+                .get(next)
+                .and_then(|id| self.same_openrouter_endpoint(&route, id))
+            {
+                route.provider_fallbacks.push(upstream);
+                next += 1;
+            }
             match self.run_route(&route, job, sink, arrived, deadline).await {
                 Ok(done) => return Ok(done),
                 Err(Failed { error, emitted }) => {
@@ -159,6 +173,24 @@ impl Engine {
             }
         }
         Err(last_error.unwrap_or_else(|| RouterError::InvalidArgument("no model to try".into())))
+    }
+
+    /// The upstream model name of `id` if it routes to the same OpenRouter
+    /// endpoint as `route`.
+    fn same_openrouter_endpoint(&self, route: &Route, id: &str) -> Option<String> {
+        let Backend::Remote { endpoint, .. } = &route.backend else {
+            return None;
+        };
+        if endpoint.config.kind != EndpointKind::OpenRouter {
+            return None;
+        }
+        match self.routes.resolve(id).ok()?.backend {
+            Backend::Remote {
+                endpoint: other,
+                upstream_model,
+            } if Arc::ptr_eq(endpoint, &other) => Some(upstream_model),
+            _ => None,
+        }
     }
 
     async fn run_route(
@@ -332,9 +364,16 @@ impl Engine {
             Backend::Local(entry) => entry.spec.id.clone(),
             Backend::Remote { upstream_model, .. } => upstream_model.clone(),
         };
+        let provider_fallbacks = if route.provider_fallbacks.is_empty() {
+            Vec::new()
+        } else {
+            std::iter::once(model.clone())
+                .chain(route.provider_fallbacks.iter().cloned())
+                .collect()
+        };
         ChatCall {
             model,
-            provider_fallbacks: Vec::new(),
+            provider_fallbacks,
             messages: job.messages.clone(),
             max_tokens: Some(job.params.max_tokens),
             temperature: job.params.temperature,
@@ -369,9 +408,18 @@ impl Engine {
             }
             Backend::Remote { .. } => BackendKind::OpenAi,
         };
+        // With OpenRouter's own fallbacks, the answer says which model served.
+        let model = match (&route.backend, &outcome.upstream_model) {
+            (Backend::Remote { endpoint, .. }, Some(served))
+                if !route.provider_fallbacks.is_empty() =>
+            {
+                format!("{}/{served}", endpoint.config.name)
+            }
+            _ => route.model_id.clone(),
+        };
         Completion {
             text: outcome.text,
-            model: route.model_id.clone(),
+            model,
             backend,
             finish_reason: outcome.finish_reason,
             prompt_tokens: outcome.usage.prompt_tokens,

@@ -70,6 +70,9 @@ pub struct Route {
     pub backend: Backend,
     /// Admission limiter shared by all requests to the same local model or endpoint.
     pub limiter: Arc<RouteLimiter>,
+    /// OpenRouter only: upstream model names OpenRouter itself falls back to
+    /// (its `models` array), taken from the caller's fallback list.
+    pub provider_fallbacks: Vec<String>,
 }
 
 /// The routing table, fixed at start.
@@ -111,6 +114,7 @@ impl RouteTable {
                 model_id: id.to_string(),
                 backend: Backend::Local(entry),
                 limiter: limiter.clone(),
+                provider_fallbacks: Vec::new(),
             });
         }
         if let Some((prefix, rest)) = id.split_once('/') {
@@ -125,6 +129,7 @@ impl RouteTable {
                             upstream_model: rest.to_string(),
                         },
                         limiter: endpoint.limiter.clone(),
+                        provider_fallbacks: Vec::new(),
                     });
                 }
             } else if prefix == "openrouter"

@@ -23,6 +23,7 @@ pub fn generation_span(name: &'static str, job: &Job, metadata: Option<&Metadata
         gen_ai.request.model = %job.model,
         gen_ai.request.max_tokens = i64::from(job.params.max_tokens),
         gen_ai.response.model = Empty,
+        gen_ai.response.id = Empty,
         gen_ai.provider.name = Empty,
         gen_ai.response.finish_reasons = Empty,
         gen_ai.usage.input_tokens = Empty,
@@ -46,6 +47,9 @@ pub fn record_outcome(span: &Span, result: &Result<Completion, RouterError>) {
     match result {
         Ok(c) => {
             span.record("gen_ai.response.model", c.model.as_str());
+            if let Some(id) = &c.upstream_id {
+                span.record("gen_ai.response.id", id.as_str());
+            }
             span.record("gen_ai.provider.name", provider(c.backend));
             if let Some(reason) = &c.finish_reason {
                 span.record("gen_ai.response.finish_reasons", reason.as_str());

@@ -76,7 +76,8 @@ pub struct ChatOutcome {
     pub finish_reason: Option<String>,
     /// Token counts and cost.
     pub usage: WireUsage,
-    /// Upstream's generation id.
+    /// Upstream's generation id: OpenRouter's `X-Generation-Id` header,
+    /// else the body's `id`.
     pub upstream_id: Option<String>,
     /// The model the upstream says answered.
     pub upstream_model: Option<String>,

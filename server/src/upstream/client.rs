@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
+use super::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Verdict};
+use super::budget::{RetryBudget, RetryBudgetConfig};
 use super::call::{ChatCall, ChatOutcome, DeltaSink, Target};
 use super::connections::CountConnections;
 use super::error::UpstreamError;
@@ -23,6 +25,10 @@ pub struct UpstreamCounters {
     pub requests_sent: AtomicU64,
     /// Retries made.
     pub retries: AtomicU64,
+    /// Retries the retry budget refused (the call failed with its last error).
+    pub retries_denied_by_budget: AtomicU64,
+    /// Times a circuit breaker opened (a failed half-open probe re-opens it).
+    pub breaker_opened: AtomicU64,
 }
 
 /// Why a chat call failed.
@@ -42,11 +48,19 @@ pub enum CallFailure {
 }
 
 /// One pooled, keep-alive HTTP client (HTTP/2 where the server offers it
-/// over TLS). Cheap to clone; clones share the pool.
+/// over TLS). Cheap to clone; clones share the pool, the breaker and the
+/// retry budget.
+///
+/// The breaker and the budget are per client, and so per endpoint: each
+/// remote endpoint has its own client ([`UpstreamClient::remote`]). The one
+/// client shared by all local children has neither (one dead child must not
+/// open a breaker for the others; the pool has its own).
 #[derive(Clone)]
 pub struct UpstreamClient {
     http: reqwest::Client,
     counters: Arc<UpstreamCounters>,
+    breaker: Option<Arc<Breaker>>,
+    budget: Option<Arc<RetryBudget>>,
 }
 
 impl UpstreamClient {
@@ -71,7 +85,38 @@ impl UpstreamClient {
         Ok(UpstreamClient {
             http: builder.build()?,
             counters,
+            breaker: None,
+            budget: None,
         })
+    }
+
+    /// A client for one remote endpoint: through the proxy settings, with a
+    /// circuit breaker and a retry budget at their defaults.
+    pub fn remote(
+        pool_idle_timeout: Duration,
+        connect_timeout: Duration,
+        counters: Arc<UpstreamCounters>,
+    ) -> Result<UpstreamClient, reqwest::Error> {
+        Ok(
+            UpstreamClient::new(pool_idle_timeout, connect_timeout, true, counters)?
+                .with_breaker(BreakerConfig::default())
+                .with_retry_budget(RetryBudgetConfig::default()),
+        )
+    }
+
+    /// Adds a circuit breaker (replacing any earlier one). Only for a client
+    /// that serves one endpoint.
+    #[must_use]
+    pub fn with_breaker(mut self, config: BreakerConfig) -> UpstreamClient {
+        self.breaker = Some(Arc::new(Breaker::new(config)));
+        self
+    }
+
+    /// Adds a retry budget (replacing any earlier one).
+    #[must_use]
+    pub fn with_retry_budget(mut self, config: RetryBudgetConfig) -> UpstreamClient {
+        self.budget = Some(Arc::new(RetryBudget::new(config, Instant::now())));
+        self
     }
 
     /// The shared counters.
@@ -79,9 +124,18 @@ impl UpstreamClient {
         &self.counters
     }
 
+    /// The breaker's state, or None when this client has no breaker.
+    pub fn breaker_state(&self) -> Option<BreakerSnapshot> {
+        self.breaker.as_ref().map(|b| b.snapshot(Instant::now()))
+    }
+
     /// Runs a chat call with retries. A retry happens only while nothing has
-    /// been forwarded to the client, only for retryable failures, and only
-    /// when the wait fits before `deadline`.
+    /// been forwarded to the client, only for retryable failures, only when
+    /// the wait fits before `deadline`, and only while the breaker (if any)
+    /// admits attempts and the retry budget (if any) has room.
+    ///
+    /// While the breaker is open the call fails at once with
+    /// [`UpstreamError::BreakerOpen`] and `attempts: 0`, sending nothing.
     pub async fn chat(
         &self,
         target: &Target,
@@ -90,12 +144,46 @@ impl UpstreamClient {
         policy: RetryPolicy,
         deadline: Option<Instant>,
     ) -> Result<ChatOutcome, CallFailure> {
+        if let Some(budget) = &self.budget {
+            budget.record_call(Instant::now());
+        }
         let mut backoff = policy.backoff();
         let mut attempts = 0;
+        let mut last_error = None;
         loop {
+            let permit = match &self.breaker {
+                None => None,
+                Some(breaker) => match breaker.try_acquire(Instant::now()) {
+                    Ok(permit) => Some(permit),
+                    Err(retry_in) => {
+                        // On a retry, the real failure says more than the breaker.
+                        let error = last_error.unwrap_or_else(|| UpstreamError::BreakerOpen {
+                            endpoint: target.endpoint.clone(),
+                            retry_in,
+                        });
+                        return Err(CallFailure::Upstream {
+                            error,
+                            emitted: false,
+                            attempts,
+                        });
+                    }
+                },
+            };
             attempts += 1;
             let mut emitted = false;
-            let error = match self.attempt(target, call, sink, &mut emitted).await {
+            let result = self.attempt(target, call, sink, &mut emitted).await;
+            if let Some(permit) = permit {
+                let verdict = match &result {
+                    Ok(_) => Verdict::Success,
+                    Err(AttemptError::Upstream(e)) if e.is_endpoint_failure() => Verdict::Failure,
+                    Err(_) => Verdict::Neutral,
+                };
+                if permit.record(verdict, Instant::now()) {
+                    self.counters.breaker_opened.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(endpoint = %target.endpoint, "circuit breaker opened after repeated failures");
+                }
+            }
+            let error = match result {
                 Ok(mut outcome) => {
                     outcome.attempts = attempts;
                     return Ok(outcome);
@@ -108,7 +196,7 @@ impl UpstreamClient {
             } else {
                 next_delay(&error, &mut backoff, deadline)
             };
-            let Some(delay) = delay else {
+            let Some(delay) = delay.filter(|_| self.may_retry(target)) else {
                 return Err(CallFailure::Upstream {
                     error,
                     emitted,
@@ -117,8 +205,27 @@ impl UpstreamClient {
             };
             tracing::debug!(endpoint = %target.endpoint, attempt = attempts, ?delay, error = error.label(), "retrying upstream");
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            last_error = Some(error);
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Whether a wanted retry may go ahead: not when the breaker would
+    /// refuse it anyway (no point sleeping first), and not when the retry
+    /// budget is spent.
+    fn may_retry(&self, target: &Target) -> bool {
+        let now = Instant::now();
+        if self.breaker.as_ref().is_some_and(|b| b.refuses(now)) {
+            return false;
+        }
+        if self.budget.as_ref().is_some_and(|b| !b.try_retry(now)) {
+            self.counters
+                .retries_denied_by_budget
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(endpoint = %target.endpoint, "retry budget spent; not retrying");
+            return false;
+        }
+        true
     }
 
     async fn attempt(
@@ -170,11 +277,18 @@ impl UpstreamClient {
         if !response.status().is_success() {
             return Err(response::http_error(response, target).await.into());
         }
-        if target.stream {
-            response::read_stream(response, target, sink, first_token_deadline, emitted).await
+        let generation_id = response::generation_id(&response);
+        let mut outcome = if target.stream {
+            response::read_stream(response, target, sink, first_token_deadline, emitted).await?
         } else {
-            response::read_whole(response, target, sink, first_token_deadline, emitted).await
+            response::read_whole(response, target, sink, first_token_deadline, emitted).await?
+        };
+        // OpenRouter's header is the id its generation API knows; the body's
+        // `id` is the fallback for servers that send no header.
+        if generation_id.is_some() {
+            outcome.upstream_id = generation_id;
         }
+        Ok(outcome)
     }
 }
 

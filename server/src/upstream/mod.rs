@@ -1,8 +1,11 @@
 //! One OpenAI-compatible HTTP client for every backend: llama-server
 //! children and remote endpoints (OpenRouter included) speak the same
 //! `/v1/chat/completions`, so they share this code. Pooled connections,
-//! SSE streaming, per-attempt timeouts, retries with backoff, error mapping.
+//! SSE streaming, per-attempt timeouts, retries with backoff under a retry
+//! budget, a circuit breaker per remote endpoint, error mapping.
 
+mod breaker;
+mod budget;
 mod call;
 mod client;
 mod connections;
@@ -12,8 +15,13 @@ mod retry;
 mod secret;
 pub mod types;
 
+pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
+pub use budget::RetryBudgetConfig;
 pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, DeltaSink, Target};
 pub use client::{CallFailure, UpstreamClient, UpstreamCounters};
 pub use error::UpstreamError;
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
+
+#[cfg(test)]
+mod tests;

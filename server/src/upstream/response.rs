@@ -174,6 +174,17 @@ pub(super) async fn read_whole(
     Ok(out)
 }
 
+/// The `X-Generation-Id` header (OpenRouter), when present and not empty.
+pub(super) fn generation_id(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("x-generation-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
 /// Builds the error for a non-2xx answer from its body and headers.
 pub(super) async fn http_error(response: reqwest::Response, target: &Target) -> UpstreamError {
     let status = response.status().as_u16();

@@ -1,0 +1,173 @@
+//! A failing remote endpoint is not hammered: its circuit breaker opens
+//! after 5 consecutive failures and then answers UNAVAILABLE without an
+//! HTTP request while fallbacks serve; a failing model on a healthy
+//! endpoint spends only the retry budget; OpenRouter's X-Generation-Id
+//! reaches the caller. The breaker's cool-down and half-open probe are
+//! timed in the upstream module's unit tests (injected clocks), not here.
+
+// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use ai_router::config::{Config, EndpointConfig, EndpointKind};
+use ai_router::upstream::{BreakerSnapshot, BreakerState};
+use ai_router_testkit::emulator::Emulator;
+use ai_router_testkit::router::{TestRouter, remote_config};
+use common::prompt;
+use futures::StreamExt;
+use tonic::Code;
+
+/// The breaker's threshold (the default, `BreakerConfig::default()`).
+const THRESHOLD: u64 = 5;
+
+/// An emulator behind endpoints named `names`, each tuned by `tune`.
+async fn setup(names: &[&str], tune: impl Fn(&mut EndpointConfig)) -> (Emulator, TestRouter) {
+    let emulator = Emulator::start().await.unwrap();
+    let mut config: Config = remote_config().unwrap();
+    for name in names {
+        let mut ep = EndpointConfig::new(name, EndpointKind::OpenAi, &emulator.openai_base());
+        tune(&mut ep);
+        config.endpoints.push(ep);
+    }
+    let router = TestRouter::start(config).await.unwrap();
+    (emulator, router)
+}
+
+fn breaker(router: &TestRouter, endpoint: &str) -> BreakerSnapshot {
+    let ep = router
+        .engine
+        .routes
+        .endpoints()
+        .find(|e| e.config.name == endpoint)
+        .unwrap();
+    ep.client
+        .breaker_state()
+        .expect("remote endpoints have a breaker")
+}
+
+/// Fails `THRESHOLD` single-attempt calls on `up`, which opens its breaker.
+async fn open_the_breaker(router: &TestRouter, emulator: &Emulator) {
+    let mut client = router.client().await.unwrap();
+    for n in 1..=THRESHOLD {
+        let status = client
+            .generate(prompt("up/m@status=503", "x", 3))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("HTTP 503"), "{status:?}");
+        assert_eq!(emulator.stats().requests, n);
+    }
+    let state = breaker(router, "up");
+    assert_eq!(state.state, BreakerState::Open);
+    assert_eq!(state.consecutive_failures, THRESHOLD as u32);
+}
+
+#[tokio::test]
+async fn the_breaker_opens_after_five_failures_and_then_sends_nothing() {
+    let (emulator, router) = setup(&["up"], |ep| ep.max_attempts = 1).await;
+    assert_eq!(breaker(&router, "up").state, BreakerState::Closed);
+    open_the_breaker(&router, &emulator).await;
+    let counters = &router.engine.upstream_counters;
+    assert_eq!(counters.breaker_opened.load(Ordering::Relaxed), 1);
+
+    let mut client = router.client().await.unwrap();
+    // Even a model the upstream would serve is refused at once.
+    for model in ["up/m@status=503", "up/healthy"] {
+        let status = client.generate(prompt(model, "x", 3)).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            status.message().contains("circuit breaker is open"),
+            "{status:?}"
+        );
+    }
+    assert_eq!(
+        emulator.stats().requests,
+        THRESHOLD,
+        "no HTTP request while the breaker is open"
+    );
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn fallbacks_serve_while_the_breaker_is_open() {
+    let (emulator, router) = setup(&["up", "alt"], |ep| ep.max_attempts = 1).await;
+    open_the_breaker(&router, &emulator).await;
+
+    let mut client = router.client().await.unwrap();
+    let mut request = prompt("up/m", "x", 3);
+    request.fallback_models = vec!["alt/m".into()];
+    let r = client.generate(request).await.unwrap().into_inner();
+    assert_eq!(r.model, "alt/m");
+    assert_eq!(
+        emulator.stats().requests,
+        THRESHOLD + 1,
+        "only the fallback reached the upstream"
+    );
+    // Breakers are per endpoint: the other one never saw a failure.
+    assert_eq!(breaker(&router, "alt").state, BreakerState::Closed);
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_model_on_a_healthy_endpoint_spends_only_the_retry_budget() {
+    // Each failing call is followed by a good one, so the endpoint's breaker
+    // never sees 5 failures in a row: only the budget limits the retries.
+    let (emulator, router) = setup(&["up"], |_| {}).await;
+    let mut client = router.client().await.unwrap();
+    const CALLS: u64 = 40;
+    for _ in 0..CALLS {
+        let status = client
+            .generate(prompt("up/down@status=503", "x", 3))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        client.generate(prompt("up/fine", "x", 3)).await.unwrap();
+    }
+    assert_eq!(breaker(&router, "up").state, BreakerState::Closed);
+
+    let failing_attempts = emulator.stats().requests - CALLS;
+    // Without a budget: 3 attempts each (120). With it: 40 first attempts
+    // plus max(10, 20 % of the 80 calls) = 16 retries per 10 s window; the
+    // bound leaves room for the window sliding once on a slow machine.
+    assert!(
+        failing_attempts < 2 * CALLS,
+        "{failing_attempts} attempts for {CALLS} failing calls"
+    );
+    let counters = &router.engine.upstream_counters;
+    let retries = counters.retries.load(Ordering::Relaxed);
+    assert_eq!(failing_attempts, CALLS + retries);
+    assert!(counters.retries_denied_by_budget.load(Ordering::Relaxed) > 0);
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_generation_id_reaches_the_caller() {
+    let (_emulator, router) = setup(&["up"], |_| {}).await;
+    let mut client = router.client().await.unwrap();
+
+    let r = client
+        .generate(prompt("up/m", "x", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.upstream_id.starts_with("gen-"), "{:?}", r.upstream_id);
+
+    let mut stream = client
+        .generate_stream(prompt("up/m", "x", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut done = None;
+    while let Some(chunk) = stream.next().await {
+        if let Some(d) = chunk.unwrap().done {
+            done = Some(d);
+        }
+    }
+    let id = done.unwrap().upstream_id;
+    assert!(id.starts_with("gen-"), "{id:?}");
+    assert_ne!(id, r.upstream_id, "one id per generation");
+    router.stop().await.unwrap();
+}

@@ -134,7 +134,10 @@ fn endpoints(engine: &Engine) -> Vec<pb::EndpointStats> {
             let (cost_usd, completed) = engine.stats.endpoint_figures(&e.config.name);
             pb::EndpointStats {
                 endpoint: e.config.name.clone(),
-                breaker: "closed".into(),
+                breaker: e
+                    .client
+                    .breaker_state()
+                    .map_or_else(|| "none".to_string(), |b| b.state.label().to_string()),
                 cost_usd,
                 completed,
             }

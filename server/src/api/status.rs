@@ -18,6 +18,7 @@ impl From<RouterError> for Status {
         let retry_after = match &error {
             RouterError::ResourceExhausted { retry_after, .. } => *retry_after,
             RouterError::Upstream(UpstreamError::Http { retry_after, .. }) => *retry_after,
+            RouterError::Upstream(UpstreamError::BreakerOpen { retry_in, .. }) => Some(*retry_in),
             _ => None,
         };
         if let Some(after) = retry_after

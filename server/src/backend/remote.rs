@@ -32,12 +32,8 @@ impl RemoteEndpoint {
         counters: Arc<UpstreamCounters>,
         max_queue: usize,
     ) -> Result<RemoteEndpoint, reqwest::Error> {
-        let client = UpstreamClient::new(
-            config.pool_idle_timeout,
-            config.connect_timeout,
-            true,
-            counters,
-        )?;
+        let client =
+            UpstreamClient::remote(config.pool_idle_timeout, config.connect_timeout, counters)?;
         let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
         let mut headers = HeaderMap::new();
         if config.kind == EndpointKind::OpenRouter {

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use ai_router_proto::v1::router_server::RouterServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic_health::ServingStatus;
@@ -26,10 +25,6 @@ use crate::pool::{Pool, PoolError};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
 use crate::upstream::{UpstreamClient, UpstreamCounters};
-
-/// Idle keep-alive for connections to local children; llama-server closes
-/// idle connections after 5 s, so the router lets go first.
-const LOCAL_POOL_IDLE: Duration = Duration::from_secs(4);
 
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -93,12 +88,7 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
         endpoints,
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
-    let local_client = UpstreamClient::new(
-        LOCAL_POOL_IDLE,
-        Duration::from_secs(2),
-        false,
-        counters.clone(),
-    )?;
+    let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
     Ok(Arc::new(Engine {
         executor: Executor::new(config.executor.clone()),
         config: Arc::new(config),
@@ -171,7 +161,10 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(router)
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
+            // `Server::tcp_nodelay` does not apply to a caller-provided
+            // stream; the incoming stream must set it, or every small reply
+            // waits ~40 ms for the client's delayed ACK.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             stop_accepting.clone().cancelled_owned(),
         );
     tokio::pin!(server);

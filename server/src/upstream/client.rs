@@ -90,6 +90,30 @@ impl UpstreamClient {
         })
     }
 
+    /// The client for local llama-server children: no proxy, and no idle
+    /// connections kept, because llama-server closes the connection after
+    /// every streamed response; reusing one would race that close (a stale
+    /// connection fails the send and costs a re-send). A loopback connect
+    /// costs tens of microseconds.
+    pub fn local(
+        connect_timeout: Duration,
+        counters: Arc<UpstreamCounters>,
+    ) -> Result<UpstreamClient, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .connector_layer(CountConnections(counters.connections_opened.clone()))
+            .build()?;
+        Ok(UpstreamClient {
+            http,
+            counters,
+            breaker: None,
+            budget: None,
+        })
+    }
+
     /// A client for one remote endpoint: through the proxy settings, with a
     /// circuit breaker and a retry budget at their defaults.
     pub fn remote(

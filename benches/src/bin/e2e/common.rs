@@ -1,0 +1,118 @@
+//! Helpers shared by the scenarios.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai_router_benches::req::Ask;
+use ai_router_proto::v1::router_client::RouterClient;
+use ai_router_proto::v1::{GenerateRequest, GenerateResponse, StatsRequest, StatsResponse};
+use ai_router_testkit::gguf::TinyModelSpec;
+use futures::future::BoxFuture;
+use tonic::transport::Channel;
+
+/// The gRPC client type used everywhere.
+pub type Client = RouterClient<Channel>;
+
+/// The "realistic-ish" model of the brief: 256 wide, 4 layers, ff 1024
+/// (about 2.7k tokens/s on this machine, loads in tens of ms).
+pub fn bigger_spec(seed: u64, name: &str) -> TinyModelSpec {
+    TinyModelSpec {
+        embedding: 256,
+        layers: 4,
+        heads: 4,
+        ff: 1024,
+        context: 4096,
+        seed,
+        name: name.to_string(),
+    }
+}
+
+/// One unary Generate.
+pub async fn generate(client: &Client, ask: &Ask) -> anyhow::Result<GenerateResponse> {
+    Ok(client.clone().generate(ask.grpc()).await?.into_inner())
+}
+
+/// The Stats RPC.
+pub async fn stats(client: &Client) -> anyhow::Result<StatsResponse> {
+    Ok(client.clone().stats(StatsRequest {}).await?.into_inner())
+}
+
+/// A protobuf duration as a std one (zero when absent).
+pub fn pb_dur(d: Option<prost_types::Duration>) -> Duration {
+    d.map(|d| {
+        Duration::from_secs(d.seconds.max(0) as u64) + Duration::from_nanos(d.nanos.max(0) as u64)
+    })
+    .unwrap_or_default()
+}
+
+/// Machine, date and binary notes printed before the tables.
+pub fn print_machine() -> anyhow::Result<()> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let llama = ai_router_testkit::llama::llama_server()?;
+    println!("# e2e run {date}\n");
+    println!("- machine: {cores} cores, {cpu}");
+    println!("- llama-server: {}", llama.display());
+    println!(
+        "- router, emulator, llama-server clients and load generator share this process and its cores"
+    );
+    Ok(())
+}
+
+/// One request, either straight to an upstream or through the router.
+#[derive(Clone)]
+pub enum Call {
+    /// Direct streamed HTTP with this JSON body.
+    Direct(ai_router_benches::direct::Direct, Arc<serde_json::Value>),
+    /// Unary Generate through the router.
+    Router(Client, Box<GenerateRequest>),
+}
+
+impl Call {
+    /// Direct call for `ask`.
+    pub fn direct(direct: &ai_router_benches::direct::Direct, ask: &Ask) -> Call {
+        Call::Direct(direct.clone(), Arc::new(ask.openai_body()))
+    }
+
+    /// Router call for `ask`.
+    pub fn router(client: &Client, ask: &Ask) -> Call {
+        Call::Router(client.clone(), Box::new(ask.grpc()))
+    }
+
+    /// Performs the request once.
+    pub async fn once(&self) -> anyhow::Result<()> {
+        match self {
+            Call::Direct(direct, body) => direct.chat(body).await.map(|_| ()),
+            Call::Router(client, request) => {
+                client.clone().generate((**request).clone()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// A closure for the load runners.
+    pub fn runner(
+        &self,
+    ) -> impl Fn(usize) -> BoxFuture<'static, anyhow::Result<()>> + Clone + Send + Sync + 'static
+    {
+        let call = self.clone();
+        move |_| {
+            let call = call.clone();
+            Box::pin(async move { call.once().await })
+        }
+    }
+}

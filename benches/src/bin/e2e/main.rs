@@ -1,0 +1,78 @@
+//! End-to-end load harness: the router served in-process on loopback,
+//! measured against calling the same upstream directly, in the same run.
+//!
+//! ```sh
+//! cargo run --release -p ai-router-benches --bin e2e -- all
+//! cargo run --release -p ai-router-benches --bin e2e -- overhead warm
+//! ```
+//!
+//! Scenarios: `overhead`, `warm`, `cold`, `hit_ratio`, `batch`, `memory`,
+//! or `all`. Each prints a markdown table. Every scenario is bounded in
+//! request count and in time; nothing here asserts on timings.
+
+mod batch;
+mod cold;
+mod common;
+mod hit_ratio;
+mod memory;
+mod overhead;
+mod warm;
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+const SCENARIOS: [&str; 6] = ["overhead", "warm", "cold", "hit_ratio", "batch", "memory"];
+
+/// A scenario that runs longer than this is abandoned with an error.
+const SCENARIO_TIME_LIMIT: Duration = Duration::from_secs(240);
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut chosen: Vec<&str> = Vec::new();
+    for arg in &args {
+        match arg.as_str() {
+            "all" => chosen.extend(SCENARIOS),
+            "-h" | "--help" => {
+                println!("usage: e2e <all | {}>...", SCENARIOS.join(" | "));
+                return Ok(());
+            }
+            s if SCENARIOS.contains(&s) => chosen.push(s),
+            other => bail!(
+                "unknown scenario `{other}`; choose from all, {}",
+                SCENARIOS.join(", ")
+            ),
+        }
+    }
+    if chosen.is_empty() {
+        bail!("name a scenario: all, {}", SCENARIOS.join(", "));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        common::print_machine()?;
+        let started = Instant::now();
+        for scenario in chosen {
+            let t = Instant::now();
+            let work = async {
+                match scenario {
+                    "overhead" => overhead::run().await,
+                    "warm" => warm::run().await,
+                    "cold" => cold::run().await,
+                    "hit_ratio" => hit_ratio::run().await,
+                    "batch" => batch::run().await,
+                    "memory" => memory::run().await,
+                    _ => bail!("unknown scenario {scenario}"),
+                }
+            };
+            match tokio::time::timeout(SCENARIO_TIME_LIMIT, work).await {
+                Ok(result) => result?,
+                Err(_) => bail!("scenario {scenario} ran over {SCENARIO_TIME_LIMIT:?}"),
+            }
+            eprintln!("[e2e] {scenario} took {:.1} s", t.elapsed().as_secs_f64());
+        }
+        eprintln!("[e2e] total {:.1} s", started.elapsed().as_secs_f64());
+        Ok(())
+    })
+}

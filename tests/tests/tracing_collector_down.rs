@@ -46,6 +46,22 @@ async fn requests_succeed_with_the_collector_unreachable() {
             "spans are still created and ids returned"
         );
     }
+    let stats = client
+        .stats(ai_router_proto::v1::StatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let traces = stats.traces.unwrap();
+    assert!(traces.spans_ended >= 800, "{traces:?}");
+    assert_eq!(
+        traces.spans_exported, 0,
+        "nothing reached the dead collector"
+    );
     router.stop().await.unwrap();
     telemetry.shutdown();
+    let lost = ai_router::telemetry::SPANS
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed)
+        + traces.spans_dropped_or_queued;
+    assert!(lost > 0, "lost spans are counted");
 }

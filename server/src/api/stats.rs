@@ -84,8 +84,22 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
                 memory_total_bytes: g.memory_total_bytes,
             })
             .collect(),
+        traces: Some(traces()),
         upstream_connections_opened: up.connections_opened.load(Ordering::Relaxed),
         upstream_requests_sent: up.requests_sent.load(Ordering::Relaxed),
+    }
+}
+
+fn traces() -> pb::TraceStats {
+    let spans = &crate::telemetry::SPANS;
+    let ended = spans.ended.load(Ordering::Relaxed);
+    let exported = spans.exported.load(Ordering::Relaxed);
+    let failed = spans.failed.load(Ordering::Relaxed);
+    pb::TraceStats {
+        spans_ended: ended,
+        spans_exported: exported,
+        spans_failed: failed,
+        spans_dropped_or_queued: ended.saturating_sub(exported + failed),
     }
 }
 

@@ -171,6 +171,26 @@ pub fn render(s: &StatsResponse) -> String {
         "Upstream cost reported.",
         s.cost_usd,
     );
+    if let Some(t) = &s.traces {
+        counter(
+            &mut out,
+            "airouter_trace_spans_ended_total",
+            "Spans handed to the export queue.",
+            t.spans_ended as f64,
+        );
+        counter(
+            &mut out,
+            "airouter_trace_spans_exported_total",
+            "Spans the collector accepted.",
+            t.spans_exported as f64,
+        );
+        counter(
+            &mut out,
+            "airouter_trace_spans_failed_total",
+            "Spans in failed exports.",
+            t.spans_failed as f64,
+        );
+    }
     header(
         &mut out,
         "airouter_route_best_concurrency",

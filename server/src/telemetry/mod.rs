@@ -11,6 +11,7 @@
 //! Spans carry model ids, sizes, codes and timings, never prompt or
 //! completion text, and never keys.
 
+mod counting;
 mod propagation;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -22,6 +23,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub use counting::SPANS;
 pub use propagation::{extract_parent, inject_current, trace_id_of};
 
 /// Spans buffered for export before new ones are dropped.
@@ -140,7 +142,7 @@ fn provider(endpoint: Option<String>) -> Result<SdkTracerProvider, TelemetryErro
     let exporter = builder
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-    let processor = BatchSpanProcessor::builder(exporter)
+    let processor = BatchSpanProcessor::builder(counting::CountingExporter(exporter))
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(EXPORT_QUEUE)
@@ -152,7 +154,7 @@ fn provider(endpoint: Option<String>) -> Result<SdkTracerProvider, TelemetryErro
         resource = resource.with_service_name("ai-router");
     }
     Ok(SdkTracerProvider::builder()
-        .with_span_processor(processor)
+        .with_span_processor(counting::CountingProcessor(processor))
         .with_resource(resource.build())
         .build())
 }

@@ -133,3 +133,19 @@ async fn real_llama_server_streaming_and_plain_json() {
     assert_eq!(done.unwrap().usage.unwrap().completion_tokens, 16);
     router.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_unavailable() {
+    // A port with nothing listening.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = remote_config().unwrap();
+    let mut ep = endpoint("gone", &format!("http://{dead}/v1"));
+    ep.max_attempts = 2;
+    config.endpoints.push(ep);
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let status = client.generate(prompt("gone/m", "x", 2)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert!(status.message().contains("cannot reach gone"), "{}", status.message());
+    router.stop().await.unwrap();
+}

@@ -10,10 +10,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::{BatchGenerateRequest, StatsRequest, batch_item_result::Outcome};
+use ai_router_proto::v1::{BatchGenerateRequest, batch_item_result::Outcome};
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::{prompt, with_timeout};
+use common::{prompt, wait_router_idle, with_timeout};
 use futures::StreamExt;
 
 async fn setup(slots: usize) -> (Emulator, TestRouter) {
@@ -83,17 +83,11 @@ async fn cancelling_a_batch_stops_all_its_work() {
                 && s.queued == 0)
             .await
     );
-    let mut stats = router.client().await.unwrap();
-    let mut idle = false;
-    for _ in 0..200 {
-        let s = stats.stats(StatsRequest {}).await.unwrap().into_inner();
-        if s.in_flight == 0 && s.queued == 0 {
-            idle = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(idle, "router counters return to zero");
+    assert_eq!(
+        wait_router_idle(&router).await,
+        (0, 0),
+        "router counters return to zero"
+    );
     let sent = emulator.stats().requests;
     assert!(
         sent < 40,

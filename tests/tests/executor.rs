@@ -12,7 +12,7 @@ use ai_router::config::{EndpointConfig, EndpointKind};
 use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::{prompt, with_timeout};
+use common::{prompt, wait_router_idle, with_timeout};
 use tonic::Code;
 
 async fn setup(max_concurrency: u32, max_queue: usize) -> (Emulator, TestRouter) {
@@ -24,20 +24,6 @@ async fn setup(max_concurrency: u32, max_queue: usize) -> (Emulator, TestRouter)
     ep.first_token_timeout = Duration::from_secs(60);
     config.endpoints.push(ep);
     (emulator, TestRouter::start(config).await.unwrap())
-}
-
-async fn wait_router_idle(router: &TestRouter) -> (u64, u64) {
-    let mut client = router.client().await.unwrap();
-    for _ in 0..500 {
-        let s = client.stats(StatsRequest {}).await.unwrap().into_inner();
-        if s.in_flight == 0 && s.queued == 0 {
-            return (0, 0);
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let s = client.stats(StatsRequest {}).await.unwrap().into_inner();
-    (s.in_flight, s.queued)
 }
 
 #[tokio::test]

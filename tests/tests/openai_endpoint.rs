@@ -137,7 +137,10 @@ async fn real_llama_server_streaming_and_plain_json() {
 #[tokio::test]
 async fn an_unreachable_endpoint_is_unavailable() {
     // A port with nothing listening.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut config = remote_config().unwrap();
     let mut ep = endpoint("gone", &format!("http://{dead}/v1"));
     ep.max_attempts = 2;
@@ -146,6 +149,10 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let mut client = router.client().await.unwrap();
     let status = client.generate(prompt("gone/m", "x", 2)).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
-    assert!(status.message().contains("cannot reach gone"), "{}", status.message());
+    assert!(
+        status.message().contains("cannot reach gone"),
+        "{}",
+        status.message()
+    );
     router.stop().await.unwrap();
 }

@@ -1,14 +1,12 @@
 //! `Generate`: one whole completion.
 
-use std::time::Instant;
-
 use ai_router_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::outcome::{INVALID_MODEL, OutcomeRecorder};
-use super::status::code_of;
-use super::{convert, deadline, trace, validate};
+use super::accept::{Accepted, accept};
+use super::outcome::OutcomeRecorder;
+use super::{convert, trace};
 use crate::engine::Engine;
 use crate::upstream::DeltaSink;
 
@@ -16,16 +14,12 @@ pub async fn handle(
     engine: &Engine,
     request: Request<pb::GenerateRequest>,
 ) -> Result<Response<pb::GenerateResponse>, Status> {
-    let arrived = Instant::now();
-    let deadline = deadline::deadline(request.metadata(), arrived);
-    let (metadata, _, message) = request.into_parts();
-    let job = match validate(message, &engine.config.limits) {
-        Ok(job) => job,
-        Err(e) => {
-            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
-            return Err(e.into());
-        }
-    };
+    let Accepted {
+        arrived,
+        deadline,
+        metadata,
+        job,
+    } = accept(engine, request)?;
     let span = trace::generation_span("generate", &job, Some(&metadata));
     let recorder = OutcomeRecorder::new(engine, &job.model);
     let result = engine

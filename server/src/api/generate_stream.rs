@@ -4,7 +4,6 @@
 //! engine future aborts the upstream request.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use ai_router_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -14,9 +13,9 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::outcome::{INVALID_MODEL, OutcomeRecorder};
-use super::status::code_of;
-use super::{convert, deadline, trace, validate};
+use super::accept::{Accepted, accept};
+use super::outcome::OutcomeRecorder;
+use super::{convert, trace};
 use crate::engine::Engine;
 use crate::error::RouterError;
 use crate::upstream::DeltaSink;
@@ -32,16 +31,12 @@ pub fn handle(
     hard_stop: CancellationToken,
     request: Request<pb::GenerateRequest>,
 ) -> Result<Response<ChunkStream>, Status> {
-    let arrived = Instant::now();
-    let deadline = deadline::deadline(request.metadata(), arrived);
-    let (metadata, _, message) = request.into_parts();
-    let job = match validate(message, &engine.config.limits) {
-        Ok(job) => job,
-        Err(e) => {
-            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
-            return Err(e.into());
-        }
-    };
+    let Accepted {
+        arrived,
+        deadline,
+        metadata,
+        job,
+    } = accept(&engine, request)?;
     let (tx, rx) = mpsc::channel(CHANNEL);
     let span = trace::generation_span("generate_stream", &job, Some(&metadata));
     tasks.spawn(

@@ -1,6 +1,7 @@
 //! The gRPC surface: one file per RPC, `validate` for input rules, `status`
 //! for the single error → status mapping, `convert` for results → messages.
 
+mod accept;
 mod batch;
 mod convert;
 mod deadline;

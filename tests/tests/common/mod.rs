@@ -22,3 +22,22 @@ pub fn with_timeout<T>(msg: T, timeout: std::time::Duration) -> tonic::Request<T
     r.set_timeout(timeout);
     r
 }
+
+/// Waits (bounded, 5 s) until the router reports nothing in flight and
+/// nothing queued; returns the last (in_flight, queued) seen.
+pub async fn wait_router_idle(router: &ai_router_testkit::router::TestRouter) -> (u64, u64) {
+    let mut client = router.client().await.expect("client");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let s = client
+            .stats(ai_router_proto::v1::StatsRequest {})
+            .await
+            .expect("stats")
+            .into_inner();
+        if (s.in_flight == 0 && s.queued == 0) || std::time::Instant::now() > until {
+            return (s.in_flight, s.queued);
+        }
+        // Observing an asynchronous counter drop, bounded above.
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

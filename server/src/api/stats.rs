@@ -1,7 +1,7 @@
 //! `Stats`: the router's counters, percentiles and pool state in one call.
 //! Everything here reads atomics and short-held locks; nothing waits on I/O
-//! (memory and GPU figures come from the background monitors, except the
-//! router's own RSS, one /proc read).
+//! (memory and GPU figures come from the background monitors, sampled once
+//! a second).
 
 use std::sync::atomic::Ordering;
 
@@ -9,7 +9,6 @@ use ai_router_proto::v1 as pb;
 
 use super::convert::{duration, summary};
 use crate::engine::Engine;
-use crate::stats::process_rss_bytes;
 
 pub fn build(engine: &Engine) -> pb::StatsResponse {
     let s = &engine.stats;
@@ -19,7 +18,7 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
     let lookups = pool.hits + pool.cold_starts;
     let (rps_1m, tps_1m) = s.rates(60);
     let (rps_5m, _) = s.rates(300);
-    let rss = process_rss_bytes();
+    let rss = engine.stats.memory.latest_rss();
     pb::StatsResponse {
         uptime: Some(duration(s.uptime())),
         startup_time: Some(duration(s.startup_time())),

@@ -57,7 +57,10 @@ impl RouteLimiter {
     /// The batch tuning hint: (mean concurrency, requests/s) of the best
     /// one-second window so far.
     pub fn best_window(&self) -> (f64, f64) {
-        self.tuner.best()
+        let (concurrency, rps) = self.tuner.best();
+        // Requests that began before a window count in full in it, so the
+        // estimate can overshoot slightly; it can never exceed the limit.
+        (concurrency.min(self.capacity as f64), rps)
     }
 
     /// Concurrent requests allowed.

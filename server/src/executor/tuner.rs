@@ -3,14 +3,20 @@
 //! grouped into one-second windows; a window's throughput is completions
 //! per second and its mean concurrency follows from Little's law (the sum of
 //! the completed requests' service times divided by the window length).
-//! Reported in `Stats`; a caller sizing `max_concurrency` for a batch can
-//! read it instead of guessing.
+//! Past the upstream's real parallelism throughput stays flat while the
+//! measured concurrency keeps rising, so among the windows within 5% of the
+//! peak throughput the one with the *lowest* concurrency wins: that is the
+//! point where adding requests stops adding throughput. Reported in `Stats`;
+//! a caller sizing `max_concurrency` for a batch can read it instead of
+//! guessing.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Window length.
 const WINDOW: Duration = Duration::from_secs(1);
+/// Windows within this fraction of the peak throughput count as "as good".
+const TOLERANCE: f64 = 0.05;
 
 struct Window {
     start: Option<Instant>,
@@ -18,10 +24,18 @@ struct Window {
     busy: Duration,
 }
 
+/// The chosen window and the peak throughput seen.
+#[derive(Clone, Copy, Default)]
+struct Best {
+    concurrency: f64,
+    rps: f64,
+    peak_rps: f64,
+}
+
 /// Tracks windows and the best one.
 pub struct ThroughputTuner {
     window: Mutex<Window>,
-    best: Mutex<(f64, f64)>,
+    best: Mutex<Best>,
 }
 
 impl ThroughputTuner {
@@ -33,7 +47,7 @@ impl ThroughputTuner {
                 completions: 0,
                 busy: Duration::ZERO,
             }),
-            best: Mutex::new((0.0, 0.0)),
+            best: Mutex::new(Best::default()),
         }
     }
 
@@ -50,9 +64,8 @@ impl ThroughputTuner {
             let concurrency = w.busy.as_secs_f64() / secs;
             if let Ok(mut best) = self.best.lock()
                 && w.completions > 0
-                && rps > best.1
             {
-                *best = (concurrency, rps);
+                consider(&mut best, concurrency, rps);
             }
             *w = Window {
                 start: Some(now),
@@ -66,13 +79,47 @@ impl ThroughputTuner {
 
     /// (mean concurrency, requests/s) of the best window so far.
     pub fn best(&self) -> (f64, f64) {
-        self.best.lock().map(|b| *b).unwrap_or((0.0, 0.0))
+        self.best
+            .lock()
+            .map(|b| (b.concurrency, b.rps))
+            .unwrap_or((0.0, 0.0))
+    }
+}
+
+/// Keeps the lowest-concurrency window among those within the tolerance of
+/// the peak throughput.
+fn consider(best: &mut Best, concurrency: f64, rps: f64) {
+    best.peak_rps = best.peak_rps.max(rps);
+    let good_enough = rps >= best.peak_rps * (1.0 - TOLERANCE);
+    let current_still_good = best.rps >= best.peak_rps * (1.0 - TOLERANCE);
+    if good_enough && (!current_still_good || concurrency < best.concurrency || best.rps == 0.0) {
+        *best = Best {
+            concurrency,
+            rps,
+            peak_rps: best.peak_rps,
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lowest_concurrency_at_peak_throughput_wins() {
+        let mut best = Best::default();
+        consider(&mut best, 16.0, 150.0);
+        consider(&mut best, 4.0, 148.0);
+        consider(&mut best, 8.0, 151.0);
+        consider(&mut best, 1.0, 40.0);
+        assert_eq!((best.concurrency, best.rps), (4.0, 148.0));
+        consider(&mut best, 12.0, 300.0);
+        assert_eq!(
+            (best.concurrency, best.rps),
+            (12.0, 300.0),
+            "a clearly better peak replaces it"
+        );
+    }
 
     #[test]
     fn littles_law_recovers_the_concurrency() {

@@ -49,6 +49,9 @@ pub struct MemoryReport {
 /// Samples and the fit.
 #[derive(Default)]
 pub struct MemoryMonitor {
+    /// Latest RSS sample (refreshed every second), so `Stats` never builds
+    /// a sysinfo `System` on its own path.
+    latest_rss: AtomicU64,
     warmup_rss: AtomicU64,
     samples: Mutex<VecDeque<(u64, u64)>>,
     slope_bits: AtomicU64,
@@ -62,6 +65,18 @@ impl MemoryMonitor {
             warmup_rss: self.warmup_rss.load(Ordering::Relaxed),
             growth_per_1000: f64::from_bits(self.slope_bits.load(Ordering::Relaxed)),
             leak_suspected: self.leak.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The router's RSS as of the last sample (read now if never sampled).
+    pub fn latest_rss(&self) -> u64 {
+        match self.latest_rss.load(Ordering::Relaxed) {
+            0 => {
+                let rss = process_rss_bytes();
+                self.latest_rss.store(rss, Ordering::Relaxed);
+                rss
+            }
+            rss => rss,
         }
     }
 
@@ -100,11 +115,12 @@ impl MemoryMonitor {
                 _ = tick.tick() => {}
                 _ = stop.cancelled() => return,
             }
+            let rss = process_rss_bytes();
+            self.latest_rss.store(rss, Ordering::Relaxed);
             let requests = recorder.total();
             if requests < WARMUP_REQUESTS {
                 continue;
             }
-            let rss = process_rss_bytes();
             if self.warmup_rss.load(Ordering::Relaxed) == 0 {
                 self.warmup_rss.store(rss, Ordering::Relaxed);
             }

@@ -116,3 +116,78 @@ impl Call {
         }
     }
 }
+
+/// An emulator, a router with one endpoint `emu` pointing at it, and a
+/// client: the set-up of the scenarios that measure the router itself.
+pub struct EmuRouter {
+    /// The upstream.
+    pub emulator: ai_router_testkit::emulator::Emulator,
+    /// The router.
+    pub router: ai_router_testkit::router::TestRouter,
+    /// A client on its own connection.
+    pub client: Client,
+}
+
+impl EmuRouter {
+    /// Starts both; `max_concurrency` is the endpoint's limit and `tweak`
+    /// may change the rest of the router's config.
+    pub async fn start(
+        emulator: ai_router_testkit::emulator::EmulatorConfig,
+        max_concurrency: u32,
+        tweak: impl FnOnce(&mut ai_router::config::Config),
+    ) -> anyhow::Result<EmuRouter> {
+        use ai_router::config::{EndpointConfig, EndpointKind};
+        let emulator = ai_router_testkit::emulator::Emulator::start_with(emulator).await?;
+        let mut config = ai_router_testkit::router::remote_config()?;
+        let mut endpoint =
+            EndpointConfig::new("emu", EndpointKind::OpenAi, &emulator.openai_base());
+        endpoint.max_concurrency = max_concurrency;
+        config.endpoints.push(endpoint);
+        tweak(&mut config);
+        let router = ai_router_testkit::router::TestRouter::start(config).await?;
+        let client = router.client().await?;
+        Ok(EmuRouter {
+            emulator,
+            router,
+            client,
+        })
+    }
+
+    /// Stops the router (graceful) and then the emulator.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.router.stop().await?;
+        self.emulator.shutdown().await;
+        Ok(())
+    }
+}
+
+/// A latency histogram several tasks record into.
+#[derive(Clone)]
+pub struct SharedHist(Arc<std::sync::Mutex<ai_router_benches::load::Hist>>);
+
+impl SharedHist {
+    /// Empty.
+    pub fn new() -> anyhow::Result<SharedHist> {
+        Ok(SharedHist(Arc::new(std::sync::Mutex::new(
+            ai_router_benches::load::new_hist()?,
+        ))))
+    }
+
+    /// Records one duration.
+    pub fn record(&self, d: Duration) -> anyhow::Result<()> {
+        let mut h = self
+            .0
+            .lock()
+            .map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?;
+        ai_router_benches::load::record(&mut h, d)
+    }
+
+    /// A copy of what was recorded.
+    pub fn snapshot(&self) -> anyhow::Result<ai_router_benches::load::Hist> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?
+            .clone())
+    }
+}

@@ -7,22 +7,42 @@
 //! ```
 //!
 //! Scenarios: `overhead`, `warm`, `cold`, `hit_ratio`, `batch`, `memory`,
-//! or `all`. Each prints a markdown table. Every scenario is bounded in
-//! request count and in time; nothing here asserts on timings.
+//! `stats_under_load`, `overload`, `hint`, `tracing`, or `all`. Each prints
+//! a markdown table. Every scenario is bounded in request count and in time;
+//! nothing here asserts on timings.
+//!
+//! `tracing` installs the process-wide tracing subscriber (with the OTLP
+//! exporter), which cannot be removed again, so it always runs last,
+//! whatever the order on the command line.
 
 mod batch;
 mod cold;
 mod common;
+mod hint;
 mod hit_ratio;
 mod memory;
 mod overhead;
+mod overload;
+mod stats_under_load;
+mod tracing_export;
 mod warm;
 
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-const SCENARIOS: [&str; 6] = ["overhead", "warm", "cold", "hit_ratio", "batch", "memory"];
+const SCENARIOS: [&str; 10] = [
+    "overhead",
+    "warm",
+    "cold",
+    "hit_ratio",
+    "batch",
+    "memory",
+    "stats_under_load",
+    "overload",
+    "hint",
+    "tracing",
+];
 
 /// A scenario that runs longer than this is abandoned with an error.
 const SCENARIO_TIME_LIMIT: Duration = Duration::from_secs(240);
@@ -47,6 +67,11 @@ fn main() -> anyhow::Result<()> {
     if chosen.is_empty() {
         bail!("name a scenario: all, {}", SCENARIOS.join(", "));
     }
+    // `tracing` leaves its subscriber installed: run it once, after the rest.
+    if chosen.contains(&"tracing") {
+        chosen.retain(|s| *s != "tracing");
+        chosen.push("tracing");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -63,6 +88,10 @@ fn main() -> anyhow::Result<()> {
                     "hit_ratio" => hit_ratio::run().await,
                     "batch" => batch::run().await,
                     "memory" => memory::run().await,
+                    "stats_under_load" => stats_under_load::run().await,
+                    "overload" => overload::run().await,
+                    "hint" => hint::run().await,
+                    "tracing" => tracing_export::run().await,
                     _ => bail!("unknown scenario {scenario}"),
                 }
             };

@@ -80,8 +80,15 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
     // Only the router's own spans are exported, whatever the log filter says
     // (a `warn` log level must not switch tracing off).
     let otel = provider.as_ref().map(|p| {
+        // Source location, thread, target and busy/idle timings would add
+        // six attributes and per-poll bookkeeping to every span; the span
+        // names and GenAI attributes already say what a reader needs.
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("ai-router"))
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .with_filter(EnvFilter::new("ai_router=info"))
     });
     if provider.is_some() {

@@ -204,14 +204,15 @@ fn normalize_addr(addr: &str) -> Result<String, ClientError> {
     Ok(uri)
 }
 
-/// Joins an error and its sources, because tonic's transport errors say only
-/// "transport error" at the top and keep the useful part in the chain.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+/// Joins an error and its sources with ": ", skipping repeats, because
+/// tonic's transport errors say only "transport error" at the top and keep
+/// the useful part (e.g. "Connection refused") in the chain.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !out.ends_with(&text) {
+        if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }

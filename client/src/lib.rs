@@ -29,6 +29,6 @@ mod request;
 /// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
 pub use ai_router_proto::v1 as proto;
 
-pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
+pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT, error_chain};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;

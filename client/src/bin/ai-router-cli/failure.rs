@@ -49,26 +49,9 @@ impl CliError {
     fn describe(&self) -> String {
         match self {
             Self::Client(err @ ClientError::Status(_)) => err.to_string(),
-            other => chain(other),
+            other => ai_router_client::error_chain(other),
         }
     }
-}
-
-/// The error and its sources joined with ": ", skipping repeats. Transport
-/// errors say only "transport error" at the top; the cause (e.g.
-/// "Connection refused") is further down the chain.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -170,3 +170,33 @@ async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
     assert_ne!(router.engine.pool.child_pids()[0], pid);
     router.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idle_child_that_stops_answering_health_probes_is_replaced() {
+    let models = ModelDir::with_models(&["frozen"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.local.health_interval = Duration::from_millis(100);
+    let router = TestRouter::start(config).await.unwrap();
+    let mut client = router.client().await.unwrap();
+    let mut events = router.engine.pool.subscribe();
+
+    client.generate(prompt("frozen", "warm", 2)).await.unwrap();
+    let pid = router.engine.pool.child_pids()[0];
+    // No request is running: only the health probes can notice.
+    signal(pid, libc::SIGSTOP).unwrap();
+    wait_for_event(
+        &mut events,
+        Duration::from_secs(10),
+        |e| matches!(e, PoolEvent::Died { pid: p, .. } if *p == pid),
+    )
+    .await
+    .unwrap();
+    assert!(!is_running(pid), "the unresponsive child was killed");
+    let r = client
+        .generate(prompt("frozen", "next", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.timing.unwrap().cold_start, "served by a fresh process");
+    router.stop().await.unwrap();
+}

@@ -76,12 +76,15 @@ fn sample_rss(inner: &PoolInner, system: &mut System) {
 }
 
 async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<String, AtomicU32>) {
+    // A probe never takes longer than the interval between probes, so three
+    // missed answers are noticed within about three intervals.
+    let timeout = inner.config.health_interval.min(Duration::from_secs(2));
     let probes = inner
         .entries
         .values()
         .filter_map(|e| e.warm_child())
         .map(|child| async move {
-            let ok = child.healthy(&inner.http, Duration::from_secs(2)).await;
+            let ok = child.healthy(&inner.http, timeout).await;
             (child, ok)
         });
     for (child, ok) in futures::future::join_all(probes).await {

@@ -86,6 +86,7 @@ pub fn format_stats(stats: &StatsResponse) -> String {
     out.push_str(&routes_section(stats));
     out.push_str(&endpoints_section(stats));
     out.push_str(&errors_section(stats));
+    out.push_str(&traces_section(stats));
     out.push_str(&gpus_section(stats));
 
     out.push('\n');
@@ -185,6 +186,22 @@ fn errors_section(stats: &StatsResponse) -> String {
         t.row(vec![e.code.clone(), e.count.to_string()]);
     }
     format!("\n{}", t.render(0))
+}
+
+/// Trace export, when the server exports spans.
+fn traces_section(stats: &StatsResponse) -> String {
+    let Some(t) = stats.traces.filter(|t| t.spans_ended > 0) else {
+        return String::new();
+    };
+    let mut table = Table::new(&["", ""]);
+    table.row(vec!["spans ended".into(), t.spans_ended.to_string()]);
+    table.row(vec!["spans exported".into(), t.spans_exported.to_string()]);
+    table.row(vec!["spans failed".into(), t.spans_failed.to_string()]);
+    table.row(vec![
+        "dropped or queued".into(),
+        t.spans_dropped_or_queued.to_string(),
+    ]);
+    format!("\nTraces\n{}", skip_header(&table.render(2)))
 }
 
 /// GPUs, when the server has any.
@@ -366,6 +383,12 @@ tiny   OK            41
                 code: "UNAVAILABLE".into(),
                 count: 2,
             }],
+            traces: Some(crate::proto::TraceStats {
+                spans_ended: 40,
+                spans_exported: 36,
+                spans_failed: 4,
+                spans_dropped_or_queued: 0,
+            }),
             ..Default::default()
         };
         let text = format_stats(&stats);
@@ -378,6 +401,7 @@ tiny   OK            41
             "{text}"
         );
         assert!(text.contains("UNAVAILABLE") && text.contains("2"), "{text}");
+        assert!(text.contains("spans exported     36"), "{text}");
     }
 
     #[test]

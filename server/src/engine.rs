@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use crate::backend::{Acquired, local_target};
-use crate::config::{Config, EndpointKind};
+use crate::config::Config;
 use crate::error::RouterError;
 use crate::executor::Executor;
 use crate::job::Job;
@@ -118,13 +118,11 @@ impl Engine {
     /// Whether a model can serve without a start: a warm local model or a
     /// remote endpoint. Unknown ids count as ready (they fail at once).
     pub fn is_ready(&self, model: &str) -> bool {
-        match self.routes.resolve(model) {
-            Ok(Route {
-                backend: Backend::Local(entry),
-                ..
-            }) => entry.warm_child().is_some(),
-            _ => true,
-        }
+        // Only a catalogued local model can be cold; a full `resolve` would
+        // build a NOT_FOUND message for every unknown id just to say "ready".
+        self.pool
+            .model(model)
+            .is_none_or(|entry| entry.warm_child().is_some())
     }
 
     async fn run_candidates(
@@ -181,7 +179,7 @@ impl Engine {
         let Backend::Remote { endpoint, .. } = &route.backend else {
             return None;
         };
-        if endpoint.config.kind != EndpointKind::OpenRouter {
+        if !endpoint.is_openrouter() {
             return None;
         }
         match self.routes.resolve(id).ok()?.backend {
@@ -401,12 +399,7 @@ impl Engine {
         }
         let backend = match &route.backend {
             Backend::Local(_) => BackendKind::Local,
-            Backend::Remote { endpoint, .. }
-                if endpoint.config.kind == EndpointKind::OpenRouter =>
-            {
-                BackendKind::OpenRouter
-            }
-            Backend::Remote { .. } => BackendKind::OpenAi,
+            Backend::Remote { endpoint, .. } => endpoint.backend_kind(),
         };
         // With OpenRouter's own fallbacks, the answer says which model served.
         let model = match (&route.backend, &outcome.upstream_model) {

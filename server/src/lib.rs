@@ -12,6 +12,7 @@ pub mod backend;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod exec_path;
 pub mod executor;
 pub mod job;
 pub mod metrics;

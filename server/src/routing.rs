@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::backend::RemoteEndpoint;
-use crate::config::EndpointKind;
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
@@ -199,11 +198,6 @@ impl RouteTable {
     /// The endpoints.
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<RemoteEndpoint>> {
         self.endpoints.values()
-    }
-
-    /// Whether an endpoint is OpenRouter.
-    pub fn is_openrouter(endpoint: &RemoteEndpoint) -> bool {
-        endpoint.config.kind == EndpointKind::OpenRouter
     }
 }
 

@@ -8,8 +8,7 @@ use ai_router_proto::v1 as pb;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
-use super::outcome::INVALID_MODEL;
-use super::status::code_of;
+use super::outcome::record_invalid;
 use super::{deadline, validate};
 use crate::engine::Engine;
 use crate::job::Job;
@@ -39,7 +38,7 @@ pub fn accept(engine: &Engine, request: Request<pb::GenerateRequest>) -> Result<
             job,
         }),
         Err(e) => {
-            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
+            record_invalid(engine, &e);
             Err(e.into())
         }
     }

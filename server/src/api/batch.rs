@@ -15,8 +15,7 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::outcome::{INVALID_MODEL, OutcomeRecorder};
-use super::status::code_of;
+use super::outcome::{OutcomeRecorder, record_invalid};
 use super::{convert, deadline, trace, validate};
 use crate::engine::Engine;
 use crate::error::RouterError;
@@ -139,7 +138,7 @@ async fn run_item(
     let job = match job {
         Ok(job) => job,
         Err(e) => {
-            engine.stats.record(INVALID_MODEL, code_of(&e), None, 0);
+            record_invalid(engine, &e);
             return error_result(index, &Status::from(e));
         }
     };

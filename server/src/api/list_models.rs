@@ -5,7 +5,6 @@ use ai_router_proto::v1 as pb;
 use super::convert::{backend, duration};
 use crate::engine::{BackendKind, Engine};
 use crate::pool::ModelStateKind;
-use crate::routing::RouteTable;
 
 pub fn build(engine: &Engine) -> pb::ListModelsResponse {
     let mut models: Vec<pb::ModelInfo> = engine
@@ -25,17 +24,12 @@ pub fn build(engine: &Engine) -> pb::ListModelsResponse {
         .collect();
     for (id, endpoint) in engine.routes.known_ids() {
         let Some(endpoint) = endpoint else { continue };
-        let kind = if RouteTable::is_openrouter(&endpoint) {
-            BackendKind::OpenRouter
-        } else {
-            BackendKind::OpenAi
-        };
         models.push(pb::ModelInfo {
             id,
-            backend: backend(kind) as i32,
+            backend: backend(endpoint.backend_kind()) as i32,
             state: pb::ModelState::Warm as i32,
             slots: endpoint.config.max_concurrency,
-            in_flight: (endpoint.limiter.capacity() - endpoint.limiter.available()) as u32,
+            in_flight: endpoint.limiter.in_flight() as u32,
             ..Default::default()
         });
     }

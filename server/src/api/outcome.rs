@@ -13,6 +13,11 @@ pub const INVALID_MODEL: &str = "<invalid>";
 /// Stats label for valid ids that no route serves.
 pub const UNKNOWN_MODEL: &str = "<unknown>";
 
+/// Records a request rejected by validation (its model id is not trusted).
+pub fn record_invalid(engine: &Engine, error: &RouterError) {
+    engine.stats.record(INVALID_MODEL, code_of(error), None, 0);
+}
+
 /// Drop guard recording one request's outcome.
 pub struct OutcomeRecorder<'a> {
     engine: &'a Engine,

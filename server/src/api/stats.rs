@@ -129,7 +129,7 @@ fn routes(engine: &Engine) -> Vec<pb::RouteStats> {
             pb::RouteStats {
                 route: l.name().to_string(),
                 limit: l.capacity() as u32,
-                in_flight: (l.capacity() - l.available().min(l.capacity())) as u32,
+                in_flight: l.in_flight() as u32,
                 queued: l.queued() as u32,
                 completed: l.completed(),
                 best_concurrency,

@@ -54,6 +54,20 @@ impl RemoteEndpoint {
         })
     }
 
+    /// Whether this endpoint is OpenRouter (own fallbacks, cost, attribution).
+    pub fn is_openrouter(&self) -> bool {
+        self.config.kind == EndpointKind::OpenRouter
+    }
+
+    /// Which backend kind answers through it.
+    pub fn backend_kind(&self) -> crate::engine::BackendKind {
+        if self.is_openrouter() {
+            crate::engine::BackendKind::OpenRouter
+        } else {
+            crate::engine::BackendKind::OpenAi
+        }
+    }
+
     /// The target for one request.
     pub fn target(&self) -> Target {
         Target {

@@ -68,9 +68,10 @@ impl RouteLimiter {
         self.capacity
     }
 
-    /// Permits free now.
-    pub fn available(&self) -> usize {
-        self.permits.available_permits()
+    /// Requests holding a permit now.
+    pub fn in_flight(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
     }
 
     /// Requests waiting now.

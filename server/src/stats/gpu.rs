@@ -33,7 +33,7 @@ impl GpuMonitor {
 
     /// Queries nvidia-smi once, if it exists.
     pub async fn sample(&self) {
-        let Some(smi) = on_path("nvidia-smi") else {
+        let Some(smi) = crate::exec_path::find_on_path("nvidia-smi") else {
             return;
         };
         let output = tokio::process::Command::new(smi)
@@ -53,13 +53,6 @@ impl GpuMonitor {
             *latest = samples;
         }
     }
-}
-
-fn on_path(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Parses `index, name, util %, used MiB, total MiB` lines.

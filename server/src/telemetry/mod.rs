@@ -118,15 +118,6 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
     Ok(Telemetry { provider })
 }
 
-/// Logs only (no exporter): for tools and tests that need no traces.
-pub fn init_logging(filter: &str, json: bool) {
-    let _ = init(&TelemetryOptions {
-        log_filter: filter.to_string(),
-        log_json: json,
-        otlp_endpoint: None,
-    });
-}
-
 fn otlp_endpoint(options: &TelemetryOptions) -> Option<Option<String>> {
     if let Some(e) = &options.otlp_endpoint {
         return Some(Some(e.clone()));

@@ -75,19 +75,11 @@ impl UpstreamClient {
     ) -> Result<UpstreamClient, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
-            .pool_idle_timeout(pool_idle_timeout)
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .connector_layer(CountConnections(counters.connections_opened.clone()));
+            .pool_idle_timeout(pool_idle_timeout);
         if !use_proxy {
             builder = builder.no_proxy();
         }
-        Ok(UpstreamClient {
-            http: builder.build()?,
-            counters,
-            breaker: None,
-            budget: None,
-        })
+        UpstreamClient::finish(builder, connect_timeout, counters)
     }
 
     /// The client for local llama-server children: no proxy, and no idle
@@ -99,9 +91,20 @@ impl UpstreamClient {
         connect_timeout: Duration,
         counters: Arc<UpstreamCounters>,
     ) -> Result<UpstreamClient, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .no_proxy()
-            .pool_max_idle_per_host(0)
+            .pool_max_idle_per_host(0);
+        UpstreamClient::finish(builder, connect_timeout, counters)
+    }
+
+    /// What every client shares: connect timeout, no Nagle delay, and the
+    /// connection counter behind `Stats`.
+    fn finish(
+        builder: reqwest::ClientBuilder,
+        connect_timeout: Duration,
+        counters: Arc<UpstreamCounters>,
+    ) -> Result<UpstreamClient, reqwest::Error> {
+        let http = builder
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .connector_layer(CountConnections(counters.connections_opened.clone()))

@@ -125,18 +125,40 @@ async fn a_busy_model_is_never_evicted() {
     );
     assert!(states(&router).await.contains(&("busy".into(), WARM)));
 
-    // Once the request finishes, the waiting start proceeds and evicts it.
+    // The caller left while its load was queued for a slot: the load gave
+    // its place up, so nothing waits and the busy model keeps its slot.
+    // (The loader notices asynchronously: observed with a bound, not a sleep.)
+    let mut pool_stats = None;
+    for _ in 0..500 {
+        let p = client
+            .stats(StatsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .pool
+            .unwrap();
+        if p.slot_waiters == 0 {
+            pool_stats = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pool_stats = pool_stats.expect("the abandoned load left the slot queue");
+    assert_eq!(pool_stats.slots_held, 1, "{pool_stats:?}");
+    assert!(states(&router).await.contains(&("newcomer".into(), COLD)));
+
+    // Once the request finishes, a new call for the newcomer evicts it.
     let mut events = router.engine.pool.subscribe();
     drop(lease);
-    let event = wait_for_event(&mut events, Duration::from_secs(10), |e| {
-        matches!(e, PoolEvent::Ready { .. })
+    client.generate(prompt("newcomer", "x", 2)).await.unwrap();
+    let evicted = wait_for_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, PoolEvent::Evicted { .. })
     })
     .await
     .unwrap();
     assert!(
-        matches!(event, PoolEvent::Ready { ref model, .. } if model == "newcomer"),
-        "{event:?}"
+        matches!(&evicted, PoolEvent::Evicted { model, pid, reason: "lru" } if model == "busy" && *pid == busy_pid),
+        "{evicted:?}"
     );
-    client.generate(prompt("newcomer", "x", 2)).await.unwrap();
     router.stop().await.unwrap();
 }

@@ -68,13 +68,15 @@ pub fn format_stats(stats: &StatsResponse) -> String {
 
     let pool = stats.pool.unwrap_or_default();
     let mut pool_table = Table::new(&["", ""]);
-    let rows: [(&str, String); 6] = [
+    let rows: [(&str, String); 8] = [
         ("hits", pool.hits.to_string()),
         ("cold starts", pool.cold_starts.to_string()),
         ("evictions", pool.evictions.to_string()),
         ("restarts", pool.restarts.to_string()),
         ("hit ratio", format!("{:.1}%", pool.hit_ratio * 100.0)),
         ("loaded models", pool.loaded_models.to_string()),
+        ("slots held", pool.slots_held.to_string()),
+        ("loads waiting for a slot", pool.slot_waiters.to_string()),
     ];
     for (key, value) in rows {
         pool_table.row(vec![key.to_owned(), value]);
@@ -304,6 +306,8 @@ mod tests {
                 hit_ratio: 40.0 / 42.0,
                 load_time: None,
                 loaded_models: 1,
+                slots_held: 1,
+                slot_waiters: 0,
             }),
             rss_bytes: 25 * 1024 * 1024,
             total_requests: 42,

@@ -52,6 +52,8 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
             },
             load_time: Some(summary(pool.load_time)),
             loaded_models: pool.loaded,
+            slots_held: pool.slots_held,
+            slot_waiters: pool.slot_waiters,
         }),
         rss_bytes: rss,
         memory: Some(memory(engine, rss)),

@@ -80,6 +80,8 @@ pub struct FileLocal {
     #[serde(default, with = "humantime_serde")]
     pub startup_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    pub slot_wait_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
     pub health_interval: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub stop_grace: Option<Duration>,

@@ -133,6 +133,7 @@ fn apply_local(c: &mut Config, l: FileLocal) {
     set(&mut local.idle_ttl, l.idle_ttl.map(non_zero));
     set(&mut local.preload, l.preload);
     set(&mut local.startup_timeout, l.startup_timeout);
+    set(&mut local.slot_wait_timeout, l.slot_wait_timeout);
     set(&mut local.health_interval, l.health_interval);
     set(&mut local.stop_grace, l.stop_grace);
     set(&mut local.token_gap_timeout, l.token_gap_timeout);

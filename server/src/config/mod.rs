@@ -157,6 +157,10 @@ pub struct LocalConfig {
     pub preload: Vec<String>,
     /// Longest a model may take from spawn to healthy.
     pub startup_timeout: Duration,
+    /// Longest a load may wait for a free slot (every loaded model busy)
+    /// before its callers get RESOURCE_EXHAUSTED; a caller's own deadline
+    /// ends its wait sooner.
+    pub slot_wait_timeout: Duration,
     /// Interval of the health check of warm children.
     pub health_interval: Duration,
     /// SIGTERM → SIGKILL grace when stopping a child.
@@ -183,6 +187,7 @@ impl Default for LocalConfig {
             idle_ttl: Some(Duration::from_secs(30 * 60)),
             preload: Vec::new(),
             startup_timeout: Duration::from_secs(120),
+            slot_wait_timeout: Duration::from_secs(120),
             health_interval: Duration::from_secs(5),
             stop_grace: Duration::from_secs(5),
             token_gap_timeout: Duration::from_secs(30),

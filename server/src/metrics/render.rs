@@ -126,6 +126,18 @@ pub fn render(s: &StatsResponse) -> String {
             "Model processes running.",
             f64::from(p.loaded_models),
         );
+        gauge(
+            &mut out,
+            "airouter_pool_slots_held",
+            "Slots held by model processes starting, warm, or still exiting.",
+            f64::from(p.slots_held),
+        );
+        gauge(
+            &mut out,
+            "airouter_pool_slot_waiters",
+            "Model loads queued for a free slot.",
+            f64::from(p.slot_waiters),
+        );
     }
     if let Some(m) = &s.memory {
         gauge(

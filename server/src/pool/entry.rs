@@ -1,4 +1,7 @@
-//! One catalogued model's live state, and the lease a request holds on it.
+//! One catalogued model's live state, the lease a request holds on it, and
+//! the demand of callers waiting for it to load. A model with a lease or a
+//! waiting caller is never evicted: a model that has just become ready for
+//! its waiters stays until they have taken their leases.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -6,9 +9,9 @@ use std::time::Instant;
 
 use tokio::sync::{Notify, watch};
 
-use super::PoolError;
 use super::catalogue::LocalModelSpec;
 use super::process::ChildProcess;
+use super::{PoolError, PoolInner, capacity};
 
 /// Result of a load, shared by everyone waiting for it.
 pub type LoadResult = Option<Result<(), PoolError>>;
@@ -45,6 +48,11 @@ pub struct ModelEntry {
     pub last_used_ms: AtomicU64,
     /// Consecutive failed starts (reset by a successful one).
     pub failures: AtomicU32,
+    /// Callers waiting for this model to load (see [`Demand`]).
+    waiting: AtomicU32,
+    /// Signalled when the last waiting caller leaves, so a loader still
+    /// queued for a slot can give its place up.
+    pub(super) demand_gone: Notify,
 }
 
 impl ModelEntry {
@@ -57,6 +65,28 @@ impl ModelEntry {
             in_flight: AtomicU32::new(0),
             last_used_ms: AtomicU64::new(0),
             failures: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
+            demand_gone: Notify::new(),
+        }
+    }
+
+    /// Callers waiting for a load.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Warm with no lease and no waiting caller: the only state eviction
+    /// may touch. Call with the phase lock held (`phase` is its guard).
+    pub(super) fn evictable(&self, phase: &Phase) -> Option<Arc<ChildProcess>> {
+        match phase {
+            Phase::Warm(child)
+                if child.is_alive()
+                    && self.in_flight.load(Ordering::Acquire) == 0
+                    && self.waiting.load(Ordering::Acquire) == 0 =>
+            {
+                Some(child.clone())
+            }
+            _ => None,
         }
     }
 
@@ -76,10 +106,37 @@ impl ModelEntry {
             _ => None,
         }
     }
+}
 
-    /// True when the model holds (or is about to hold) a process.
-    pub fn occupies_a_slot(&self) -> bool {
-        matches!(&*self.phase(), Phase::Warm(_) | Phase::Loading(_))
+/// A caller's interest in a model that is loading. Created under the phase
+/// lock when the caller starts waiting, dropped when it has its lease or
+/// gives up (error, deadline, cancellation). Never dropped with the phase
+/// lock held: its drop may make room, which takes phase locks.
+pub(super) struct Demand {
+    entry: Arc<ModelEntry>,
+    pool: Arc<PoolInner>,
+}
+
+impl Demand {
+    /// Registers one more waiting caller. Call with the phase lock held, so
+    /// a loader deciding whether anyone still waits sees it.
+    pub(super) fn register(entry: &Arc<ModelEntry>, pool: &Arc<PoolInner>) -> Demand {
+        entry.waiting.fetch_add(1, Ordering::AcqRel);
+        Demand {
+            entry: entry.clone(),
+            pool: pool.clone(),
+        }
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        if self.entry.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.entry.demand_gone.notify_waiters();
+            // A warm model nobody waits for any more may be the room a
+            // queued loader needs.
+            capacity::make_room(&self.pool);
+        }
     }
 }
 
@@ -88,8 +145,7 @@ impl ModelEntry {
 pub struct Lease {
     entry: Arc<ModelEntry>,
     child: Arc<ChildProcess>,
-    idle: Arc<Notify>,
-    epoch: Instant,
+    pool: Arc<PoolInner>,
     /// True when this request waited for a process to start.
     pub cold: bool,
 }
@@ -99,15 +155,13 @@ impl Lease {
     pub(super) fn new(
         entry: Arc<ModelEntry>,
         child: Arc<ChildProcess>,
-        idle: Arc<Notify>,
-        epoch: Instant,
+        pool: Arc<PoolInner>,
         cold: bool,
     ) -> Lease {
         Lease {
             entry,
             child,
-            idle,
-            epoch,
+            pool,
             cold,
         }
     }
@@ -137,10 +191,11 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        self.entry.last_used_ms.store(now, Ordering::Relaxed);
+        self.entry
+            .last_used_ms
+            .store(self.pool.now_ms(), Ordering::Relaxed);
         if self.entry.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle.notify_waiters();
+            capacity::make_room(&self.pool);
         }
     }
 }

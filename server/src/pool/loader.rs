@@ -1,25 +1,38 @@
 //! Starting a model: one loader task per cold model however many requests
-//! wait for it, a free port (retried if a stranger takes it first), a
-//! readiness wait that fails the moment the child exits, backoff between
-//! failed starts, and a watcher that notices when a warm child dies.
+//! wait for it. The loader queues for a slot (holding nothing while it
+//! waits, granted in arrival order), gives its place up when every caller
+//! that wanted the model has left, launches the process under the slot, and
+//! hands the model to its waiters. Back-off follows only real start failures
+//! (the process did not come up), never "no room yet".
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::entry::{LoadResult, ModelEntry, Phase};
-use super::process::{ChildProcess, SpawnParams};
-use super::{PoolError, PoolEvent, PoolInner, binary, capacity, port};
+use super::process::ChildProcess;
+use super::slots::SlotPermit;
+use super::{PoolError, PoolEvent, PoolInner, capacity};
 
-/// Attempts when the chosen port turns out to be taken.
-const PORT_ATTEMPTS: u32 = 3;
 /// First delay between failed starts; doubles per failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Largest delay between failed starts below the breaker threshold.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How a load ended.
+enum Outcome {
+    /// Warm (the phase is already set).
+    Ready,
+    /// Every waiting caller left while the load was queued for a slot; the
+    /// phase is already back to cold and nobody listens.
+    Abandoned,
+    /// The load could not start or the process did not come up.
+    Failed(PoolError),
+}
 
 /// Marks the entry Loading and spawns its loader. Called with the phase lock
 /// held, which is what makes the start single-flight.
@@ -37,11 +50,16 @@ pub(super) fn begin(
     let span = tracing::info_span!("model_load", otel.name = "model_load", model = %entry.spec.id);
     inner.tasks.spawn(
         async move {
-            let result = load(&inner2, &entry2).await;
-            if let Err(e) = &result {
-                record_failure(&inner2, &entry2, e.clone());
+            match load(&inner2, &entry2).await {
+                Outcome::Ready => {
+                    let _ = tx.send(Some(Ok(())));
+                }
+                Outcome::Abandoned => {}
+                Outcome::Failed(e) => {
+                    settle_failure(&inner2, &entry2, &e);
+                    let _ = tx.send(Some(Err(e)));
+                }
             }
-            let _ = tx.send(Some(result));
         }
         .instrument(span),
     );
@@ -58,7 +76,17 @@ pub(super) fn preload(inner: &Arc<PoolInner>, entry: Arc<ModelEntry>) {
     }
 }
 
-fn record_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: PoolError) {
+/// Leaves the entry after a failed load: a real start failure backs off
+/// (and opens the breaker after enough of them); running out of room or
+/// shutting down leaves the model cold, to be tried again on demand.
+fn settle_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: &PoolError) {
+    if matches!(
+        error,
+        PoolError::NoCapacity { .. } | PoolError::ShuttingDown
+    ) {
+        *entry.phase() = Phase::Cold;
+        return;
+    }
     let failures = entry.failures.fetch_add(1, Ordering::Relaxed) + 1;
     let config = &inner.config;
     let delay = if failures >= config.breaker_threshold {
@@ -72,69 +100,105 @@ fn record_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: PoolError) 
         error: error.to_string(),
     });
     *entry.phase() = Phase::Failed {
-        error,
+        error: error.clone(),
         retry_at: Instant::now() + delay,
     };
 }
 
-async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Result<(), PoolError> {
-    let binary = inner
-        .binary
-        .get_or_try_init(|| binary::locate(inner.config.llama_server.as_deref()))
-        .await?;
-    capacity::make_room(inner, entry).await?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let port = port::pick_free_port().map_err(|e| PoolError::SpawnFailed {
+async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
+    let slot = match wait_for_slot(inner, entry).await {
+        Ok(slot) => slot,
+        Err(outcome) => return outcome,
+    };
+    let started = Instant::now();
+    let child = match inner.launcher.launch(inner, &entry.spec, &slot).await {
+        Ok(child) => child,
+        Err(e) => return Outcome::Failed(e),
+    };
+    if inner.shutdown.is_cancelled() {
+        child.stop();
+        return Outcome::Failed(PoolError::ShuttingDown);
+    }
+    inner.counters.load_time.record(started.elapsed());
+    entry.failures.store(0, Ordering::Relaxed);
+    entry.last_used_ms.store(inner.now_ms(), Ordering::Relaxed);
+    tracing::info!(model = %entry.spec.id, pid = child.pid, port = child.port, load_ms = started.elapsed().as_millis() as u64, "model ready");
+    *entry.phase() = Phase::Warm(child.clone());
+    inner.events.send(PoolEvent::Ready {
+        model: entry.spec.id.clone(),
+        pid: child.pid,
+    });
+    inner
+        .tasks
+        .spawn(watch_child(inner.clone(), entry.clone(), child));
+    // The loader's hold on the slot ends here; the child's supervisor keeps
+    // it until the process has been reaped.
+    drop(slot);
+    Outcome::Ready
+}
+
+/// Queues for a slot. Ends with the slot; with `Abandoned` once no caller
+/// waits for the model any more (a preload always waits); with `NoCapacity`
+/// after `slot_wait_timeout`; or at shutdown.
+async fn wait_for_slot(
+    inner: &Arc<PoolInner>,
+    entry: &Arc<ModelEntry>,
+) -> Result<Arc<SlotPermit>, Outcome> {
+    let bytes = entry.spec.file_bytes;
+    if let Some(budget) = inner.slots.budget()
+        && bytes > budget
+    {
+        return Err(Outcome::Failed(PoolError::NoCapacity {
             model: entry.spec.id.clone(),
-            detail: format!("no free port: {e}"),
-        })?;
-        let spawned_at = Instant::now();
-        let child = ChildProcess::spawn(
-            SpawnParams {
-                binary,
-                spec: &entry.spec,
-                port,
-                stop_grace: inner.config.stop_grace,
-            },
-            &inner.tasks,
-        )?;
-        let ready = tokio::select! {
-            r = child.wait_ready(&inner.http, inner.config.startup_timeout) => r,
-            _ = inner.shutdown.cancelled() => Err(PoolError::ShuttingDown),
-        };
-        match ready {
-            Ok(()) if !inner.shutdown.is_cancelled() => {
-                inner.counters.load_time.record(spawned_at.elapsed());
-                entry.failures.store(0, Ordering::Relaxed);
-                entry.last_used_ms.store(inner.now_ms(), Ordering::Relaxed);
-                tracing::info!(model = %entry.spec.id, pid = child.pid, port, load_ms = spawned_at.elapsed().as_millis() as u64, "model ready");
-                *entry.phase() = Phase::Warm(child.clone());
-                inner.events.send(PoolEvent::Ready {
+            reason: format!(
+                "its file alone ({} MiB) exceeds the memory budget ({} MiB)",
+                bytes >> 20,
+                budget >> 20
+            ),
+        }));
+    }
+    let mut ticket = inner.slots.enqueue(bytes);
+    if let Some(slot) = (&mut ticket).now_or_never() {
+        return Ok(slot);
+    }
+    capacity::make_room(inner);
+    let give_up = tokio::time::sleep(inner.config.slot_wait_timeout);
+    tokio::pin!(give_up);
+    loop {
+        // Registered before the check, so a caller leaving in between is
+        // not missed.
+        let demand_gone = entry.demand_gone.notified();
+        tokio::pin!(demand_gone);
+        demand_gone.as_mut().enable();
+        if !entry.preload && abandon_if_unwanted(entry) {
+            return Err(Outcome::Abandoned);
+        }
+        tokio::select! {
+            biased;
+            slot = &mut ticket => return Ok(slot),
+            _ = &mut demand_gone => {}
+            _ = &mut give_up => {
+                return Err(Outcome::Failed(PoolError::NoCapacity {
                     model: entry.spec.id.clone(),
-                    pid: child.pid,
-                });
-                inner
-                    .tasks
-                    .spawn(watch_child(inner.clone(), entry.clone(), child));
-                return Ok(());
+                    reason: capacity::blocked_reason(inner),
+                }));
             }
-            Ok(()) => {
-                child.stop();
-                return Err(PoolError::ShuttingDown);
-            }
-            Err(PoolError::ExitedDuringStartup { stderr_tail, .. })
-                if attempt < PORT_ATTEMPTS && stderr_tail.contains("bind") =>
-            {
-                tracing::warn!(model = %entry.spec.id, port, "port was taken before llama-server could bind it; retrying on another");
-            }
-            Err(e) => {
-                child.kill();
-                return Err(e);
-            }
+            _ = inner.shutdown.cancelled() => return Err(Outcome::Failed(PoolError::ShuttingDown)),
         }
     }
+}
+
+/// Sends the entry back to cold when no caller waits for it. Under the phase
+/// lock, where callers register as waiting, so none can join a load that is
+/// being given up.
+fn abandon_if_unwanted(entry: &ModelEntry) -> bool {
+    let mut phase = entry.phase();
+    if entry.waiting() != 0 {
+        return false;
+    }
+    tracing::debug!(model = %entry.spec.id, "every caller left while the load waited for a slot; giving the place up");
+    *phase = Phase::Cold;
+    true
 }
 
 /// Waits for a warm child to exit. An exit the router did not ask for is a
@@ -150,7 +214,6 @@ async fn watch_child(inner: Arc<PoolInner>, entry: Arc<ModelEntry>, child: Arc<C
             *phase = Phase::Cold;
         }
     }
-    inner.idle.notify_waiters();
     if child.stop_requested() || inner.shutdown.is_cancelled() {
         return;
     }

@@ -34,9 +34,11 @@ pub(super) async fn run(inner: Arc<PoolInner>) {
         if let Some(ttl) = inner.config.idle_ttl {
             let ttl_ms = ttl.as_millis() as u64;
             for entry in inner.entries.values() {
-                capacity::evict_if_idle_for(&inner, entry, ttl_ms);
+                capacity::evict_if_idle_for(&inner, entry, ttl_ms, "idle_ttl");
             }
         }
+        // Room is made the moment a model goes idle; this only backs that up.
+        capacity::make_room(&inner);
         if last_health.elapsed() >= inner.config.health_interval {
             last_health = Instant::now();
             probe_health(&inner, &health_failures).await;
@@ -70,7 +72,7 @@ fn sample_rss(inner: &PoolInner, system: &mut System) {
     );
     for child in children {
         if let Some(p) = system.process(Pid::from_u32(child.pid)) {
-            child.rss_bytes.store(p.memory(), Ordering::Relaxed);
+            child.record_rss(p.memory());
         }
     }
 }

@@ -2,10 +2,12 @@
 //! started on first use (or at boot), kept warm, evicted by count, memory
 //! budget and idle TTL, health-checked, and restarted when it dies.
 //!
-//! Layout: `catalogue` (which models exist), `process` (one child's life),
-//! `entry` (a model's state and the lease a request holds), `loader`
-//! (single-flight start), `capacity` (eviction), `maintenance` (health,
-//! TTL, RSS sampling), `binary` and `port` (what to run, where).
+//! Layout: `catalogue` (which models exist), `slots` (the permits that
+//! bound live processes, granted in arrival order), `capacity` (eviction to
+//! make room), `entry` (a model's state, the lease a request holds, the
+//! demand of callers waiting for a load), `loader` (single-flight start),
+//! `launcher` and `process` (one child's life), `maintenance` (health, TTL,
+//! RSS sampling), `binary` and `port` (what to run, where).
 
 mod binary;
 mod capacity;
@@ -13,18 +15,20 @@ pub mod catalogue;
 mod entry;
 mod error;
 mod events;
+mod launcher;
 mod loader;
 mod maintenance;
 mod port;
 mod process;
+#[cfg(test)]
+mod simulation;
+mod slots;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OnceCell};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,7 +39,9 @@ pub use events::PoolEvent;
 
 use crate::config::LocalConfig;
 use crate::stats::histogram::{LatencyHistogram, Summary};
-use entry::Phase;
+use entry::{Demand, Phase};
+use launcher::Launcher;
+use slots::Slots;
 
 /// Pool counters, read by `Stats`.
 #[derive(Default)]
@@ -67,6 +73,10 @@ pub struct PoolSummary {
     pub load_time: Summary,
     /// Processes running.
     pub loaded: u32,
+    /// Slots held: processes alive (starting, warm or still exiting).
+    pub slots_held: u32,
+    /// Loads queued for a slot.
+    pub slot_waiters: u32,
 }
 
 /// A model's state for `ListModels`.
@@ -107,13 +117,12 @@ pub(crate) struct PoolInner {
     entries: BTreeMap<String, Arc<ModelEntry>>,
     /// Health probes and readiness polls (no proxy, short timeouts).
     http: reqwest::Client,
-    binary: OnceCell<PathBuf>,
+    /// What brings a process up (llama-server; a simulation in the model check).
+    launcher: Arc<dyn Launcher>,
+    /// The licences to run a process.
+    slots: Arc<Slots>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
-    /// Serialises eviction decisions (not on the warm path).
-    capacity: std::sync::Mutex<()>,
-    /// Signalled when a model becomes idle or a process goes away.
-    idle: Arc<Notify>,
     counters: PoolCounters,
     events: events::Events,
     epoch: Instant,
@@ -132,6 +141,15 @@ impl Pool {
         config: LocalConfig,
         catalogue: BTreeMap<String, LocalModelSpec>,
     ) -> Result<Pool, PoolError> {
+        Pool::start_with(config, catalogue, launcher::default_launcher())
+    }
+
+    /// [`Pool::start`] with the given launcher (the model check's simulation).
+    pub(crate) fn start_with(
+        config: LocalConfig,
+        catalogue: BTreeMap<String, LocalModelSpec>,
+        launcher: Arc<dyn Launcher>,
+    ) -> Result<Pool, PoolError> {
         let entries = catalogue
             .into_iter()
             .map(|(id, spec)| {
@@ -147,15 +165,15 @@ impl Pool {
                 model: String::new(),
                 detail: format!("cannot build the health-check HTTP client: {e}"),
             })?;
+        let slots = Slots::new(config.max_loaded_models, config.memory_budget_bytes);
         let inner = Arc::new(PoolInner {
             config,
             entries,
             http,
-            binary: OnceCell::new(),
+            launcher,
+            slots,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            capacity: std::sync::Mutex::new(()),
-            idle: Arc::new(Notify::new()),
             counters: PoolCounters::default(),
             events: events::Events::default(),
             epoch: Instant::now(),
@@ -179,33 +197,41 @@ impl Pool {
 
     /// A lease on a ready process for `entry`. Warm: a lock, an atomic and an
     /// Arc clone, no await. Cold: one loader starts the process while every
-    /// concurrent caller waits on the same result (single flight). Dropping
-    /// the future (caller cancelled) does not stop the load for the others.
+    /// concurrent caller waits on the same result (single flight); while
+    /// they wait, their demand keeps the model from being evicted the moment
+    /// it is ready. Dropping the future (caller cancelled) does not stop the
+    /// load for the others; when the last caller leaves while the load is
+    /// still queued for a slot, the load gives its place up.
     pub async fn acquire(&self, entry: &Arc<ModelEntry>) -> Result<Lease, PoolError> {
         let inner = &self.inner;
-        let mut waited = false;
+        // Dropped after the phase guard in every path (declared first).
+        let mut demand: Option<Demand> = None;
         loop {
             if inner.shutdown.is_cancelled() {
                 return Err(PoolError::ShuttingDown);
             }
             let mut load = {
                 let mut phase = entry.phase();
-                match &*phase {
+                let rx = match &*phase {
                     Phase::Warm(child) if child.is_alive() => {
                         entry.in_flight.fetch_add(1, Ordering::AcqRel);
-                        let counter = if waited {
+                        let counter = if demand.is_some() {
                             &inner.counters.cold_starts
                         } else {
                             &inner.counters.hits
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
-                        return Ok(Lease::new(
+                        let lease = Lease::new(
                             entry.clone(),
                             child.clone(),
-                            inner.idle.clone(),
-                            inner.epoch,
-                            waited,
-                        ));
+                            inner.clone(),
+                            demand.is_some(),
+                        );
+                        drop(phase);
+                        // Now that the lease counts as in flight, the demand
+                        // may go without the model looking idle in between.
+                        drop(demand);
+                        return Ok(lease);
                     }
                     Phase::Loading(rx) => rx.clone(),
                     Phase::Failed { error, retry_at } if Instant::now() < *retry_at => {
@@ -217,14 +243,19 @@ impl Pool {
                         });
                     }
                     _ => loader::begin(inner, entry, &mut phase),
+                };
+                // Registered under the phase lock, where the loader checks
+                // whether anyone still waits before giving its place up.
+                if demand.is_none() {
+                    demand = Some(Demand::register(entry, inner));
                 }
+                rx
             };
-            waited = true;
-            let result = match load.wait_for(Option::is_some).await {
-                Ok(r) => r.clone(),
-                Err(_) => Some(Err(PoolError::ShuttingDown)),
-            };
-            if let Some(Err(e)) = result {
+            // A closed channel means the load was given up (nobody waited
+            // at that moment) or the pool stopped: look at the phase again.
+            if let Ok(result) = load.wait_for(Option::is_some).await
+                && let Some(Err(e)) = result.clone()
+            {
                 return Err(e);
             }
         }
@@ -284,6 +315,8 @@ impl Pool {
                 .values()
                 .filter(|e| e.warm_child().is_some())
                 .count() as u32,
+            slots_held: self.inner.slots.held() as u32,
+            slot_waiters: self.inner.slots.waiting() as u32,
         }
     }
 
@@ -293,13 +326,10 @@ impl Pool {
         let Some(entry) = self.inner.entries.get(id) else {
             return false;
         };
-        let child = entry.warm_child();
-        if !capacity::evict_if_idle_for(&self.inner, entry, 0) {
+        let Some(child) = capacity::evict_if_idle_for(&self.inner, entry, 0, "unload") else {
             return false;
-        }
-        if let Some(child) = child {
-            child.exited().await;
-        }
+        };
+        child.exited().await;
         true
     }
 

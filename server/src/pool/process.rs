@@ -1,13 +1,15 @@
 //! One llama-server child: spawned from an argument list (never a shell),
 //! tied to the router's life (parent-death signal, kill on drop), watched by
 //! a supervisor task that reaps it, and stopped with SIGTERM, a grace period,
-//! then SIGKILL.
+//! then SIGKILL. The supervisor holds the child's slot permit and releases it
+//! only after the process has been reaped, so an exiting child still counts
+//! against `max_loaded_models`.
 
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -17,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use super::PoolError;
 use super::catalogue::LocalModelSpec;
+use super::slots::SlotPermit;
 
 /// Lines of stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 12;
@@ -37,6 +40,11 @@ pub struct ChildProcess {
     pub spawned_at: Instant,
     /// Last sampled resident memory, bytes.
     pub rss_bytes: AtomicU64,
+    /// Id of the slot it holds (to mark it releasing when it is stopped).
+    pub(super) slot_id: u64,
+    /// The slot, to raise its memory reservation to the measured RSS. Weak:
+    /// only the supervisor (and the loader while starting) own the slot.
+    slot: Weak<SlotPermit>,
     exit: watch::Receiver<Option<String>>,
     stop: CancellationToken,
     kill: CancellationToken,
@@ -55,9 +63,68 @@ pub struct SpawnParams<'a> {
     pub port: u16,
     /// SIGTERM → SIGKILL grace.
     pub stop_grace: Duration,
+    /// The slot the process runs under, released once it has been reaped.
+    pub slot: &'a Arc<SlotPermit>,
+}
+
+/// The supervisor's side of a child: it reports the exit (after releasing
+/// the slot) and obeys stop and kill requests.
+pub(super) struct ChildControl {
+    /// Sends the exit description.
+    pub exit: watch::Sender<Option<String>>,
+    /// Graceful stop requested.
+    pub stop: CancellationToken,
+    /// Immediate kill requested.
+    pub kill: CancellationToken,
+    /// The slot, dropped right before the exit is announced.
+    pub slot: Arc<SlotPermit>,
 }
 
 impl ChildProcess {
+    /// A child record and the control its supervisor needs. Used by the
+    /// real spawn below and by the simulated launcher of the model check.
+    pub(super) fn new(
+        model: &str,
+        pid: u32,
+        port: u16,
+        slot: &Arc<SlotPermit>,
+    ) -> (Arc<ChildProcess>, ChildControl) {
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let stop = CancellationToken::new();
+        let kill = CancellationToken::new();
+        let child = Arc::new(ChildProcess {
+            model: model.to_string(),
+            pid,
+            port,
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            spawned_at: Instant::now(),
+            rss_bytes: AtomicU64::new(0),
+            slot_id: slot.id(),
+            slot: Arc::downgrade(slot),
+            exit: exit_rx,
+            stop: stop.clone(),
+            kill: kill.clone(),
+            stderr_tail: Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES))),
+            bound: Arc::new(AtomicBool::new(false)),
+            progress: Arc::new(Notify::new()),
+        });
+        let control = ChildControl {
+            exit: exit_tx,
+            stop,
+            kill,
+            slot: slot.clone(),
+        };
+        (child, control)
+    }
+
+    /// Records a measured RSS, and raises the slot's memory reservation to it.
+    pub(super) fn record_rss(&self, bytes: u64) {
+        self.rss_bytes.store(bytes, Ordering::Relaxed);
+        if let Some(slot) = self.slot.upgrade() {
+            slot.reserve_at_least(bytes);
+        }
+    }
+
     /// Starts the child and its supervisor and stderr reader (both owned by `tasks`).
     pub fn spawn(
         params: SpawnParams<'_>,
@@ -88,43 +155,18 @@ impl ChildProcess {
             detail: format!("{}: {e}", params.binary.display()),
         })?;
         let pid = child.id().unwrap_or_default();
-        let (exit_tx, exit_rx) = watch::channel(None);
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
-        let bound = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(Notify::new());
+        let (record, control) = ChildProcess::new(&spec.id, pid, params.port, params.slot);
         if let Some(stderr) = child.stderr.take() {
             tasks.spawn(read_stderr(
                 stderr,
                 spec.id.clone(),
-                stderr_tail.clone(),
-                bound.clone(),
-                progress.clone(),
+                record.stderr_tail.clone(),
+                record.bound.clone(),
+                record.progress.clone(),
             ));
         }
-        let stop = CancellationToken::new();
-        let kill = CancellationToken::new();
-        tasks.spawn(supervise(
-            child,
-            pid,
-            exit_tx,
-            stop.clone(),
-            kill.clone(),
-            params.stop_grace,
-        ));
-        Ok(Arc::new(ChildProcess {
-            model: spec.id.clone(),
-            pid,
-            port: params.port,
-            base_url: format!("http://127.0.0.1:{}/v1", params.port),
-            spawned_at: Instant::now(),
-            rss_bytes: AtomicU64::new(0),
-            exit: exit_rx,
-            stop,
-            kill,
-            stderr_tail,
-            bound,
-            progress,
-        }))
+        tasks.spawn(supervise(child, pid, control, params.stop_grace));
+        Ok(record)
     }
 
     /// True until the process has exited.
@@ -279,11 +321,15 @@ async fn read_stderr(
 async fn supervise(
     mut child: tokio::process::Child,
     pid: u32,
-    exit_tx: watch::Sender<Option<String>>,
-    stop: CancellationToken,
-    kill: CancellationToken,
+    control: ChildControl,
     grace: Duration,
 ) {
+    let ChildControl {
+        exit: exit_tx,
+        stop,
+        kill,
+        slot,
+    } = control;
     let status = tokio::select! {
         status = child.wait() => status,
         _ = kill.cancelled() => force_kill(&mut child).await,
@@ -301,6 +347,8 @@ async fn supervise(
         Err(e) => format!("wait failed: {e}"),
     };
     tracing::debug!(pid, status = %described, "llama-server exited");
+    // Reaped: only now may another process take the slot.
+    drop(slot);
     let _ = exit_tx.send(Some(described));
 }
 

@@ -76,7 +76,7 @@ pub fn format_stats(stats: &StatsResponse) -> String {
         ("hit ratio", format!("{:.1}%", pool.hit_ratio * 100.0)),
         ("loaded models", pool.loaded_models.to_string()),
         ("slots held", pool.slots_held.to_string()),
-        ("loads waiting for a slot", pool.slot_waiters.to_string()),
+        ("loads queued for a slot", pool.slot_waiters.to_string()),
     ];
     for (key, value) in rows {
         pool_table.row(vec![key.to_owned(), value]);
@@ -346,12 +346,14 @@ generation               -      -      -      -        -
 model load               -      -      -      -        -
 
 Local pool
-  hits           40
-  cold starts    2
-  evictions      1
-  restarts       0
-  hit ratio      95.2%
-  loaded models  1
+  hits                     40
+  cold starts              2
+  evictions                1
+  restarts                 0
+  hit ratio                95.2%
+  loaded models            1
+  slots held               1
+  loads queued for a slot  0
 
 Memory
   router RSS      0.0 MiB
@@ -413,6 +415,6 @@ tiny   OK            41
         let text = format_stats(&StatsResponse::default());
         assert!(text.contains("uptime                -"), "{text}");
         assert!(text.contains("Requests: none yet"), "{text}");
-        assert!(text.contains("hit ratio      0.0%"), "{text}");
+        assert!(text.contains("hit ratio                0.0%"), "{text}");
     }
 }

@@ -50,6 +50,8 @@ fn bench(c: &mut Criterion) {
     let limits = engine.config.limits.clone();
     let local = request("model-7");
     let remote = request("lab/llama-3-8b");
+    let id = |s: &str| ai_router::domain::ModelId::parse(s).expect("a valid id");
+    let (local_id, remote_id, unknown_id) = (id("model-7"), id("lab/llama-3-8b"), id("nope"));
 
     let mut group = c.benchmark_group("request_path");
     group.bench_function("baseline_clone_request", |b| {
@@ -59,13 +61,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| validate(black_box(local.clone()), &limits).expect("valid"))
     });
     group.bench_function("route_local", |b| {
-        b.iter(|| engine.routes.resolve(black_box("model-7")).is_ok())
+        b.iter(|| engine.routes.resolve(black_box(&local_id)).is_ok())
     });
     group.bench_function("route_remote", |b| {
-        b.iter(|| engine.routes.resolve(black_box("lab/llama-3-8b")).is_ok())
+        b.iter(|| engine.routes.resolve(black_box(&remote_id)).is_ok())
     });
     group.bench_function("route_unknown", |b| {
-        b.iter(|| engine.routes.resolve(black_box("nope")).is_err())
+        b.iter(|| engine.routes.resolve(black_box(&unknown_id)).is_err())
     });
     group.bench_function("validate_and_route_remote", |b| {
         b.iter(|| {

@@ -10,14 +10,14 @@ use tracing::Instrument;
 
 use crate::backend::{Acquired, local_target};
 use crate::config::Config;
+use crate::domain::{BackendKind, Completion, DeltaSink, Job, ModelId, RequestTiming};
 use crate::error::RouterError;
 use crate::executor::Executor;
-use crate::job::Job;
 use crate::pool::{Lease, Pool, PoolError};
 use crate::routing::{Backend, Route, RouteTable};
-use crate::stats::{Recorder, RequestTiming};
+use crate::stats::Recorder;
 use crate::upstream::{
-    CallFailure, ChatCall, ChatOutcome, DeltaSink, RetryPolicy, UpstreamClient, UpstreamCounters,
+    CallFailure, ChatCall, ChatOutcome, RetryPolicy, UpstreamClient, UpstreamCounters,
     UpstreamError,
 };
 
@@ -28,40 +28,6 @@ use crate::upstream::{
 /// the retry fails too, the second look waits longer before answering.
 const DEATH_QUICK_LOOK: Duration = Duration::from_millis(25);
 const DEATH_CONFIRMATION: Duration = Duration::from_millis(500);
-
-/// Which kind of backend answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    /// A local llama-server child.
-    Local,
-    /// A plain OpenAI-compatible endpoint.
-    OpenAi,
-    /// OpenRouter.
-    OpenRouter,
-}
-
-/// A finished generation.
-#[derive(Debug, Clone)]
-pub struct Completion {
-    /// Text (empty when it was streamed).
-    pub text: String,
-    /// Model id that answered.
-    pub model: String,
-    /// Backend kind.
-    pub backend: BackendKind,
-    /// The upstream's finish reason.
-    pub finish_reason: Option<String>,
-    /// Prompt tokens.
-    pub prompt_tokens: u32,
-    /// Completion tokens.
-    pub completion_tokens: u32,
-    /// Cost in USD, when reported.
-    pub cost_usd: Option<f64>,
-    /// Upstream's generation id.
-    pub upstream_id: Option<String>,
-    /// Where the time went.
-    pub timing: RequestTiming,
-}
 
 /// A failure and whether output had already reached the client.
 struct Failed {
@@ -132,7 +98,7 @@ impl Engine {
         arrived: Instant,
         deadline: Option<Instant>,
     ) -> Result<Completion, RouterError> {
-        let candidates: Vec<&String> = std::iter::once(&job.model)
+        let candidates: Vec<&ModelId> = std::iter::once(&job.model)
             .chain(job.fallbacks.iter())
             .collect();
         let mut last_error = None;
@@ -170,12 +136,17 @@ impl Engine {
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| RouterError::InvalidArgument("no model to try".into())))
+        // The primary always yields a result or an error, so this is set;
+        // the fallback keeps the function total without a panic.
+        Err(last_error.unwrap_or(RouterError::ModelNotFound {
+            model: job.model.to_string(),
+            known: String::new(),
+        }))
     }
 
     /// The upstream model name of `id` if it routes to the same OpenRouter
     /// endpoint as `route`.
-    fn same_openrouter_endpoint(&self, route: &Route, id: &str) -> Option<String> {
+    fn same_openrouter_endpoint(&self, route: &Route, id: &ModelId) -> Option<String> {
         let Backend::Remote { endpoint, .. } = &route.backend else {
             return None;
         };
@@ -252,7 +223,7 @@ impl Engine {
             }
             let error = match failure {
                 LocalFailure::ChildDied => RouterError::Pool(PoolError::ChildDied {
-                    model: route.model_id.clone(),
+                    model: route.model_id.to_string(),
                 }),
                 _ => error.into(),
             };
@@ -408,7 +379,7 @@ impl Engine {
             {
                 format!("{}/{served}", endpoint.config.name)
             }
-            _ => route.model_id.clone(),
+            _ => route.model_id.to_string(),
         };
         Completion {
             text: outcome.text,

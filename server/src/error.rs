@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::domain::{Outcome, ValidationError};
 use crate::pool::PoolError;
 use crate::upstream::UpstreamError;
 
@@ -11,8 +12,8 @@ use crate::upstream::UpstreamError;
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     /// The request itself is malformed.
-    #[error("{0}")]
-    InvalidArgument(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
     /// No route for this model id.
     #[error("unknown model '{model}'; known models: {known}")]
     ModelNotFound {
@@ -54,7 +55,7 @@ impl RouterError {
     /// `error_type()`), independent of the message text.
     pub fn label(&self) -> &'static str {
         match self {
-            RouterError::InvalidArgument(_) => "invalid_argument",
+            RouterError::Invalid(_) => "invalid_argument",
             RouterError::ModelNotFound { .. } => "model_not_found",
             RouterError::FailedPrecondition(_) => "failed_precondition",
             RouterError::ResourceExhausted { .. } => "resource_exhausted",
@@ -63,6 +64,34 @@ impl RouterError {
             RouterError::ShuttingDown => "shutting_down",
             RouterError::Pool(e) => e.label(),
             RouterError::Upstream(e) => e.label(),
+        }
+    }
+
+    /// How the request ended, for stats; each door maps it to its own code.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            RouterError::Invalid(_) => Outcome::InvalidArgument,
+            RouterError::ModelNotFound { .. } => Outcome::NotFound,
+            RouterError::FailedPrecondition(_) => Outcome::FailedPrecondition,
+            RouterError::ResourceExhausted { .. } => Outcome::ResourceExhausted,
+            RouterError::DeadlineExceeded(_) => Outcome::DeadlineExceeded,
+            RouterError::Cancelled => Outcome::Cancelled,
+            RouterError::ShuttingDown => Outcome::Unavailable,
+            RouterError::Pool(e) => match e {
+                PoolError::NoCapacity { .. } => Outcome::ResourceExhausted,
+                _ => Outcome::Unavailable,
+            },
+            RouterError::Upstream(e) => match e {
+                UpstreamError::Http { status, .. } => match status {
+                    400 | 422 => Outcome::InvalidArgument,
+                    401 => Outcome::Unauthenticated,
+                    402 | 429 => Outcome::ResourceExhausted,
+                    403 => Outcome::PermissionDenied,
+                    404 => Outcome::NotFound,
+                    _ => Outcome::Unavailable,
+                },
+                _ => Outcome::Unavailable,
+            },
         }
     }
 

@@ -1,6 +1,7 @@
 //! ai-router: a gRPC service for fast, predictable LLM text generation.
 //!
-//! The modules follow the data path (DESIGN.md §1):
+//! `domain` holds the vocabulary every layer speaks (no wire types, no
+//! dependencies). The modules follow the data path (DESIGN.md §1):
 //! `api` (gRPC, validation, status mapping) → `routing` (model id → route)
 //! → `executor` (admission) → `backend` (`pool` for local llama-server
 //! children, remote endpoints) → `upstream` (the one OpenAI-compatible
@@ -10,11 +11,11 @@
 pub mod api;
 pub mod backend;
 pub mod config;
+pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exec_path;
 pub mod executor;
-pub mod job;
 pub mod metrics;
 pub mod pool;
 pub mod routing;

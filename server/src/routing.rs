@@ -6,45 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::backend::RemoteEndpoint;
+use crate::domain::ModelId;
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
 
-/// Longest model id accepted.
-const MAX_MODEL_ID: usize = 256;
 /// Ids listed in a NOT_FOUND message before "and N more".
 const MAX_LISTED_IDS: usize = 20;
-
-/// Checks that a model id is a plain name, not a path, flag or control
-/// sequence. Only ids that pass can reach the catalogue or an upstream.
-pub fn check_model_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("the model id is empty".into());
-    }
-    if id.len() > MAX_MODEL_ID {
-        return Err(format!("the model id is longer than {MAX_MODEL_ID} bytes"));
-    }
-    if id.starts_with('-') {
-        return Err("a model id must not start with '-'".into());
-    }
-    if id.starts_with('/') || id.starts_with('.') {
-        return Err("a model id must not be a path".into());
-    }
-    if id
-        .split('/')
-        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
-    {
-        return Err("a model id must not contain empty, '.' or '..' path segments".into());
-    }
-    if let Some(c) = id.chars().find(|c| {
-        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@' | '+' | '='))
-    }) {
-        return Err(format!(
-            "a model id may contain only letters, digits and - _ . : / @ + = (found {c:?})"
-        ));
-    }
-    Ok(())
-}
 
 /// Where a route's requests go.
 #[derive(Clone)]
@@ -64,7 +32,7 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Route {
     /// The id as requested.
-    pub model_id: String,
+    pub model_id: ModelId,
     /// Who serves it.
     pub backend: Backend,
     /// Admission limiter shared by all requests to the same local model or endpoint.
@@ -102,27 +70,24 @@ impl RouteTable {
         }
     }
 
-    /// Resolves an id. Invalid ids are INVALID_ARGUMENT before any lookup;
-    /// unknown ones are NOT_FOUND listing what is known.
-    pub fn resolve(&self, id: &str) -> Result<Route, RouterError> {
-        check_model_id(id).map_err(|why| {
-            RouterError::InvalidArgument(format!("model {:?}: {why}", printable(id)))
-        })?;
+    /// Resolves an id; unknown ones are NOT_FOUND listing what is known.
+    pub fn resolve(&self, model_id: &ModelId) -> Result<Route, RouterError> {
+        let id = model_id.as_str();
         if let (Some(entry), Some(limiter)) = (self.pool.model(id), self.local_limiters.get(id)) {
             return Ok(Route {
-                model_id: id.to_string(),
+                model_id: model_id.clone(),
                 backend: Backend::Local(entry),
                 limiter: limiter.clone(),
                 provider_fallbacks: Vec::new(),
             });
         }
-        if let Some((prefix, rest)) = id.split_once('/') {
+        if let Some((prefix, rest)) = model_id.split_prefix() {
             if let Some(endpoint) = self.endpoints.get(prefix) {
                 let served = endpoint.config.models.is_empty()
                     || endpoint.config.models.iter().any(|m| m == rest);
                 if served {
                     return Ok(Route {
-                        model_id: id.to_string(),
+                        model_id: model_id.clone(),
                         backend: Backend::Remote {
                             endpoint: endpoint.clone(),
                             upstream_model: rest.to_string(),
@@ -198,43 +163,5 @@ impl RouteTable {
     /// The endpoints.
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<RemoteEndpoint>> {
         self.endpoints.values()
-    }
-}
-
-/// The id with control characters escaped, for messages.
-fn printable(id: &str) -> String {
-    let shown: String = id.chars().take(64).collect();
-    shown.escape_debug().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_model_id;
-
-    #[test]
-    fn path_like_and_flag_like_ids_are_rejected() {
-        for bad in [
-            "",
-            "../x",
-            "/etc/passwd",
-            "--help",
-            "-m",
-            "a\0b",
-            "a/../b",
-            "a//b",
-            ".hidden",
-            "a b",
-            "x/",
-        ] {
-            assert!(check_model_id(bad).is_err(), "{bad:?} should be rejected");
-        }
-        for good in [
-            "tiny",
-            "tiny-2.Q4_K_M",
-            "openrouter/openai/gpt-4o-mini",
-            "lab/llama3:8b",
-        ] {
-            assert!(check_model_id(good).is_ok(), "{good:?} should be accepted");
-        }
     }
 }

@@ -10,8 +10,9 @@ use tonic::{Request, Status};
 
 use super::outcome::record_invalid;
 use super::{deadline, validate};
+use crate::domain::Job;
 use crate::engine::Engine;
-use crate::job::Job;
+use crate::error::RouterError;
 
 /// An accepted request.
 pub struct Accepted {
@@ -38,6 +39,7 @@ pub fn accept(engine: &Engine, request: Request<pb::GenerateRequest>) -> Result<
             job,
         }),
         Err(e) => {
+            let e = RouterError::from(e);
             record_invalid(engine, &e);
             Err(e.into())
         }

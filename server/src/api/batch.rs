@@ -17,10 +17,10 @@ use tracing::Instrument;
 
 use super::outcome::{OutcomeRecorder, record_invalid};
 use super::{convert, deadline, trace, validate};
+use crate::domain::DeltaSink;
+use crate::domain::{Job, ValidationError};
 use crate::engine::Engine;
 use crate::error::RouterError;
-use crate::job::Job;
-use crate::upstream::DeltaSink;
 
 /// Results buffered towards a slow reader; beyond it the batch slows down
 /// instead of holding every result in memory.
@@ -39,17 +39,13 @@ pub fn handle(
     let (request_metadata, _, batch) = request.into_parts();
     let limits = &engine.config.limits;
     if batch.items.is_empty() {
-        return Err(RouterError::InvalidArgument(
-            "items is empty: a batch needs at least one item".into(),
-        )
-        .into());
+        return Err(RouterError::from(ValidationError::EmptyBatch).into());
     }
     if batch.items.len() > limits.max_batch_items {
-        return Err(RouterError::InvalidArgument(format!(
-            "the batch has {} items; this router accepts at most {} per batch (split it)",
-            batch.items.len(),
-            limits.max_batch_items
-        ))
+        return Err(RouterError::from(ValidationError::BatchTooLarge {
+            items: batch.items.len(),
+            max: limits.max_batch_items,
+        })
         .into());
     }
     let exec = engine.executor.config();
@@ -117,13 +113,13 @@ fn schedule(
 ) -> Vec<(usize, Result<Job, RouterError>)> {
     let mut jobs: Vec<(usize, Result<Job, RouterError>)> = items
         .into_iter()
-        .map(|item| validate(item, &engine.config.limits))
+        .map(|item| validate(item, &engine.config.limits).map_err(RouterError::from))
         .enumerate()
         .collect();
     jobs.sort_by_cached_key(|(_, job)| match job {
         Err(_) => (0, String::new()),
-        Ok(job) if engine.is_ready(&job.model) => (1, String::new()),
-        Ok(job) => (2, job.model.clone()),
+        Ok(job) if engine.is_ready(job.model.as_str()) => (1, String::new()),
+        Ok(job) => (2, job.model.to_string()),
     });
     jobs
 }
@@ -142,7 +138,7 @@ async fn run_item(
             return error_result(index, &Status::from(e));
         }
     };
-    let recorder = OutcomeRecorder::new(engine, &job.model);
+    let recorder = OutcomeRecorder::new(engine, job.model.as_str());
     let span = trace::generation_span("batch_item", &job, None);
     span.record("batch.index", index as i64);
     let result = engine

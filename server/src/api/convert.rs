@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ai_router_proto::v1 as pb;
 
-use crate::engine::{BackendKind, Completion};
+use crate::domain::{BackendKind, Completion};
 use crate::stats::histogram::Summary;
 
 /// A `google.protobuf.Duration`.

@@ -7,8 +7,8 @@ use tracing::Instrument;
 use super::accept::{Accepted, accept};
 use super::outcome::OutcomeRecorder;
 use super::{convert, trace};
+use crate::domain::DeltaSink;
 use crate::engine::Engine;
-use crate::upstream::DeltaSink;
 
 pub async fn handle(
     engine: &Engine,
@@ -21,7 +21,7 @@ pub async fn handle(
         job,
     } = accept(engine, request)?;
     let span = trace::generation_span("generate", &job, Some(&metadata));
-    let recorder = OutcomeRecorder::new(engine, &job.model);
+    let recorder = OutcomeRecorder::new(engine, job.model.as_str());
     let result = engine
         .run(&job, DeltaSink::Collect, arrived, deadline)
         .instrument(span.clone())

@@ -16,9 +16,9 @@ use tracing::Instrument;
 use super::accept::{Accepted, accept};
 use super::outcome::OutcomeRecorder;
 use super::{convert, trace};
+use crate::domain::DeltaSink;
 use crate::engine::Engine;
 use crate::error::RouterError;
-use crate::upstream::DeltaSink;
 
 /// Chunks buffered towards a slow reader before the upstream is slowed down.
 const CHANNEL: usize = 32;
@@ -42,7 +42,7 @@ pub fn handle(
     tasks.spawn(
         async move {
             let (delta_tx, mut delta_rx) = mpsc::channel::<String>(CHANNEL);
-            let recorder = OutcomeRecorder::new(&engine, &job.model);
+            let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(&job, DeltaSink::Forward(delta_tx), arrived, deadline);
             tokio::pin!(work);
             let result = loop {

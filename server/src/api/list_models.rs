@@ -3,7 +3,8 @@
 use ai_router_proto::v1 as pb;
 
 use super::convert::{backend, duration};
-use crate::engine::{BackendKind, Engine};
+use crate::domain::BackendKind;
+use crate::engine::Engine;
 use crate::pool::ModelStateKind;
 
 pub fn build(engine: &Engine) -> pb::ListModelsResponse {

@@ -1,12 +1,9 @@
 //! Records every request's outcome exactly once, including requests whose
 //! future is dropped because the caller cancelled (recorded as CANCELLED).
 
-use tonic::Code;
-
-use crate::engine::{Completion, Engine};
+use crate::domain::{Completion, Outcome};
+use crate::engine::Engine;
 use crate::error::RouterError;
-
-use super::status::code_of;
 
 /// Stats label for requests whose model id was not valid.
 pub const INVALID_MODEL: &str = "<invalid>";
@@ -15,7 +12,7 @@ pub const UNKNOWN_MODEL: &str = "<unknown>";
 
 /// Records a request rejected by validation (its model id is not trusted).
 pub fn record_invalid(engine: &Engine, error: &RouterError) {
-    engine.stats.record(INVALID_MODEL, code_of(error), None, 0);
+    engine.stats.record(INVALID_MODEL, error.outcome(), None, 0);
 }
 
 /// Drop guard recording one request's outcome.
@@ -41,7 +38,7 @@ impl<'a> OutcomeRecorder<'a> {
         match result {
             Ok(c) => self.engine.stats.record(
                 &self.model,
-                Code::Ok,
+                Outcome::Ok,
                 Some(&c.timing),
                 c.completion_tokens,
             ),
@@ -51,7 +48,7 @@ impl<'a> OutcomeRecorder<'a> {
                 } else {
                     self.model.as_str()
                 };
-                self.engine.stats.record(model, code_of(e), None, 0);
+                self.engine.stats.record(model, e.outcome(), None, 0);
             }
         }
     }
@@ -62,7 +59,7 @@ impl Drop for OutcomeRecorder<'_> {
         if !self.recorded {
             self.engine
                 .stats
-                .record(&self.model, Code::Cancelled, None, 0);
+                .record(&self.model, Outcome::Cancelled, None, 0);
         }
     }
 }

@@ -3,8 +3,8 @@
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
+use crate::domain::Outcome;
 use crate::error::RouterError;
-use crate::pool::PoolError;
 use crate::upstream::UpstreamError;
 
 /// Trailing metadata key carrying a retry hint in milliseconds (gRPC's
@@ -32,28 +32,21 @@ impl From<RouterError> for Status {
 
 /// The gRPC code for an error.
 pub fn code_of(error: &RouterError) -> Code {
-    match error {
-        RouterError::InvalidArgument(_) => Code::InvalidArgument,
-        RouterError::ModelNotFound { .. } => Code::NotFound,
-        RouterError::FailedPrecondition(_) => Code::FailedPrecondition,
-        RouterError::ResourceExhausted { .. } => Code::ResourceExhausted,
-        RouterError::DeadlineExceeded(_) => Code::DeadlineExceeded,
-        RouterError::Cancelled => Code::Cancelled,
-        RouterError::ShuttingDown => Code::Unavailable,
-        RouterError::Pool(e) => match e {
-            PoolError::NoCapacity { .. } => Code::ResourceExhausted,
-            _ => Code::Unavailable,
-        },
-        RouterError::Upstream(e) => match e {
-            UpstreamError::Http { status, .. } => match status {
-                400 | 422 => Code::InvalidArgument,
-                401 => Code::Unauthenticated,
-                402 | 429 => Code::ResourceExhausted,
-                403 => Code::PermissionDenied,
-                404 => Code::NotFound,
-                _ => Code::Unavailable,
-            },
-            _ => Code::Unavailable,
-        },
+    code_for(error.outcome())
+}
+
+/// The gRPC code for an outcome.
+pub fn code_for(outcome: Outcome) -> Code {
+    match outcome {
+        Outcome::Ok => Code::Ok,
+        Outcome::Cancelled => Code::Cancelled,
+        Outcome::InvalidArgument => Code::InvalidArgument,
+        Outcome::DeadlineExceeded => Code::DeadlineExceeded,
+        Outcome::NotFound => Code::NotFound,
+        Outcome::PermissionDenied => Code::PermissionDenied,
+        Outcome::ResourceExhausted => Code::ResourceExhausted,
+        Outcome::FailedPrecondition => Code::FailedPrecondition,
+        Outcome::Unavailable => Code::Unavailable,
+        Outcome::Unauthenticated => Code::Unauthenticated,
     }
 }

@@ -6,9 +6,8 @@ use tonic::metadata::MetadataMap;
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::engine::{BackendKind, Completion};
+use crate::domain::{BackendKind, Completion, Job};
 use crate::error::RouterError;
-use crate::job::Job;
 use crate::telemetry::extract_parent;
 
 use super::status::code_of;

@@ -1,13 +1,11 @@
-//! Request validation: every rule in one file, every message says what to
-//! change. Prompt text is never echoed back.
+//! Request validation: every rule in one file, each broken rule a typed
+//! [`ValidationError`] whose message says what to change. Proto in, domain
+//! [`Job`] out. Prompt text is never echoed back.
 
 use ai_router_proto::v1::{GenerateRequest, generate_request::Input};
 
 use crate::config::RequestLimits;
-use crate::error::RouterError;
-use crate::job::{Job, Params};
-use crate::routing::check_model_id;
-use crate::upstream::types::WireMessage;
+use crate::domain::{ChatMessage, Job, ModelId, Params, Role, ValidationError};
 
 /// Most fallback models per request.
 const MAX_FALLBACKS: usize = 8;
@@ -17,39 +15,37 @@ const MAX_STOP: usize = 16;
 const MAX_STOP_BYTES: usize = 256;
 /// Longest client request id, bytes.
 const MAX_CLIENT_ID_BYTES: usize = 128;
-/// Roles accepted in chat messages.
-const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
 
-fn invalid(message: impl Into<String>) -> RouterError {
-    RouterError::InvalidArgument(message.into())
+fn model_id(field: &'static str, id: String) -> Result<ModelId, ValidationError> {
+    ModelId::parse(id).map_err(|reason| ValidationError::ModelId { field, reason })
 }
 
 /// Checks a request and turns it into a job.
-pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job, RouterError> {
-    check_model_id(&request.model).map_err(|why| invalid(format!("model: {why}")))?;
+pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job, ValidationError> {
+    let model = model_id("model", request.model)?;
     if request.fallback_models.len() > MAX_FALLBACKS {
-        return Err(invalid(format!(
-            "at most {MAX_FALLBACKS} fallback_models are allowed"
-        )));
+        return Err(ValidationError::TooManyFallbacks { max: MAX_FALLBACKS });
     }
-    for fallback in &request.fallback_models {
-        check_model_id(fallback).map_err(|why| invalid(format!("fallback_models: {why}")))?;
-    }
+    let fallbacks = request
+        .fallback_models
+        .into_iter()
+        .map(|id| model_id("fallback_models", id))
+        .collect::<Result<Vec<_>, _>>()?;
     if request.client_request_id.len() > MAX_CLIENT_ID_BYTES
         || request.client_request_id.chars().any(char::is_control)
     {
-        return Err(invalid(format!(
-            "client_request_id must be at most {MAX_CLIENT_ID_BYTES} bytes of printable text"
-        )));
+        return Err(ValidationError::ClientRequestId {
+            max: MAX_CLIENT_ID_BYTES,
+        });
     }
     let messages = match request.input {
-        None => return Err(invalid("set either prompt or messages")),
+        None => return Err(ValidationError::NoInput),
         Some(Input::Prompt(prompt)) => {
             if prompt.trim().is_empty() {
-                return Err(invalid("prompt is empty"));
+                return Err(ValidationError::EmptyPrompt);
             }
-            vec![WireMessage {
-                role: "user".into(),
+            vec![ChatMessage {
+                role: Role::User,
                 content: prompt,
             }]
         }
@@ -57,34 +53,31 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
     };
     let params = params(request.params.unwrap_or_default(), limits)?;
     Ok(Job {
-        model: request.model,
-        fallbacks: request.fallback_models,
+        model,
+        fallbacks,
         messages,
         params,
         client_request_id: request.client_request_id,
     })
 }
 
-fn messages(list: Vec<ai_router_proto::v1::ChatMessage>) -> Result<Vec<WireMessage>, RouterError> {
+fn messages(
+    list: Vec<ai_router_proto::v1::ChatMessage>,
+) -> Result<Vec<ChatMessage>, ValidationError> {
     if list.is_empty() {
-        return Err(invalid("messages is empty"));
+        return Err(ValidationError::NoMessages);
     }
     if list.iter().all(|m| m.content.trim().is_empty()) {
-        return Err(invalid("every message is empty"));
+        return Err(ValidationError::BlankMessages);
     }
     list.into_iter()
         .enumerate()
-        .map(|(i, m)| {
-            if !ROLES.contains(&m.role.as_str()) {
-                return Err(invalid(format!(
-                    "messages[{i}].role must be one of {}",
-                    ROLES.join(", ")
-                )));
-            }
-            Ok(WireMessage {
-                role: m.role,
+        .map(|(index, m)| match Role::parse(&m.role) {
+            Some(role) => Ok(ChatMessage {
+                role,
                 content: m.content,
-            })
+            }),
+            None => Err(ValidationError::UnknownRole { index }),
         })
         .collect()
 }
@@ -92,14 +85,14 @@ fn messages(list: Vec<ai_router_proto::v1::ChatMessage>) -> Result<Vec<WireMessa
 fn params(
     p: ai_router_proto::v1::GenerationParams,
     limits: &RequestLimits,
-) -> Result<Params, RouterError> {
+) -> Result<Params, ValidationError> {
     let max_tokens = match p.max_tokens {
-        Some(0) => return Err(invalid("max_tokens must be at least 1")),
+        Some(0) => return Err(ValidationError::ZeroMaxTokens),
         Some(n) if n > limits.max_tokens => {
-            return Err(invalid(format!(
-                "max_tokens {n} is above this router's limit of {}",
-                limits.max_tokens
-            )));
+            return Err(ValidationError::MaxTokensOverLimit {
+                requested: n,
+                limit: limits.max_tokens,
+            });
         }
         Some(n) => n,
         None => limits.default_max_tokens.min(limits.max_tokens),
@@ -107,25 +100,23 @@ fn params(
     if let Some(t) = p.temperature
         && !(t.is_finite() && (0.0..=2.0).contains(&t))
     {
-        return Err(invalid("temperature must be a number from 0 to 2"));
+        return Err(ValidationError::Temperature);
     }
     if let Some(top_p) = p.top_p
         && !(top_p.is_finite() && top_p > 0.0 && top_p <= 1.0)
     {
-        return Err(invalid("top_p must be greater than 0 and at most 1"));
+        return Err(ValidationError::TopP);
     }
     if p.stop.len() > MAX_STOP {
-        return Err(invalid(format!(
-            "at most {MAX_STOP} stop sequences are allowed"
-        )));
+        return Err(ValidationError::TooManyStops { max: MAX_STOP });
     }
     if p.stop
         .iter()
         .any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES)
     {
-        return Err(invalid(format!(
-            "stop sequences must be 1 to {MAX_STOP_BYTES} bytes long"
-        )));
+        return Err(ValidationError::StopLength {
+            max_bytes: MAX_STOP_BYTES,
+        });
     }
     Ok(Params {
         max_tokens,
@@ -139,6 +130,7 @@ fn params(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ModelIdError;
     use ai_router_proto::v1::{ChatMessages, GenerationParams};
 
     fn req(params: GenerationParams) -> GenerateRequest {
@@ -150,69 +142,130 @@ mod tests {
         }
     }
 
-    fn rejects(r: GenerateRequest, needle: &str) {
-        let err = validate(r, &RequestLimits::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    fn rejected(r: GenerateRequest) -> ValidationError {
+        validate(r, &RequestLimits::default()).unwrap_err()
+    }
+
+    fn with(params: GenerationParams) -> ValidationError {
+        rejected(req(params))
     }
 
     #[test]
-    fn each_bad_field_is_named() {
-        rejects(
-            req(GenerationParams {
-                max_tokens: Some(0),
-                ..Default::default()
-            }),
-            "max_tokens",
-        );
-        rejects(
-            req(GenerationParams {
-                max_tokens: Some(1 << 30),
-                ..Default::default()
-            }),
-            "max_tokens",
-        );
-        rejects(
-            req(GenerationParams {
-                temperature: Some(f32::NAN),
-                ..Default::default()
-            }),
-            "temperature",
-        );
-        rejects(
-            req(GenerationParams {
-                temperature: Some(-1.0),
-                ..Default::default()
-            }),
-            "temperature",
-        );
-        rejects(
-            req(GenerationParams {
-                top_p: Some(1.5),
-                ..Default::default()
-            }),
-            "top_p",
-        );
-        rejects(
-            req(GenerationParams {
-                top_p: Some(0.0),
-                ..Default::default()
-            }),
-            "top_p",
-        );
+    fn each_broken_rule_has_its_own_error_naming_the_field() {
+        let limit = RequestLimits::default().max_tokens;
+        let cases = [
+            (
+                with(GenerationParams {
+                    max_tokens: Some(0),
+                    ..Default::default()
+                }),
+                ValidationError::ZeroMaxTokens,
+                "max_tokens",
+            ),
+            (
+                with(GenerationParams {
+                    max_tokens: Some(1 << 30),
+                    ..Default::default()
+                }),
+                ValidationError::MaxTokensOverLimit {
+                    requested: 1 << 30,
+                    limit,
+                },
+                "max_tokens",
+            ),
+            (
+                with(GenerationParams {
+                    temperature: Some(f32::NAN),
+                    ..Default::default()
+                }),
+                ValidationError::Temperature,
+                "temperature",
+            ),
+            (
+                with(GenerationParams {
+                    temperature: Some(-1.0),
+                    ..Default::default()
+                }),
+                ValidationError::Temperature,
+                "temperature",
+            ),
+            (
+                with(GenerationParams {
+                    top_p: Some(1.5),
+                    ..Default::default()
+                }),
+                ValidationError::TopP,
+                "top_p",
+            ),
+            (
+                with(GenerationParams {
+                    top_p: Some(0.0),
+                    ..Default::default()
+                }),
+                ValidationError::TopP,
+                "top_p",
+            ),
+            (
+                with(GenerationParams {
+                    stop: vec![String::new()],
+                    ..Default::default()
+                }),
+                ValidationError::StopLength {
+                    max_bytes: MAX_STOP_BYTES,
+                },
+                "stop sequences",
+            ),
+        ];
+        for (got, want, field) in cases {
+            assert_eq!(got, want);
+            assert!(got.to_string().contains(field), "{got}");
+        }
+    }
+
+    #[test]
+    fn input_and_ids_are_checked() {
         let mut r = req(GenerationParams::default());
         r.input = Some(Input::Prompt("  ".into()));
-        rejects(r, "prompt is empty");
+        assert_eq!(rejected(r), ValidationError::EmptyPrompt);
         let mut r = req(GenerationParams::default());
         r.input = Some(Input::Messages(ChatMessages { messages: vec![] }));
-        rejects(r, "messages is empty");
+        assert_eq!(rejected(r), ValidationError::NoMessages);
+        let mut r = req(GenerationParams::default());
+        r.input = Some(Input::Messages(ChatMessages {
+            messages: vec![ai_router_proto::v1::ChatMessage {
+                role: "wizard".into(),
+                content: "x".into(),
+            }],
+        }));
+        let err = rejected(r);
+        assert_eq!(err, ValidationError::UnknownRole { index: 0 });
+        assert!(err.to_string().contains("system, user, assistant, tool"));
         let mut r = req(GenerationParams::default());
         r.input = None;
-        rejects(r, "prompt or messages");
+        assert_eq!(rejected(r), ValidationError::NoInput);
         let mut r = req(GenerationParams::default());
         r.model = "../etc/passwd".into();
-        rejects(r, "model");
+        assert_eq!(
+            rejected(r),
+            ValidationError::ModelId {
+                field: "model",
+                reason: ModelIdError::LooksLikeAPath
+            }
+        );
+        let mut r = req(GenerationParams::default());
+        r.fallback_models = vec!["--flag".into()];
+        let err = rejected(r);
+        assert!(err.to_string().starts_with("fallback_models: "), "{err}");
+    }
+
+    #[test]
+    fn prompt_text_is_never_in_a_message() {
+        let mut r = req(GenerationParams {
+            max_tokens: Some(0),
+            ..Default::default()
+        });
+        r.input = Some(Input::Prompt("secret-canary-text".into()));
+        assert!(!rejected(r).to_string().contains("canary"));
     }
 
     #[test]
@@ -222,6 +275,6 @@ mod tests {
             job.params.max_tokens,
             RequestLimits::default().default_max_tokens
         );
-        assert_eq!(job.messages[0].role, "user");
+        assert_eq!(job.messages[0].role, Role::User);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{EndpointConfig, EndpointKind};
+use crate::domain::BackendKind;
 use crate::executor::RouteLimiter;
 use crate::upstream::{
     ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters,
@@ -60,11 +61,11 @@ impl RemoteEndpoint {
     }
 
     /// Which backend kind answers through it.
-    pub fn backend_kind(&self) -> crate::engine::BackendKind {
+    pub fn backend_kind(&self) -> BackendKind {
         if self.is_openrouter() {
-            crate::engine::BackendKind::OpenRouter
+            BackendKind::OpenRouter
         } else {
-            crate::engine::BackendKind::OpenAi
+            BackendKind::OpenAi
         }
     }
 

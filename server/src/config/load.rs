@@ -280,7 +280,7 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     let mut names = std::collections::HashSet::new();
     for ep in &c.endpoints {
-        if let Err(why) = crate::routing::check_model_id(&ep.name) {
+        if let Err(why) = crate::domain::ModelId::parse(ep.name.as_str()) {
             return bad(format!("endpoint name {:?}: {why}", ep.name));
         }
         if ep.name.contains('/') {
@@ -303,7 +303,7 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     for m in &c.local.models {
-        if let Err(why) = crate::routing::check_model_id(&m.id) {
+        if let Err(why) = crate::domain::ModelId::parse(m.id.as_str()) {
             return bad(format!("local model id {:?}: {why}", m.id));
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{LlamaSettings, LocalConfig};
-use crate::routing::check_model_id;
+use crate::domain::ModelId;
 
 /// A model the pool may start.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub fn build(config: &LocalConfig) -> Result<BTreeMap<String, LocalModelSpec>, C
             else {
                 continue;
             };
-            if let Err(why) = check_model_id(&id) {
+            if let Err(why) = ModelId::parse(id.as_str()) {
                 tracing::warn!(file = %path.display(), "skipping model file: its name is not a usable id ({why})");
                 continue;
             }

@@ -47,7 +47,12 @@ pub(super) fn begin(
     let entry2 = entry.clone();
     // A child of the span of the request that triggered the start, so the
     // trace shows the load (and any eviction it caused) under that request.
-    let span = tracing::info_span!("model_load", otel.name = "model_load", model = %entry.spec.id);
+    let span = tracing::info_span!(
+        "model_load",
+        otel.name = "model_load",
+        model = %entry.spec.id,
+        pool.slot_wait_ms = tracing::field::Empty,
+    );
     inner.tasks.spawn(
         async move {
             match load(&inner2, &entry2).await {
@@ -106,7 +111,11 @@ fn settle_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: &PoolError)
 }
 
 async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
-    let slot = match wait_for_slot(inner, entry).await {
+    let queued = Instant::now();
+    let waited = wait_for_slot(inner, entry).await;
+    // How long the load queued for room, on the model_load span.
+    tracing::Span::current().record("pool.slot_wait_ms", queued.elapsed().as_millis() as u64);
+    let slot = match waited {
         Ok(slot) => slot,
         Err(outcome) => return outcome,
     };

@@ -12,26 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::domain::{Outcome, RequestTiming};
 use histogram::{LatencyHistogram, Summary};
 pub use memory::{MemoryMonitor, MemoryReport, process_rss_bytes};
 use throughput::Throughput;
-
-/// Where one request's time went.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestTiming {
-    /// Waiting for permits.
-    pub queue_wait: Duration,
-    /// Getting a ready upstream.
-    pub model_acquire: Duration,
-    /// Whether a process start was waited for.
-    pub cold_start: bool,
-    /// Arrival to first token.
-    pub time_to_first_token: Option<Duration>,
-    /// Arrival to completion.
-    pub total: Duration,
-    /// Upstream attempts.
-    pub attempts: u32,
-}
 
 /// Most distinct (model, status) pairs tracked; later ones are folded into
 /// "<other>" so a caller sending random model ids cannot grow memory.
@@ -112,7 +96,7 @@ impl Recorder {
     pub fn record(
         &self,
         model: &str,
-        status: tonic::Code,
+        outcome: Outcome,
         timing: Option<&RequestTiming>,
         completion_tokens: u32,
     ) {
@@ -121,7 +105,7 @@ impl Recorder {
             .fetch_add(u64::from(completion_tokens), Ordering::Relaxed);
         self.throughput.record(completion_tokens);
         if let Ok(mut map) = self.requests.lock() {
-            let name = code_name(status);
+            let name = outcome.name();
             let key =
                 if map.len() < MAX_REQUEST_KEYS || map.contains_key(&(model.to_string(), name)) {
                     (model.to_string(), name)
@@ -228,29 +212,5 @@ pub async fn run_monitors(recorder: &Recorder, stop: tokio_util::sync::Cancellat
         _ = recorder.memory.run(recorder, stop.clone()) => {}
         _ = gpus => {}
         _ = stop.cancelled() => {}
-    }
-}
-
-/// The gRPC code's canonical name.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
     }
 }

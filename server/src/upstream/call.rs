@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
-use tokio::sync::mpsc;
 
 use super::secret::ApiKey;
-use super::types::{WireMessage, WireUsage};
+use super::types::WireUsage;
 use crate::config::EndpointKind;
+use crate::domain::ChatMessage;
 
 /// Where and how to send a request.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct ChatCall {
     /// OpenRouter `models` fallback array (OpenRouter only).
     pub provider_fallbacks: Vec<String>,
     /// Conversation.
-    pub messages: Vec<WireMessage>,
+    pub messages: Vec<ChatMessage>,
     /// Length cap.
     pub max_tokens: Option<u32>,
     /// Temperature.
@@ -57,14 +57,6 @@ pub struct ChatCall {
     pub stop: Vec<String>,
     /// Seed.
     pub seed: Option<i64>,
-}
-
-/// Where generated text goes while it arrives.
-pub enum DeltaSink {
-    /// Keep it; the caller gets it whole in [`ChatOutcome::text`].
-    Collect,
-    /// Forward each piece at once; a closed channel means the client left.
-    Forward(mpsc::Sender<String>),
 }
 
 /// A finished completion.

@@ -8,13 +8,14 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Verdict};
 use super::budget::{RetryBudget, RetryBudgetConfig};
-use super::call::{ChatCall, ChatOutcome, DeltaSink, Target};
+use super::call::{ChatCall, ChatOutcome, Target};
 use super::connections::CountConnections;
 use super::error::UpstreamError;
 use super::response::{self, AttemptError};
 use super::retry::{RetryPolicy, next_delay};
-use super::types::{ChatCompletionRequest, StreamOptions};
+use super::types::{ChatCompletionRequest, StreamOptions, WireMessage};
 use crate::config::EndpointKind;
+use crate::domain::DeltaSink;
 
 /// Counters shared by every upstream client, read by `Stats`.
 #[derive(Debug, Default)]
@@ -267,7 +268,7 @@ impl UpstreamClient {
             models: (target.kind == EndpointKind::OpenRouter
                 && !call.provider_fallbacks.is_empty())
             .then_some(call.provider_fallbacks.as_slice()),
-            messages: &call.messages,
+            messages: call.messages.iter().map(WireMessage::from).collect(),
             max_tokens: call.max_tokens,
             temperature: call.temperature,
             top_p: call.top_p,

@@ -17,7 +17,7 @@ pub mod types;
 
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use budget::RetryBudgetConfig;
-pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, DeltaSink, Target};
+pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, Target};
 pub use client::{CallFailure, UpstreamClient, UpstreamCounters};
 pub use error::UpstreamError;
 pub use retry::RetryPolicy;

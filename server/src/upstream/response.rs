@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 
-use super::call::{ChatOutcome, DeltaSink, Target};
+use super::call::{ChatOutcome, Target};
 use super::error::UpstreamError;
 use super::types::{ChatCompletionBody, WireError};
+use crate::domain::DeltaSink;
 
 /// Why one attempt ended without a completion.
 #[derive(Debug)]

@@ -12,9 +12,9 @@ use ai_router_testkit::emulator::Emulator;
 use reqwest::header::HeaderMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::types::WireMessage;
 use super::*;
 use crate::config::EndpointKind;
+use crate::domain::{ChatMessage, DeltaSink, Role};
 
 fn client() -> UpstreamClient {
     UpstreamClient::new(
@@ -44,8 +44,8 @@ fn target(base_url: &str, stream: bool) -> Target {
 fn call(model: &str) -> ChatCall {
     ChatCall {
         model: model.into(),
-        messages: vec![WireMessage {
-            role: "user".into(),
+        messages: vec![ChatMessage {
+            role: Role::User,
             content: "hi".into(),
         }],
         max_tokens: Some(3),

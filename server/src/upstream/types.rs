@@ -4,13 +4,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One chat message on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct WireMessage {
+use crate::domain::ChatMessage;
+
+/// One chat message on the wire, borrowed from the domain message.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct WireMessage<'a> {
     /// Author role.
-    pub role: String,
+    pub role: &'static str,
     /// Text.
-    pub content: String,
+    pub content: &'a str,
+}
+
+impl<'a> From<&'a ChatMessage> for WireMessage<'a> {
+    fn from(m: &'a ChatMessage) -> Self {
+        WireMessage {
+            role: m.role.as_str(),
+            content: &m.content,
+        }
+    }
 }
 
 /// `stream_options` (OpenAI): ask for a final usage chunk.
@@ -29,7 +40,7 @@ pub struct ChatCompletionRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<&'a [String]>,
     /// Conversation.
-    pub messages: &'a [WireMessage],
+    pub messages: Vec<WireMessage<'a>>,
     /// Length cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,

@@ -1,0 +1,37 @@
+//! What a finished generation hands back to the doors.
+
+use super::timing::RequestTiming;
+
+/// Which kind of backend answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// A local llama-server child.
+    Local,
+    /// A plain OpenAI-compatible endpoint.
+    OpenAi,
+    /// OpenRouter.
+    OpenRouter,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Text (empty when it was streamed).
+    pub text: String,
+    /// Model id that answered (with OpenRouter's own fallbacks, the one it chose).
+    pub model: String,
+    /// Backend kind.
+    pub backend: BackendKind,
+    /// The upstream's finish reason.
+    pub finish_reason: Option<String>,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+    /// Cost in USD, when reported.
+    pub cost_usd: Option<f64>,
+    /// Upstream's generation id.
+    pub upstream_id: Option<String>,
+    /// Where the time went.
+    pub timing: RequestTiming,
+}

@@ -1,0 +1,76 @@
+//! A validated request, ready for the engine: every field checked, the
+//! prompt turned into chat messages. Nothing downstream re-validates.
+
+use super::model_id::ModelId;
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The person or program asking.
+    User,
+    /// An earlier model answer.
+    Assistant,
+    /// A tool's result.
+    Tool,
+}
+
+impl Role {
+    /// Every role, in the order messages list them.
+    pub const ALL: [Role; 4] = [Role::System, Role::User, Role::Assistant, Role::Tool];
+
+    /// The OpenAI name, also used by the proto.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+
+    /// The role named `name`, if any.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// One message of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Author.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+/// Generation parameters after validation.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// Always set: the request's value or the configured default.
+    pub max_tokens: u32,
+    /// Finite, 0..=2.
+    pub temperature: Option<f32>,
+    /// In (0, 1].
+    pub top_p: Option<f32>,
+    /// Non-empty stop sequences.
+    pub stop: Vec<String>,
+    /// Sampling seed.
+    pub seed: Option<i64>,
+}
+
+/// One unit of work for the engine.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Primary model (may still be unknown to the routing table).
+    pub model: ModelId,
+    /// Fallback models, tried in order while nothing reached the caller.
+    pub fallbacks: Vec<ModelId>,
+    /// The conversation; never empty.
+    pub messages: Vec<ChatMessage>,
+    /// Sampling and length.
+    pub params: Params,
+    /// The caller's id, echoed back.
+    pub client_request_id: String,
+}

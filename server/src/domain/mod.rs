@@ -1,0 +1,27 @@
+//! The service's own vocabulary, at the bottom of the module graph: what a
+//! request asks for (a validated [`Job`]), which model may answer
+//! ([`ModelId`]) and of which kind ([`BackendKind`]), what came back
+//! ([`Completion`] with its [`RequestTiming`]), where streamed text goes
+//! ([`DeltaSink`]), why a request was refused ([`ValidationError`]) and how
+//! it ended ([`Outcome`]).
+//!
+//! Nothing here depends on another module of this crate or on a wire format
+//! (proto, OpenAI JSON): the gRPC door converts proto into these types, the
+//! upstream client converts them into its own wire types, and every layer in
+//! between speaks only this.
+
+mod completion;
+mod job;
+mod model_id;
+mod outcome;
+mod sink;
+mod timing;
+mod validation;
+
+pub use completion::{BackendKind, Completion};
+pub use job::{ChatMessage, Job, Params, Role};
+pub use model_id::{ModelId, ModelIdError};
+pub use outcome::Outcome;
+pub use sink::DeltaSink;
+pub use timing::RequestTiming;
+pub use validation::ValidationError;

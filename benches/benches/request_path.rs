@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     let engine = runtime
         .block_on(async { ai_router::build_engine(config, Instant::now()) })
         .expect("engine");
-    let limits = engine.config.limits.clone();
+    let limits = engine.config().limits.clone();
     let local = request("model-7");
     let remote = request("lab/llama-3-8b");
     let id = |s: &str| ai_router::domain::ModelId::parse(s).expect("a valid id");
@@ -61,22 +61,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| validate(black_box(local.clone()), &limits).expect("valid"))
     });
     group.bench_function("route_local", |b| {
-        b.iter(|| engine.routes.resolve(black_box(&local_id)).is_ok())
+        b.iter(|| engine.routes().resolve(black_box(&local_id)).is_ok())
     });
     group.bench_function("route_remote", |b| {
-        b.iter(|| engine.routes.resolve(black_box(&remote_id)).is_ok())
+        b.iter(|| engine.routes().resolve(black_box(&remote_id)).is_ok())
     });
     group.bench_function("route_unknown", |b| {
-        b.iter(|| engine.routes.resolve(black_box(&unknown_id)).is_err())
+        b.iter(|| engine.routes().resolve(black_box(&unknown_id)).is_err())
     });
     group.bench_function("validate_and_route_remote", |b| {
         b.iter(|| {
             let job = validate(black_box(remote.clone()), &limits).expect("valid");
-            engine.routes.resolve(&job.model).is_ok()
+            engine.routes().resolve(&job.model).is_ok()
         })
     });
     group.finish();
-    runtime.block_on(engine.pool.shutdown());
+    runtime.block_on(engine.pool().shutdown());
 }
 
 criterion_group!(benches, bench);

@@ -38,7 +38,7 @@ fn baseline(mutex: &Mutex<u64>, arc: &Arc<u64>) -> Arc<u64> {
 }
 
 fn criterion_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, engine: &Engine) {
-    let pool = &engine.pool;
+    let pool = &engine.pool();
     let entry = pool.model("warm").expect("catalogued");
     let mutex = Mutex::new(0u64);
     let arc = Arc::new(0u64);
@@ -76,7 +76,7 @@ fn ns(h: &Histogram<u64>, q: f64) -> String {
 }
 
 fn percentile_table(engine: &Engine) {
-    let pool = &engine.pool;
+    let pool = &engine.pool();
     let entry = pool.model("warm").expect("catalogued");
     let mutex = Mutex::new(0u64);
     let arc = Arc::new(0u64);
@@ -146,10 +146,10 @@ fn main() {
     let engine = runtime
         .block_on(async { ai_router::build_engine(config, Instant::now()) })
         .expect("engine");
-    let entry = engine.pool.model("warm").expect("catalogued");
+    let entry = engine.pool().model("warm").expect("catalogued");
     // The first acquire starts the child (cold); everything after is warm.
     let lease = runtime
-        .block_on(engine.pool.acquire(&entry))
+        .block_on(engine.pool().acquire(&entry))
         .expect("cold start");
     assert!(lease.cold, "the first acquire starts the process");
     drop(lease);
@@ -159,5 +159,5 @@ fn main() {
     criterion.final_summary();
     percentile_table(&engine);
 
-    runtime.block_on(engine.pool.shutdown());
+    runtime.block_on(engine.pool().shutdown());
 }

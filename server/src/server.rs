@@ -4,7 +4,6 @@
 //! the grace period) → stop streaming work that outlived it → stop every
 //! child process and reap it.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +15,10 @@ use tokio_util::task::TaskTracker;
 use tonic_health::ServingStatus;
 
 use crate::api::RouterService;
-use crate::backend::RemoteEndpoint;
+use crate::backend::{Backend, LocalModel, RemoteEndpoint};
 use crate::config::{Config, ConfigError, EndpointKind};
 use crate::engine::Engine;
-use crate::executor::{Executor, RouteLimiter};
+use crate::executor::Executor;
 use crate::pool::catalogue::{self, CatalogueError};
 use crate::pool::{Pool, PoolError};
 use crate::routing::RouteTable;
@@ -57,52 +56,52 @@ pub enum StartError {
 pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine>, StartError> {
     crate::config::load::validate(&config)?;
     let catalogue = catalogue::build(&config.local)?;
-    let local_limiters: BTreeMap<String, Arc<RouteLimiter>> = catalogue
-        .values()
-        .map(|spec| {
-            let limiter = RouteLimiter::new(
-                &spec.id,
-                spec.settings.slots as usize,
-                config.executor.max_queue,
-            );
-            (spec.id.clone(), Arc::new(limiter))
-        })
-        .collect();
     let pool = Pool::start(config.local.clone(), catalogue)?;
     let counters = Arc::new(UpstreamCounters::default());
+    // One loopback client for every child.
+    let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
+    let max_queue = config.executor.max_queue;
+    let local: Vec<Arc<dyn Backend>> = pool
+        .ids()
+        .filter_map(|id| pool.model(id))
+        .map(|entry| {
+            Arc::new(LocalModel::new(
+                entry,
+                pool.clone(),
+                local_client.clone(),
+                &config.local,
+                max_queue,
+            )) as Arc<dyn Backend>
+        })
+        .collect();
     let endpoints = config
         .endpoints
         .iter()
-        .map(|ep| {
-            RemoteEndpoint::new(ep.clone(), counters.clone(), config.executor.max_queue)
-                .map(Arc::new)
-        })
+        .map(|ep| RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let openrouter_off = !config
         .endpoints
         .iter()
         .any(|e| e.kind == EndpointKind::OpenRouter);
     let routes = RouteTable::new(
-        pool.clone(),
-        local_limiters,
+        local,
         endpoints,
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
-    let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
-    Ok(Arc::new(Engine {
-        executor: Executor::new(config.executor.clone()),
-        config: Arc::new(config),
+    let executor = Executor::new(config.executor.clone());
+    Ok(Arc::new(Engine::new(
+        Arc::new(config),
         routes,
+        executor,
         pool,
-        local_client,
-        upstream_counters: counters,
-        stats: Recorder::new(process_start),
-    }))
+        counters,
+        Recorder::new(process_start),
+    )))
 }
 
 /// Completes when no request holds or waits for an executor permit.
 async fn work_finished(engine: &Engine) {
-    let counters = engine.executor.counters();
+    let counters = engine.executor().counters();
     loop {
         let busy = counters
             .in_flight
@@ -143,7 +142,7 @@ pub async fn serve(
         .build_v1()?;
     let tasks = TaskTracker::new();
     let hard_stop = CancellationToken::new();
-    let max_message = engine.config.limits.max_message_bytes;
+    let max_message = engine.config().limits.max_message_bytes;
     let router = RouterServer::new(RouterService::new(
         engine.clone(),
         tasks.clone(),
@@ -172,17 +171,17 @@ pub async fn serve(
     let monitors = {
         let engine = engine.clone();
         let stop = monitors_stop.clone();
-        tokio::spawn(async move { crate::stats::run_monitors(&engine.stats, stop).await })
+        tokio::spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await })
     };
-    let metrics = match engine.config.metrics_listen {
+    let metrics = match engine.config().metrics_listen {
         Some(addr) => {
             Some(crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone()).await?)
         }
         None => None,
     };
-    engine.stats.mark_serving();
+    engine.stats().mark_serving();
     tracing::info!(
-        startup_ms = engine.stats.startup_time().as_secs_f64() * 1e3,
+        startup_ms = engine.stats().startup_time().as_secs_f64() * 1e3,
         "serving"
     );
 
@@ -192,11 +191,11 @@ pub async fn serve(
     };
     if let Some(result) = early {
         monitors_stop.cancel();
-        engine.pool.shutdown().await;
+        engine.pool().shutdown().await;
         return result.map_err(StartError::from);
     }
 
-    tracing::info!(grace = ?engine.config.shutdown_grace, "shutting down: draining in-flight calls");
+    tracing::info!(grace = ?engine.config().shutdown_grace, "shutting down: draining in-flight calls");
     health
         .set_not_serving::<RouterServer<RouterService>>()
         .await;
@@ -215,7 +214,7 @@ pub async fn serve(
         }
         tasks.wait().await;
     };
-    if tokio::time::timeout(engine.config.shutdown_grace, drain)
+    if tokio::time::timeout(engine.config().shutdown_grace, drain)
         .await
         .is_err()
     {
@@ -224,7 +223,7 @@ pub async fn serve(
         tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
     }
-    engine.pool.shutdown().await;
+    engine.pool().shutdown().await;
     monitors_stop.cancel();
     let _ = monitors.await;
     if let Some(metrics) = metrics {

@@ -36,7 +36,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
     config.local.max_loaded_models = 2;
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("a", "x", 2)).await.unwrap();
     client.generate(prompt("b", "x", 2)).await.unwrap();
@@ -68,10 +68,10 @@ async fn idle_ttl_stops_unused_models() {
     config.local.idle_ttl = Some(Duration::from_millis(300));
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("idle", "x", 2)).await.unwrap();
-    let pid = router.engine.pool.child_pids()[0];
+    let pid = router.engine.pool().child_pids()[0];
     let event = wait_for_event(&mut events, Duration::from_secs(10), |e| {
         matches!(e, PoolEvent::Evicted { .. })
     })
@@ -105,10 +105,10 @@ async fn a_busy_model_is_never_evicted() {
     let mut client = router.client().await.unwrap();
 
     client.generate(prompt("busy", "x", 2)).await.unwrap();
-    let busy_pid = router.engine.pool.child_pids()[0];
+    let busy_pid = router.engine.pool().child_pids()[0];
     // A request in flight on "busy" (held as a lease, as a long generation would).
-    let entry = router.engine.pool.model("busy").unwrap();
-    let lease = router.engine.pool.acquire(&entry).await.unwrap();
+    let entry = router.engine.pool().model("busy").unwrap();
+    let lease = router.engine.pool().acquire(&entry).await.unwrap();
 
     // "newcomer" needs the only slot; it must wait, not evict the busy model.
     let status = client
@@ -148,7 +148,7 @@ async fn a_busy_model_is_never_evicted() {
     assert!(states(&router).await.contains(&("newcomer".into(), COLD)));
 
     // Once the request finishes, a new call for the newcomer evicts it.
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
     drop(lease);
     client.generate(prompt("newcomer", "x", 2)).await.unwrap();
     let evicted = wait_for_event(&mut events, Duration::from_secs(10), |e| {

@@ -59,12 +59,12 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
         .await
         .unwrap();
     let mut client = router.client().await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     // Killed mid-stream: the stream ends with exactly one error (its text so
     // far was already delivered, so it is not retried).
     client.generate(prompt("victim", "warm", 2)).await.unwrap();
-    let first_pid = router.engine.pool.child_pids()[0];
+    let first_pid = router.engine.pool().child_pids()[0];
     let mut stream = client
         .generate_stream(prompt("victim", "long", 4000))
         .await
@@ -101,7 +101,7 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
         .unwrap()
         .into_inner();
     assert!(!r.text.is_empty());
-    let second_pid = router.engine.pool.child_pids()[0];
+    let second_pid = router.engine.pool().child_pids()[0];
     assert_ne!(first_pid, second_pid);
 
     // Killed while idle, then asked at once: the request is retried on a
@@ -113,7 +113,7 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
         .unwrap()
         .into_inner();
     assert!(!r.text.is_empty());
-    assert!(!router.engine.pool.child_pids().contains(&second_pid));
+    assert!(!router.engine.pool().child_pids().contains(&second_pid));
 
     let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
     assert_eq!(stats.pool.unwrap().restarts, 2);
@@ -128,10 +128,10 @@ async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
     config.local.token_gap_timeout = Duration::from_millis(500);
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("sleepy", "warm", 2)).await.unwrap();
-    let pid = router.engine.pool.child_pids()[0];
+    let pid = router.engine.pool().child_pids()[0];
     let mut stream = client
         .generate_stream(prompt("sleepy", "long", 4000))
         .await
@@ -167,7 +167,7 @@ async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
         .unwrap()
         .into_inner();
     assert!(!r.text.is_empty());
-    assert_ne!(router.engine.pool.child_pids()[0], pid);
+    assert_ne!(router.engine.pool().child_pids()[0], pid);
     router.stop().await.unwrap();
 }
 
@@ -178,10 +178,10 @@ async fn an_idle_child_that_stops_answering_health_probes_is_replaced() {
     config.local.health_interval = Duration::from_millis(100);
     let router = TestRouter::start(config).await.unwrap();
     let mut client = router.client().await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("frozen", "warm", 2)).await.unwrap();
-    let pid = router.engine.pool.child_pids()[0];
+    let pid = router.engine.pool().child_pids()[0];
     // No request is running: only the health probes can notice.
     signal(pid, libc::SIGSTOP).unwrap();
     wait_for_event(

@@ -22,13 +22,13 @@ async fn preloaded_models_start_at_boot_and_restart_after_a_crash() {
     let mut config = local_config(models.path()).unwrap();
     config.local.preload = vec!["eager".into()];
     let router = TestRouter::start(config).await.unwrap();
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
 
     // The service answers at once, before the preload finishes.
     let mut client = router.client().await.unwrap();
     client.list_models(ListModelsRequest {}).await.unwrap();
 
-    let pid = match router.engine.pool.child_pids().first() {
+    let pid = match router.engine.pool().child_pids().first() {
         Some(pid) => *pid,
         None => match wait_for_event(&mut events, Duration::from_secs(30), |e| {
             matches!(e, PoolEvent::Ready { .. })
@@ -107,7 +107,7 @@ async fn the_memory_budget_evicts_the_idle_model() {
     }
     assert!(sampled, "the maintenance loop samples children's RSS");
 
-    let mut events = router.engine.pool.subscribe();
+    let mut events = router.engine.pool().subscribe();
     client.generate(prompt("second", "x", 2)).await.unwrap();
     let evicted = wait_for_event(&mut events, Duration::from_secs(10), |e| {
         matches!(e, PoolEvent::Evicted { .. })

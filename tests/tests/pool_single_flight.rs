@@ -40,13 +40,13 @@ async fn fifty_concurrent_requests_start_one_process() {
 
     // White-box, at the pool itself (past the executor's slot limit): 50
     // concurrent acquires on a model that is cold again share one start.
-    let entry = router.engine.pool.model("cold").unwrap();
+    let entry = router.engine.pool().model("cold").unwrap();
     assert!(
-        router.engine.pool.unload("cold").await,
+        router.engine.pool().unload("cold").await,
         "idle model unloads"
     );
     assert!(llama_children().is_empty());
-    let acquires = (0..50).map(|_| router.engine.pool.acquire(&entry));
+    let acquires = (0..50).map(|_| router.engine.pool().acquire(&entry));
     let leases: Vec<_> = futures::future::join_all(acquires)
         .await
         .into_iter()

@@ -22,7 +22,7 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     let mut client = router.client().await.unwrap();
     client.generate(prompt("one", "warm up", 2)).await.unwrap();
     client.generate(prompt("two", "warm up", 2)).await.unwrap();
-    let pids = router.engine.pool.child_pids();
+    let pids = router.engine.pool().child_pids();
     assert_eq!(pids.len(), 2);
     assert!(pids.iter().all(|p| is_running(*p)));
 

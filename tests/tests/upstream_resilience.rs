@@ -39,7 +39,7 @@ async fn setup(names: &[&str], tune: impl Fn(&mut EndpointConfig)) -> (Emulator,
 fn breaker(router: &TestRouter, endpoint: &str) -> BreakerSnapshot {
     let ep = router
         .engine
-        .routes
+        .routes()
         .endpoints()
         .find(|e| e.config.name == endpoint)
         .unwrap();
@@ -70,7 +70,7 @@ async fn the_breaker_opens_after_five_failures_and_then_sends_nothing() {
     let (emulator, router) = setup(&["up"], |ep| ep.max_attempts = 1).await;
     assert_eq!(breaker(&router, "up").state, BreakerState::Closed);
     open_the_breaker(&router, &emulator).await;
-    let counters = &router.engine.upstream_counters;
+    let counters = &router.engine.upstream_counters();
     assert_eq!(counters.breaker_opened.load(Ordering::Relaxed), 1);
 
     let mut client = router.client().await.unwrap();
@@ -136,7 +136,7 @@ async fn a_failing_model_on_a_healthy_endpoint_spends_only_the_retry_budget() {
         failing_attempts < 2 * CALLS,
         "{failing_attempts} attempts for {CALLS} failing calls"
     );
-    let counters = &router.engine.upstream_counters;
+    let counters = &router.engine.upstream_counters();
     let retries = counters.retries.load(Ordering::Relaxed);
     assert_eq!(failing_attempts, CALLS + retries);
     assert!(counters.retries_denied_by_budget.load(Ordering::Relaxed) > 0);

@@ -31,7 +31,7 @@ pub fn accept(engine: &Engine, request: Request<pb::GenerateRequest>) -> Result<
     let arrived = Instant::now();
     let deadline = deadline::deadline(request.metadata(), arrived);
     let (metadata, _, message) = request.into_parts();
-    match validate(message, &engine.config.limits) {
+    match validate(message, &engine.config().limits) {
         Ok(job) => Ok(Accepted {
             arrived,
             deadline,

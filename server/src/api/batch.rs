@@ -37,7 +37,7 @@ pub fn handle(
     let arrived = Instant::now();
     let deadline = deadline::deadline(request.metadata(), arrived);
     let (request_metadata, _, batch) = request.into_parts();
-    let limits = &engine.config.limits;
+    let limits = &engine.config().limits;
     if batch.items.is_empty() {
         return Err(RouterError::from(ValidationError::EmptyBatch).into());
     }
@@ -48,7 +48,7 @@ pub fn handle(
         })
         .into());
     }
-    let exec = engine.executor.config();
+    let exec = engine.executor().config();
     let concurrency = match batch.max_concurrency as usize {
         0 => exec.batch_concurrency,
         n => n.min(exec.max_batch_concurrency),
@@ -113,12 +113,12 @@ fn schedule(
 ) -> Vec<(usize, Result<Job, RouterError>)> {
     let mut jobs: Vec<(usize, Result<Job, RouterError>)> = items
         .into_iter()
-        .map(|item| validate(item, &engine.config.limits).map_err(RouterError::from))
+        .map(|item| validate(item, &engine.config().limits).map_err(RouterError::from))
         .enumerate()
         .collect();
     jobs.sort_by_cached_key(|(_, job)| match job {
         Err(_) => (0, String::new()),
-        Ok(job) if engine.is_ready(job.model.as_str()) => (1, String::new()),
+        Ok(job) if engine.is_ready(&job.model) => (1, String::new()),
         Ok(job) => (2, job.model.to_string()),
     });
     jobs

@@ -3,18 +3,18 @@
 use ai_router_proto::v1 as pb;
 
 use super::convert::{backend, duration};
-use crate::domain::BackendKind;
+use crate::backend::Listing;
 use crate::engine::Engine;
 use crate::pool::ModelStateKind;
 
 pub fn build(engine: &Engine) -> pb::ListModelsResponse {
-    let mut models: Vec<pb::ModelInfo> = engine
-        .pool
-        .statuses()
+    let models = engine
+        .routes()
+        .listings()
         .into_iter()
-        .map(|m| pb::ModelInfo {
+        .map(|Listing { kind, status: m }| pb::ModelInfo {
             id: m.id,
-            backend: backend(BackendKind::Local) as i32,
+            backend: backend(kind) as i32,
             state: state(m.state) as i32,
             slots: m.slots,
             in_flight: m.in_flight,
@@ -23,18 +23,6 @@ pub fn build(engine: &Engine) -> pb::ListModelsResponse {
             last_error: m.last_error.unwrap_or_default(),
         })
         .collect();
-    for (id, endpoint) in engine.routes.known_ids() {
-        let Some(endpoint) = endpoint else { continue };
-        models.push(pb::ModelInfo {
-            id,
-            backend: backend(endpoint.backend_kind()) as i32,
-            state: pb::ModelState::Warm as i32,
-            slots: endpoint.config.max_concurrency,
-            in_flight: endpoint.limiter.in_flight() as u32,
-            ..Default::default()
-        });
-    }
-    models.sort_by(|a, b| a.id.cmp(&b.id));
     pb::ListModelsResponse { models }
 }
 

@@ -12,7 +12,9 @@ pub const UNKNOWN_MODEL: &str = "<unknown>";
 
 /// Records a request rejected by validation (its model id is not trusted).
 pub fn record_invalid(engine: &Engine, error: &RouterError) {
-    engine.stats.record(INVALID_MODEL, error.outcome(), None, 0);
+    engine
+        .stats()
+        .record(INVALID_MODEL, error.outcome(), None, 0);
 }
 
 /// Drop guard recording one request's outcome.
@@ -36,7 +38,7 @@ impl<'a> OutcomeRecorder<'a> {
     pub fn finish(mut self, result: &Result<Completion, RouterError>) {
         self.recorded = true;
         match result {
-            Ok(c) => self.engine.stats.record(
+            Ok(c) => self.engine.stats().record(
                 &self.model,
                 Outcome::Ok,
                 Some(&c.timing),
@@ -48,7 +50,7 @@ impl<'a> OutcomeRecorder<'a> {
                 } else {
                     self.model.as_str()
                 };
-                self.engine.stats.record(model, e.outcome(), None, 0);
+                self.engine.stats().record(model, e.outcome(), None, 0);
             }
         }
     }
@@ -58,7 +60,7 @@ impl Drop for OutcomeRecorder<'_> {
     fn drop(&mut self) {
         if !self.recorded {
             self.engine
-                .stats
+                .stats()
                 .record(&self.model, Outcome::Cancelled, None, 0);
         }
     }

@@ -11,14 +11,14 @@ use super::convert::{duration, summary};
 use crate::engine::Engine;
 
 pub fn build(engine: &Engine) -> pb::StatsResponse {
-    let s = &engine.stats;
-    let pool = engine.pool.summary();
-    let exec = engine.executor.counters();
-    let up = &engine.upstream_counters;
+    let s = &engine.stats();
+    let pool = engine.pool().summary();
+    let exec = engine.executor().counters();
+    let up = &engine.upstream_counters();
     let lookups = pool.hits + pool.cold_starts;
     let (rps_1m, tps_1m) = s.rates(60);
     let (rps_5m, _) = s.rates(300);
-    let rss = engine.stats.memory.latest_rss();
+    let rss = engine.stats().memory.latest_rss();
     pb::StatsResponse {
         uptime: Some(duration(s.uptime())),
         startup_time: Some(duration(s.startup_time())),
@@ -39,7 +39,7 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
         in_flight: exec.in_flight.load(Ordering::Relaxed),
         queued: exec.queued.load(Ordering::Relaxed),
         rejected: exec.rejected.load(Ordering::Relaxed),
-        max_in_flight: engine.executor.config().max_in_flight as u64,
+        max_in_flight: engine.executor().config().max_in_flight as u64,
         pool: Some(pb::PoolStats {
             hits: pool.hits,
             cold_starts: pool.cold_starts,
@@ -105,8 +105,8 @@ fn traces() -> pb::TraceStats {
 }
 
 fn memory(engine: &Engine, rss: u64) -> pb::MemoryStats {
-    let report = engine.stats.memory.report();
-    let children: u64 = engine.pool.statuses().iter().map(|m| m.rss_bytes).sum();
+    let report = engine.stats().memory.report();
+    let children: u64 = engine.pool().statuses().iter().map(|m| m.rss_bytes).sum();
     pb::MemoryStats {
         rss_bytes: rss,
         children_rss_bytes: children,
@@ -123,7 +123,7 @@ fn memory(engine: &Engine, rss: u64) -> pb::MemoryStats {
 
 fn routes(engine: &Engine) -> Vec<pb::RouteStats> {
     engine
-        .routes
+        .routes()
         .limiters()
         .iter()
         .map(|l| {
@@ -143,10 +143,10 @@ fn routes(engine: &Engine) -> Vec<pb::RouteStats> {
 
 fn endpoints(engine: &Engine) -> Vec<pb::EndpointStats> {
     engine
-        .routes
+        .routes()
         .endpoints()
         .map(|e| {
-            let (cost_usd, completed) = engine.stats.endpoint_figures(&e.config.name);
+            let (cost_usd, completed) = engine.stats().endpoint_figures(&e.config.name);
             pb::EndpointStats {
                 endpoint: e.config.name.clone(),
                 breaker: e

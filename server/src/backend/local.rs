@@ -1,25 +1,147 @@
-//! Local models: the pool hands out a lease on a warm llama-server child,
-//! and the request goes to its loopback URL through the shared local client.
+//! A local model: a lease on a warm llama-server child from the pool, called
+//! through the one loopback client shared by all children. A child that
+//! dies or hangs under a request is diagnosed here, so the engine can retry
+//! on its replacement without knowing what a child is.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 
+use super::{Acquired, Backend, Diagnosis, Listing};
 use crate::config::{EndpointKind, LocalConfig};
-use crate::pool::Lease;
-use crate::upstream::{AttemptTimeouts, Target};
+use crate::domain::{BackendKind, ModelId};
+use crate::error::RouterError;
+use crate::executor::RouteLimiter;
+use crate::pool::{ModelEntry, Pool};
+use crate::upstream::{AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamError};
 
-/// The upstream target for a leased child. Always streamed: streaming gives
-/// time-to-first-token and lets a hung child be detected by token gaps.
-pub fn local_target(lease: &Lease, config: &LocalConfig) -> Target {
-    Target {
-        endpoint: format!("local:{}", lease.model()),
-        base_url: lease.base_url().to_string(),
-        api_key: None,
-        kind: EndpointKind::OpenAi,
-        stream: true,
-        timeouts: AttemptTimeouts {
-            first_token: config.first_token_timeout,
-            token_gap: config.token_gap_timeout,
-        },
-        headers: HeaderMap::new(),
+/// One catalogued local model.
+pub struct LocalModel {
+    name: String,
+    entry: Arc<ModelEntry>,
+    pool: Pool,
+    limiter: Arc<RouteLimiter>,
+    client: UpstreamClient,
+    timeouts: AttemptTimeouts,
+}
+
+impl LocalModel {
+    /// The backend for `entry`, admitting as many requests at once as the
+    /// child has slots.
+    pub fn new(
+        entry: Arc<ModelEntry>,
+        pool: Pool,
+        client: UpstreamClient,
+        config: &LocalConfig,
+        max_queue: usize,
+    ) -> LocalModel {
+        let limiter = Arc::new(RouteLimiter::new(
+            &entry.spec.id,
+            entry.spec.settings.slots as usize,
+            max_queue,
+        ));
+        LocalModel {
+            name: format!("local:{}", entry.spec.id),
+            entry,
+            pool,
+            limiter,
+            client,
+            timeouts: AttemptTimeouts {
+                first_token: config.first_token_timeout,
+                token_gap: config.token_gap_timeout,
+            },
+        }
+    }
+
+    /// The upstream target for a leased child. Always streamed: streaming
+    /// gives time-to-first-token and lets a hung child be seen by its gaps.
+    fn target(&self, base_url: &str) -> Target {
+        Target {
+            endpoint: self.name.clone(),
+            base_url: base_url.to_string(),
+            api_key: None,
+            kind: EndpointKind::OpenAi,
+            stream: true,
+            timeouts: self.timeouts,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+impl Backend for LocalModel {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Local
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn limiter(&self) -> &Arc<RouteLimiter> {
+        &self.limiter
+    }
+
+    fn upstream_model<'a>(&'a self, id: &'a ModelId) -> &'a str {
+        id.as_str()
+    }
+
+    fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {
+        Box::pin(async move {
+            let lease = self.pool.acquire(&self.entry).await?;
+            Ok(Acquired {
+                target: self.target(lease.base_url()),
+                retry: RetryPolicy::none(),
+                cold: lease.cold,
+                lease: Some(lease),
+            })
+        })
+    }
+
+    fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    fn is_ready(&self) -> bool {
+        self.entry.warm_child().is_some()
+    }
+
+    /// A hung child (first-token or gap timeout) is killed so the next
+    /// request gets a fresh one, but not retried: it may have been slow
+    /// rather than stuck. A broken connection is a death if the child's
+    /// exit is seen within `patience`, else a closed connection.
+    fn diagnose<'a>(
+        &'a self,
+        acquired: &'a Acquired,
+        error: &'a UpstreamError,
+        patience: Duration,
+    ) -> BoxFuture<'a, Diagnosis> {
+        Box::pin(async move {
+            let Some(lease) = &acquired.lease else {
+                return Diagnosis::Final;
+            };
+            match error {
+                UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
+                    lease.report_hung();
+                    Diagnosis::Final
+                }
+                UpstreamError::Connect { .. } | UpstreamError::Disconnected { .. } => {
+                    if lease.child_exited_within(patience).await {
+                        Diagnosis::Died
+                    } else {
+                        Diagnosis::BrokenConnection
+                    }
+                }
+                _ => Diagnosis::Final,
+            }
+        })
+    }
+
+    fn listings(&self) -> Vec<Listing> {
+        vec![Listing {
+            kind: BackendKind::Local,
+            status: self.pool.status(&self.entry),
+        }]
     }
 }

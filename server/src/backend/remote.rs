@@ -1,13 +1,18 @@
 //! A remote OpenAI-compatible endpoint: one pooled client, its key (read
-//! from the environment once), and its admission limiter.
+//! from the environment once), and its admission limiter. Always ready: its
+//! health is the client's circuit breaker.
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::{Acquired, Backend, Listing};
 use crate::config::{EndpointConfig, EndpointKind};
-use crate::domain::BackendKind;
+use crate::domain::{BackendKind, ModelId};
+use crate::error::RouterError;
 use crate::executor::RouteLimiter;
+use crate::pool::{ModelStateKind, ModelStatus};
 use crate::upstream::{
     ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters,
 };
@@ -60,15 +65,6 @@ impl RemoteEndpoint {
         self.config.kind == EndpointKind::OpenRouter
     }
 
-    /// Which backend kind answers through it.
-    pub fn backend_kind(&self) -> BackendKind {
-        if self.is_openrouter() {
-            BackendKind::OpenRouter
-        } else {
-            BackendKind::OpenAi
-        }
-    }
-
     /// The target for one request.
     pub fn target(&self) -> Target {
         Target {
@@ -88,6 +84,80 @@ impl RemoteEndpoint {
     /// Its retry policy.
     pub fn retry(&self) -> RetryPolicy {
         RetryPolicy::attempts(self.config.max_attempts)
+    }
+}
+
+impl Backend for RemoteEndpoint {
+    fn kind(&self) -> BackendKind {
+        if self.is_openrouter() {
+            BackendKind::OpenRouter
+        } else {
+            BackendKind::OpenAi
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn limiter(&self) -> &Arc<RouteLimiter> {
+        &self.limiter
+    }
+
+    /// The id without the endpoint's prefix: `lab/llama3:8b` → `llama3:8b`.
+    fn upstream_model<'a>(&'a self, id: &'a ModelId) -> &'a str {
+        id.split_prefix().map_or(id.as_str(), |(_, rest)| rest)
+    }
+
+    fn serves(&self, upstream_model: &str) -> bool {
+        self.config.models.is_empty() || self.config.models.iter().any(|m| m == upstream_model)
+    }
+
+    fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {
+        Box::pin(async move {
+            Ok(Acquired {
+                target: self.target(),
+                retry: self.retry(),
+                cold: false,
+                lease: None,
+            })
+        })
+    }
+
+    fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// The listed models, or `name/*` for an endpoint that takes any.
+    fn listings(&self) -> Vec<Listing> {
+        let name = &self.config.name;
+        let ids: Vec<String> = if self.config.models.is_empty() {
+            vec![format!("{name}/*")]
+        } else {
+            self.config
+                .models
+                .iter()
+                .map(|m| format!("{name}/{m}"))
+                .collect()
+        };
+        ids.into_iter()
+            .map(|id| Listing {
+                kind: self.kind(),
+                status: ModelStatus {
+                    id,
+                    state: ModelStateKind::Warm,
+                    slots: self.config.max_concurrency,
+                    in_flight: self.limiter.in_flight() as u32,
+                    idle: None,
+                    rss_bytes: 0,
+                    last_error: None,
+                },
+            })
+            .collect()
     }
 }
 

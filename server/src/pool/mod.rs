@@ -263,41 +263,39 @@ impl Pool {
 
     /// Every model's state, sorted by id.
     pub fn statuses(&self) -> Vec<ModelStatus> {
-        let now_ms = self.inner.epoch.elapsed().as_millis() as u64;
         self.inner
             .entries
             .values()
-            .map(|e| {
-                let (state, rss, last_error) = match &*e.phase() {
-                    Phase::Cold => (ModelStateKind::Cold, 0, None),
-                    Phase::Loading(_) => (ModelStateKind::Loading, 0, None),
-                    Phase::Warm(c) => (
-                        ModelStateKind::Warm,
-                        c.rss_bytes.load(Ordering::Relaxed),
-                        None,
-                    ),
-                    Phase::Failed { error, .. } => {
-                        (ModelStateKind::Failed, 0, Some(error.to_string()))
-                    }
-                };
-                let idle = (state == ModelStateKind::Warm
-                    && e.in_flight.load(Ordering::Relaxed) == 0)
-                    .then(|| {
-                        Duration::from_millis(
-                            now_ms.saturating_sub(e.last_used_ms.load(Ordering::Relaxed)),
-                        )
-                    });
-                ModelStatus {
-                    id: e.spec.id.clone(),
-                    state,
-                    slots: e.spec.settings.slots,
-                    in_flight: e.in_flight.load(Ordering::Relaxed),
-                    idle,
-                    rss_bytes: rss,
-                    last_error,
-                }
-            })
+            .map(|e| self.status(e))
             .collect()
+    }
+
+    /// One model's state.
+    pub fn status(&self, e: &ModelEntry) -> ModelStatus {
+        let now_ms = self.inner.now_ms();
+        let (state, rss, last_error) = match &*e.phase() {
+            Phase::Cold => (ModelStateKind::Cold, 0, None),
+            Phase::Loading(_) => (ModelStateKind::Loading, 0, None),
+            Phase::Warm(c) => (
+                ModelStateKind::Warm,
+                c.rss_bytes.load(Ordering::Relaxed),
+                None,
+            ),
+            Phase::Failed { error, .. } => (ModelStateKind::Failed, 0, Some(error.to_string())),
+        };
+        let idle = (state == ModelStateKind::Warm && e.in_flight.load(Ordering::Relaxed) == 0)
+            .then(|| {
+                Duration::from_millis(now_ms.saturating_sub(e.last_used_ms.load(Ordering::Relaxed)))
+            });
+        ModelStatus {
+            id: e.spec.id.clone(),
+            state,
+            slots: e.spec.settings.slots,
+            in_flight: e.in_flight.load(Ordering::Relaxed),
+            idle,
+            rss_bytes: rss,
+            last_error,
+        }
     }
 
     /// Counters for `Stats`.

@@ -202,11 +202,11 @@ async fn llama_batch() -> anyhow::Result<()> {
     // The direct baseline talks to the very child the pool runs.
     let entry = router
         .engine
-        .pool
+        .pool()
         .model("big")
         .ok_or_else(|| anyhow::anyhow!("model big not catalogued"))?;
     let child_base = {
-        let lease = router.engine.pool.acquire(&entry).await?;
+        let lease = router.engine.pool().acquire(&entry).await?;
         lease.base_url().to_string()
     };
     let direct = Direct::without_pool(&child_base)?;

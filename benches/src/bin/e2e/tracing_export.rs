@@ -167,7 +167,7 @@ pub async fn run() -> anyhow::Result<()> {
         telemetry.exporting(),
         "telemetry::init did not install the exporter"
     );
-    let traced_before = setup.router.engine.stats.total();
+    let traced_before = setup.router.engine.stats().total();
     closed_loop(WARM_UP, 4, call.runner()).await?;
     // The batch span processor's own thread ("OpenTelemetry.Traces.BatchProcessor",
     // truncated to 15 characters by the kernel).
@@ -175,7 +175,7 @@ pub async fn run() -> anyhow::Result<()> {
     let on1 = measure("on, run 1", &call).await?;
     let on2 = measure("on, run 2", &call).await?;
     let exporter_cpu = threads_cpu("OpenTelemetry").saturating_sub(exporter_cpu);
-    let traced = setup.router.engine.stats.total() - traced_before;
+    let traced = setup.router.engine.stats().total() - traced_before;
 
     // Flush what the batch processor still holds (it blocks on the export,
     // so off the runtime's worker threads), then count what arrived.

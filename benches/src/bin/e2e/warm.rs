@@ -47,11 +47,11 @@ pub async fn run() -> anyhow::Result<()> {
     generate(&client, &ask).await?;
     let entry = router
         .engine
-        .pool
+        .pool()
         .model("w")
         .ok_or_else(|| anyhow::anyhow!("model w not catalogued"))?;
     let child_base = {
-        let lease = router.engine.pool.acquire(&entry).await?;
+        let lease = router.engine.pool().acquire(&entry).await?;
         lease.base_url().to_string()
     };
     let to_child = Direct::without_pool(&child_base)?;

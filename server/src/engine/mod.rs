@@ -1,0 +1,110 @@
+//! The data path of DESIGN.md §1 for one job, split by job:
+//! [`fallbacks`] walks the primary model and its fallbacks while nothing
+//! has reached the caller; [`one_call`] runs one model (admission, backend
+//! acquire, upstream call, result with its timing); [`second_chance`]
+//! decides whether a local call that failed before any output is retried
+//! on a replacement child. The engine knows backends only through the
+//! [`Backend`](crate::backend::Backend) trait.
+
+mod fallbacks;
+mod one_call;
+mod second_chance;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::domain::{Completion, DeltaSink, Job, ModelId};
+use crate::error::RouterError;
+use crate::executor::Executor;
+use crate::pool::Pool;
+use crate::routing::RouteTable;
+use crate::stats::Recorder;
+use crate::upstream::UpstreamCounters;
+
+/// Everything a request needs, shared by all RPCs.
+pub struct Engine {
+    config: Arc<Config>,
+    routes: RouteTable,
+    executor: Executor,
+    pool: Pool,
+    upstream_counters: Arc<UpstreamCounters>,
+    stats: Recorder,
+}
+
+impl Engine {
+    /// Assembles an engine from its parts (see `build_engine`).
+    pub fn new(
+        config: Arc<Config>,
+        routes: RouteTable,
+        executor: Executor,
+        pool: Pool,
+        upstream_counters: Arc<UpstreamCounters>,
+        stats: Recorder,
+    ) -> Engine {
+        Engine {
+            config,
+            routes,
+            executor,
+            pool,
+            upstream_counters,
+            stats,
+        }
+    }
+
+    /// Runs a job to completion. `arrived` is when the request arrived
+    /// (timing starts there); `deadline` is the caller's.
+    pub async fn run(
+        &self,
+        job: &Job,
+        mut sink: DeltaSink,
+        arrived: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Completion, RouterError> {
+        let work = fallbacks::run(self, job, &mut sink, arrived, deadline);
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), work)
+                .await
+                .unwrap_or(Err(RouterError::DeadlineExceeded("generating"))),
+            None => work.await,
+        }
+    }
+
+    /// Whether a model can serve without a start. Unknown ids count as
+    /// ready (they fail at once).
+    pub fn is_ready(&self, model: &ModelId) -> bool {
+        self.routes.is_ready(model)
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The routing table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// Admission control.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// The local model pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Counters of every upstream client.
+    pub fn upstream_counters(&self) -> &Arc<UpstreamCounters> {
+        &self.upstream_counters
+    }
+
+    /// Request statistics.
+    pub fn stats(&self) -> &Recorder {
+        &self.stats
+    }
+}

@@ -1,0 +1,287 @@
+//! The engine's fallback walk and second chance against fake backends: each
+//! fake scripts where its acquires point (the testkit's emulator, whose
+//! behaviour the model name chooses, or a closed port) and what it
+//! diagnoses after a failure, and counts how often it was asked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ai_router_testkit::emulator::Emulator;
+use futures::future::BoxFuture;
+use reqwest::header::HeaderMap;
+
+use super::Engine;
+use crate::backend::{Acquired, Backend, Diagnosis, Listing};
+use crate::config::{Config, EndpointKind, ExecutorConfig, LocalConfig};
+use crate::domain::{BackendKind, ChatMessage, DeltaSink, Job, ModelId, Params, Role};
+use crate::error::RouterError;
+use crate::executor::{Executor, RouteLimiter};
+use crate::pool::{Pool, PoolError};
+use crate::routing::RouteTable;
+use crate::stats::Recorder;
+use crate::upstream::{
+    AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters, UpstreamError,
+};
+
+struct Fake {
+    limiter: Arc<RouteLimiter>,
+    /// Sent upstream: an emulator model name with its behaviour directives.
+    upstream: String,
+    /// Base URL of each acquire in turn; the last one repeats.
+    bases: Mutex<VecDeque<String>>,
+    /// Diagnosis of each failure in turn; `Final` when the script is out.
+    diagnoses: Mutex<VecDeque<Diagnosis>>,
+    acquires: AtomicU32,
+    client: UpstreamClient,
+}
+
+impl Fake {
+    fn new(id: &str, upstream: &str, bases: &[&str], diagnoses: &[Diagnosis]) -> Arc<Fake> {
+        Arc::new(Fake {
+            limiter: Arc::new(RouteLimiter::new(id, 4, 16)),
+            upstream: upstream.into(),
+            bases: Mutex::new(bases.iter().map(|b| b.to_string()).collect()),
+            diagnoses: Mutex::new(diagnoses.iter().copied().collect()),
+            acquires: AtomicU32::new(0),
+            client: UpstreamClient::new(
+                Duration::from_secs(5),
+                Duration::from_secs(1),
+                false,
+                Arc::new(UpstreamCounters::default()),
+            )
+            .unwrap(),
+        })
+    }
+
+    fn acquires(&self) -> u32 {
+        self.acquires.load(Ordering::SeqCst)
+    }
+}
+
+impl Backend for Fake {
+    fn kind(&self) -> BackendKind {
+        BackendKind::OpenAi
+    }
+
+    fn name(&self) -> &str {
+        self.limiter.name()
+    }
+
+    fn limiter(&self) -> &Arc<RouteLimiter> {
+        &self.limiter
+    }
+
+    fn upstream_model<'a>(&'a self, _id: &'a ModelId) -> &'a str {
+        &self.upstream
+    }
+
+    fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {
+        Box::pin(async move {
+            self.acquires.fetch_add(1, Ordering::SeqCst);
+            let base = {
+                let mut bases = self.bases.lock().unwrap();
+                if bases.len() > 1 {
+                    bases.pop_front().unwrap()
+                } else {
+                    bases.front().cloned().unwrap()
+                }
+            };
+            Ok(Acquired {
+                target: Target {
+                    endpoint: self.name().to_string(),
+                    base_url: base,
+                    api_key: None,
+                    kind: EndpointKind::OpenAi,
+                    stream: true,
+                    timeouts: AttemptTimeouts {
+                        first_token: Duration::from_secs(5),
+                        token_gap: Duration::from_secs(5),
+                    },
+                    headers: HeaderMap::new(),
+                },
+                retry: RetryPolicy::none(),
+                cold: false,
+                lease: None,
+            })
+        })
+    }
+
+    fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    fn diagnose<'a>(
+        &'a self,
+        _acquired: &'a Acquired,
+        _error: &'a UpstreamError,
+        _patience: Duration,
+    ) -> BoxFuture<'a, Diagnosis> {
+        let next = self.diagnoses.lock().unwrap().pop_front();
+        Box::pin(async move { next.unwrap_or(Diagnosis::Final) })
+    }
+
+    fn listings(&self) -> Vec<Listing> {
+        Vec::new()
+    }
+}
+
+fn engine(fakes: &[&Arc<Fake>]) -> Engine {
+    let pool = Pool::start(
+        LocalConfig {
+            models_dirs: Vec::new(),
+            ..LocalConfig::default()
+        },
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let backends: Vec<Arc<dyn Backend>> = fakes
+        .iter()
+        .map(|f| (*f).clone() as Arc<dyn Backend>)
+        .collect();
+    Engine::new(
+        Arc::new(Config::default()),
+        RouteTable::new(backends, Vec::new(), None),
+        Executor::new(ExecutorConfig::default()),
+        pool,
+        Arc::new(UpstreamCounters::default()),
+        Recorder::new(Instant::now()),
+    )
+}
+
+fn job(model: &str, fallbacks: &[&str]) -> Job {
+    Job {
+        model: ModelId::parse(model).unwrap(),
+        fallbacks: fallbacks
+            .iter()
+            .map(|f| ModelId::parse(*f).unwrap())
+            .collect(),
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: "hi".into(),
+        }],
+        params: Params {
+            max_tokens: 3,
+            ..Params::default()
+        },
+        client_request_id: String::new(),
+    }
+}
+
+async fn run(engine: &Engine, job: &Job) -> Result<crate::domain::Completion, RouterError> {
+    engine
+        .run(job, DeltaSink::Collect, Instant::now(), None)
+        .await
+}
+
+/// A loopback port nothing listens on: connecting fails at once.
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+#[tokio::test]
+async fn a_failing_model_falls_back_to_the_next_one() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.openai_base();
+    let primary = Fake::new("primary", "m@status=503", &[&base], &[]);
+    let second = Fake::new("second", "m", &[&base], &[]);
+    let engine = engine(&[&primary, &second]);
+    let done = run(&engine, &job("primary", &["second"])).await.unwrap();
+    assert_eq!(done.model, "second");
+    assert_eq!((primary.acquires(), second.acquires()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_bad_request_does_not_fall_back() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.openai_base();
+    let primary = Fake::new("primary", "m@status=400", &[&base], &[]);
+    let second = Fake::new("second", "m", &[&base], &[]);
+    let engine = engine(&[&primary, &second]);
+    let err = run(&engine, &job("primary", &["second"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RouterError::Upstream(UpstreamError::Http { status: 400, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(second.acquires(), 0, "the fallback was not tried");
+}
+
+#[tokio::test]
+async fn an_unknown_fallback_is_skipped_and_the_last_failure_is_the_answer() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.openai_base();
+    let primary = Fake::new("primary", "m@status=503", &[&base], &[]);
+    let third = Fake::new("third", "m", &[&base], &[]);
+    let engine = engine(&[&primary, &third]);
+    let done = run(&engine, &job("primary", &["nowhere", "third"]))
+        .await
+        .unwrap();
+    assert_eq!(done.model, "third");
+
+    let err = run(&engine, &job("primary", &["nowhere"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RouterError::ModelNotFound { .. }), "{err:?}");
+    // An unknown primary is the caller's answer at once.
+    let err = run(&engine, &job("nowhere", &["third"])).await.unwrap_err();
+    assert!(matches!(err, RouterError::ModelNotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_death_before_any_output_gets_one_retry_on_a_fresh_target() {
+    let emu = Emulator::start().await.unwrap();
+    let fake = Fake::new(
+        "local",
+        "m",
+        &[&closed_port(), &emu.openai_base()],
+        &[Diagnosis::Died],
+    );
+    let engine = engine(&[&fake]);
+    let done = run(&engine, &job("local", &[])).await.unwrap();
+    assert_eq!(fake.acquires(), 2);
+    assert_eq!(done.model, "local");
+}
+
+#[tokio::test]
+async fn the_second_chance_is_used_once_then_the_death_is_the_answer() {
+    let fake = Fake::new(
+        "local",
+        "m",
+        &[&closed_port()],
+        &[Diagnosis::Died, Diagnosis::Died],
+    );
+    let engine = engine(&[&fake]);
+    let err = run(&engine, &job("local", &[])).await.unwrap_err();
+    assert!(
+        matches!(err, RouterError::Pool(PoolError::ChildDied { .. })),
+        "{err:?}"
+    );
+    assert_eq!(fake.acquires(), 2);
+}
+
+#[tokio::test]
+async fn a_final_diagnosis_is_not_retried() {
+    let fake = Fake::new("remote", "m", &[&closed_port()], &[Diagnosis::Final]);
+    let engine = engine(&[&fake]);
+    let err = run(&engine, &job("remote", &[])).await.unwrap_err();
+    assert!(
+        matches!(err, RouterError::Upstream(UpstreamError::Connect { .. })),
+        "{err:?}"
+    );
+    assert_eq!(fake.acquires(), 1);
+}

@@ -7,6 +7,8 @@
 //! - [`router`]: starts the router in-process on 127.0.0.1:0 and stops it.
 //! - [`procs`]: reads /proc to count child processes and zombies.
 //! - [`models`]: temporary model directories.
+//! - [`swap`]: the seeded model-swap workload (more models than the pool keeps
+//!   loaded), its runner and a sampler of live llama-server processes.
 
 pub mod emulator;
 pub mod gguf;
@@ -15,3 +17,4 @@ pub mod models;
 pub mod otlp;
 pub mod procs;
 pub mod router;
+pub mod swap;

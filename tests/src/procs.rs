@@ -80,3 +80,61 @@ pub fn signal(pid: u32, sig: i32) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+/// Pids of the direct children of `pid` (zombies included), read from
+/// `/proc/PID/task/*/children` (one small file per thread); falls back to a
+/// scan of all of /proc when the kernel lacks that file. Empty if `pid` is
+/// gone.
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for task in tasks.filter_map(Result::ok) {
+        match fs::read_to_string(task.path().join("children")) {
+            Ok(list) => pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            ),
+            // No CONFIG_PROC_CHILDREN: the slow path sees every process.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return children_of(pid).into_iter().map(|p| p.pid).collect();
+            }
+            // The thread exited while we read: its children moved to another
+            // thread of the same process, which this loop also reads.
+            Err(_) => {}
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Every descendant of `root` (children, their children, ...; not `root`
+/// itself), zombies included. A process that exits during the walk is
+/// simply missing from the answer.
+pub fn descendants(root: u32) -> Vec<ProcInfo> {
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(pid) = frontier.pop() {
+        for child in child_pids(pid) {
+            if let Some(info) = proc_info(child) {
+                // A zombie has no children of its own to walk.
+                if info.state != 'Z' {
+                    frontier.push(child);
+                }
+                found.push(info);
+            }
+        }
+    }
+    found
+}
+
+/// Descendants of `root` running llama-server, zombies (exited, not yet
+/// reaped) included.
+pub fn llama_descendants(root: u32) -> Vec<ProcInfo> {
+    descendants(root)
+        .into_iter()
+        .filter(|p| p.comm.starts_with("llama-server"))
+        .collect()
+}

@@ -29,6 +29,9 @@ mod request;
 /// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
 pub use ai_router_proto::v1 as proto;
 
-pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT, error_chain};
+/// gRPC code names and error-chain text, shared with the server.
+pub use ai_router_proto::status::{code_name, error_chain};
+
+pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;

@@ -2,34 +2,13 @@
 //!
 //! Tables and JSON output use these instead of the generated
 //! `BACKEND_KIND_LOCAL`-style names (too long for a column) or tonic's
-//! `Code` display (a sentence, not a name). Unknown numeric values, which a
+//! `Code` display (a sentence, not a name; the shared
+//! `ai_router_proto::status::code_name` gives the spec's). Unknown numeric values, which a
 //! newer server may send, are shown as `unknown(N)` rather than hidden.
 
-use crate::proto::{BackendKind, FinishReason, ModelState};
+use ai_router_proto::status::code_name;
 
-/// Canonical upper-case gRPC code name, e.g. `NOT_FOUND`.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+use crate::proto::{BackendKind, FinishReason, ModelState};
 
 /// Name of a numeric gRPC code as carried in `ItemError.code`. Numbers
 /// outside the known range are kept visible instead of collapsing to UNKNOWN.

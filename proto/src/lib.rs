@@ -1,9 +1,12 @@
 //! Generated types and service stubs for `airouter.v1`, the contract every
-//! client language builds on. See `proto/airouter/v1/router.proto`.
+//! client language builds on (see `proto/airouter/v1/router.proto`), and the
+//! gRPC code names and error-chain text ([`status`]) that the Rust server and
+//! client share, so neither keeps its own copy.
 
-#![allow(clippy::all, missing_docs)]
+pub mod status;
 
 /// Package `airouter.v1`.
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("airouter.v1");
 }

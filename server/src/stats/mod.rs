@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ai_router_proto::status::code_name;
 use histogram::{LatencyHistogram, Summary};
 pub use memory::{MemoryMonitor, MemoryReport, process_rss_bytes};
 use throughput::Throughput;
@@ -228,29 +229,5 @@ pub async fn run_monitors(recorder: &Recorder, stop: tokio_util::sync::Cancellat
         _ = recorder.memory.run(recorder, stop.clone()) => {}
         _ = gpus => {}
         _ = stop.cancelled() => {}
-    }
-}
-
-/// The gRPC code's canonical name.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
     }
 }

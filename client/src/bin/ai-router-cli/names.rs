@@ -1,24 +1,9 @@
-//! Short, stable names for protobuf enums and gRPC codes.
-//!
-//! Tables and JSON output use these instead of the generated
-//! `BACKEND_KIND_LOCAL`-style names (too long for a column) or tonic's
-//! `Code` display (a sentence, not a name; the shared
-//! `ai_router_proto::status::code_name` gives the spec's). Unknown numeric values, which a
+//! Short, stable names for protobuf enums in the tables and the timing
+//! summary, instead of the generated `BACKEND_KIND_LOCAL`-style names (too
+//! long for a column; `--json` prints those). Unknown numeric values, which a
 //! newer server may send, are shown as `unknown(N)` rather than hidden.
 
-use ai_router_proto::status::code_name;
-
-use crate::proto::{BackendKind, FinishReason, ModelState};
-
-/// Name of a numeric gRPC code as carried in `ItemError.code`. Numbers
-/// outside the known range are kept visible instead of collapsing to UNKNOWN.
-pub fn code_number_name(code: i32) -> String {
-    if (0..=16).contains(&code) {
-        code_name(tonic::Code::from_i32(code)).to_owned()
-    } else {
-        format!("CODE_{code}")
-    }
-}
+use ai_router_client::proto::{BackendKind, FinishReason, ModelState};
 
 /// `local`, `openai`, `openrouter` or `unspecified`.
 pub fn backend_name(value: i32) -> String {
@@ -62,9 +47,6 @@ mod tests {
 
     #[test]
     fn names_cover_known_and_unknown_values() {
-        assert_eq!(code_number_name(5), "NOT_FOUND");
-        assert_eq!(code_number_name(0), "OK");
-        assert_eq!(code_number_name(99), "CODE_99");
         assert_eq!(backend_name(BackendKind::Openrouter as i32), "openrouter");
         assert_eq!(backend_name(42), "unknown(42)");
         assert_eq!(state_name(ModelState::Warm as i32), "warm");

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ai_router_proto::status::error_chain;
 use futures::{Stream, TryStreamExt};
 use tonic::transport::{Channel, Endpoint};
 
@@ -202,23 +203,6 @@ fn normalize_addr(addr: &str) -> Result<String, ClientError> {
         return Err(invalid("the address has no host"));
     }
     Ok(uri)
-}
-
-/// Joins an error and its sources with ": ", skipping repeats, because
-/// tonic's transport errors say only "transport error" at the top and keep
-/// the useful part (e.g. "Connection refused") in the chain.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

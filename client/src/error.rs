@@ -1,6 +1,6 @@
 //! The one error type every client call returns.
 
-use crate::names::code_name;
+use ai_router_proto::status::code_name;
 
 /// Why a client call failed.
 ///

@@ -2,9 +2,11 @@
 //!
 //! The crate wraps the generated tonic stub so callers get one error type,
 //! optional per-call deadlines and a request builder instead of filling in
-//! nested protobuf options by hand. The [`format`](mod@format) and [`json`] modules turn
-//! responses into text a person (or `jq`) can read; the `ai-router-cli`
-//! binary is built on them.
+//! nested protobuf options by hand. It holds no terminal code: the
+//! `ai-router-cli` binary (its own module tree under `src/bin/`) owns
+//! argument parsing, tables, progress and JSON output. The messages
+//! themselves serialise with serde as canonical proto3 JSON (see
+//! [`proto`]), so a program that wants JSON needs nothing from here.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ai_router_client::ClientError> {
@@ -20,15 +22,14 @@
 
 mod client;
 mod error;
-pub mod format;
-pub mod json;
-pub mod names;
 mod request;
 
+/// gRPC code names and error-chain text, shared with the server.
+pub use ai_router_proto::status::{code_name, error_chain};
 /// The generated protobuf messages and stubs, re-exported so callers need not
 /// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
 pub use ai_router_proto::v1 as proto;
 
-pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT, error_chain};
+pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;

@@ -8,8 +8,8 @@ use crate::domain::{BackendKind, Completion};
 use crate::stats::histogram::Summary;
 
 /// A `google.protobuf.Duration`.
-pub fn duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
+pub fn duration(d: Duration) -> pb::Duration {
+    pb::Duration {
         seconds: d.as_secs() as i64,
         nanos: d.subsec_nanos() as i32,
     }

@@ -2,12 +2,12 @@
 
 use std::fmt::Write;
 
-use ai_router_proto::v1::{LatencySummary, StatsResponse};
+use ai_router_proto::v1::{Duration, LatencySummary, StatsResponse};
 
 /// Renders every figure of a Stats snapshot as Prometheus metrics.
 pub fn render(s: &StatsResponse) -> String {
     let mut out = String::with_capacity(4096);
-    let secs = |d: &Option<prost_types::Duration>| {
+    let secs = |d: &Option<Duration>| {
         d.as_ref()
             .map_or(0.0, |d| d.seconds as f64 + d.nanos as f64 / 1e9)
     };

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ai_router_proto::status::error_chain;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Verdict};
@@ -324,13 +325,7 @@ impl UpstreamClient {
 fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
     // reqwest's Display omits the cause ("error sending request"); the chain
     // says what actually happened (connection refused, reset...).
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = format!("{detail}: {s}");
-        source = s.source();
-    }
-    let detail = response::clean_message(target, &detail);
+    let detail = response::clean_message(target, &error_chain(e));
     if e.is_connect() {
         UpstreamError::Connect {
             endpoint: target.endpoint.clone(),

@@ -38,7 +38,7 @@ pub async fn stats(client: &Client) -> anyhow::Result<StatsResponse> {
 }
 
 /// A protobuf duration as a std one (zero when absent).
-pub fn pb_dur(d: Option<prost_types::Duration>) -> Duration {
+pub fn pb_dur(d: Option<ai_router_proto::v1::Duration>) -> Duration {
     d.map(|d| {
         Duration::from_secs(d.seconds.max(0) as u64) + Duration::from_nanos(d.nanos.max(0) as u64)
     })

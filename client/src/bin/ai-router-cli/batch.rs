@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ai_router_client::json::BatchItemJson;
 use ai_router_client::proto::GenerateRequest;
+use ai_router_client::proto::batch_item_result::Outcome;
 use ai_router_client::{Client, GenerateRequestBuilder};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -70,8 +70,9 @@ pub async fn run(
         let mut results = client.batch(items, args.concurrency).await?;
         while let Some(item) = results.next().await {
             let item = item?;
-            let json = BatchItemJson::from(&item);
-            if json.is_ok() {
+            // An item with neither outcome (a server bug) counts as failed,
+            // so the exit status never claims a result nobody got.
+            if matches!(item.outcome, Some(Outcome::Response(_))) {
                 ok += 1;
             } else {
                 failed += 1;
@@ -84,7 +85,7 @@ pub async fn run(
             }
             // Suspend the bar so the line is not drawn over it when stdout
             // and stderr share a terminal.
-            bar.suspend(|| output::json_line(&json))?;
+            bar.suspend(|| output::json_line(&item))?;
             bar.inc(1);
             if failed > 0 {
                 bar.set_message(format!("{failed} failed"));

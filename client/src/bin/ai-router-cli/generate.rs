@@ -2,14 +2,13 @@
 
 use std::process::ExitCode;
 
-use ai_router_client::format::timing_summary;
-use ai_router_client::json::ResponseJson;
 use ai_router_client::proto::{GenerateRequest, GenerateResponse};
 use ai_router_client::{Client, GenerateRequestBuilder};
 use futures::StreamExt;
 
 use crate::args::GenerateArgs;
 use crate::failure::CliError;
+use crate::format::timing_summary;
 use crate::{input, output};
 
 /// Builds the request from the arguments (reading stdin for the prompt if
@@ -42,7 +41,7 @@ pub async fn run(
         resp
     };
     if args.json {
-        output::json_line(&ResponseJson::from(&resp))?;
+        output::json_line(&resp)?;
     }
     if !quiet {
         eprintln!("{}", timing_summary(&resp));

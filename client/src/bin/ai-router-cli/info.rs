@@ -3,17 +3,16 @@
 use std::process::ExitCode;
 
 use ai_router_client::Client;
-use ai_router_client::format::{format_models, format_stats};
-use ai_router_client::json::{ModelsJson, StatsJson};
 
 use crate::failure::CliError;
+use crate::format::{format_models, format_stats};
 use crate::output;
 
 /// Prints the statistics table, or JSON.
 pub async fn stats(client: &Client, json: bool) -> Result<ExitCode, CliError> {
     let stats = client.stats().await?;
     if json {
-        output::json_line(&StatsJson::from(&stats))?;
+        output::json_line(&stats)?;
     } else {
         output::text(&format_stats(&stats))?;
     }
@@ -24,7 +23,7 @@ pub async fn stats(client: &Client, json: bool) -> Result<ExitCode, CliError> {
 pub async fn models(client: &Client, json: bool) -> Result<ExitCode, CliError> {
     let models = client.list_models().await?;
     if json {
-        output::json_line(&ModelsJson::from(&models))?;
+        output::json_line(&models)?;
     } else {
         output::text(&format_models(&models))?;
     }

@@ -80,6 +80,9 @@ struct JsonLine {
     prompt: Option<String>,
     messages: Option<Vec<JsonMessage>>,
     model: Option<String>,
+    /// Also accepted as `clientRequestId`, the name `--json` output and
+    /// other proto3 JSON use.
+    #[serde(alias = "clientRequestId")]
     client_request_id: Option<String>,
 }
 

@@ -8,7 +8,8 @@ use crate::failure::CliError;
 
 /// Writes one value as a JSON line and flushes, so a consumer reading the
 /// pipe sees each result as soon as it exists rather than when a buffer
-/// fills.
+/// fills. The values are the proto messages themselves, whose serde impls
+/// give canonical proto3 JSON (what grpcurl prints for the same RPC).
 pub fn json_line(value: &impl Serialize) -> Result<(), CliError> {
     let line = serde_json::to_string(value)?;
     let mut out = std::io::stdout().lock();

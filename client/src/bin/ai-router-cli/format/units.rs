@@ -1,9 +1,11 @@
-//! Unit conversions shared by the text and JSON renderings, so both show the
-//! same numbers.
+//! Unit conversions for the tables and the timing summary, so every view
+//! shows a duration or a size the same way.
+
+use ai_router_client::proto::Duration;
 
 /// A protobuf duration in milliseconds. Negative durations (which the router
 /// never sends) come out negative rather than wrapping.
-pub fn duration_ms(d: &prost_types::Duration) -> f64 {
+pub fn duration_ms(d: &Duration) -> f64 {
     d.seconds as f64 * 1_000.0 + f64::from(d.nanos) / 1_000_000.0
 }
 
@@ -13,7 +15,7 @@ pub fn us_as_ms(us: u64) -> String {
 }
 
 /// Milliseconds with two decimals and a unit, or `-` when absent.
-pub fn opt_ms(d: Option<&prost_types::Duration>) -> String {
+pub fn opt_ms(d: Option<&Duration>) -> String {
     d.map_or_else(|| "-".to_owned(), |d| format!("{:.2} ms", duration_ms(d)))
 }
 
@@ -24,7 +26,7 @@ pub fn mib(bytes: u64) -> String {
 
 /// A duration for people: `"350.00 ms"` below a second, `"12.34 s"` below a
 /// minute, then `"3m 05s"`, `"2h 03m 05s"`, `"1d 02h 03m 05s"`.
-pub fn human_duration(d: &prost_types::Duration) -> String {
+pub fn human_duration(d: &Duration) -> String {
     let ms = duration_ms(d);
     if ms < 1_000.0 {
         return format!("{ms:.2} ms");
@@ -49,8 +51,8 @@ pub fn human_duration(d: &prost_types::Duration) -> String {
 mod tests {
     use super::*;
 
-    fn dur(seconds: i64, nanos: i32) -> prost_types::Duration {
-        prost_types::Duration { seconds, nanos }
+    fn dur(seconds: i64, nanos: i32) -> Duration {
+        Duration { seconds, nanos }
     }
 
     #[test]

@@ -1,26 +1,24 @@
 //! `ai-router-cli`: talk to an ai-router from the shell.
 //!
+//! Everything a terminal needs lives here and not in the `ai_router_client`
+//! library: argument parsing (clap), tables and the timing summary
+//! (`format`), JSON lines (`output`, serialising the proto messages as
+//! canonical proto3 JSON), the progress bar (indicatif), and exit statuses.
+//! The library stays a plain gRPC client that programs can embed.
+//!
 //! Exit status: 0 on success; 1 when a batch finished but some items failed;
 //! 2 when the router could not be reached, refused the call, or the input
 //! was unusable (the same code clap uses for bad arguments), so scripts can
 //! tell "some prompts failed" from "nothing ran".
 
-// The crate root of a binary resolves `mod x;` next to itself (src/bin/),
-// where Cargo would take each file for another binary, so the modules live
-// in their own directory and are pointed at explicitly.
-#[path = "ai-router-cli/args.rs"]
 mod args;
-#[path = "ai-router-cli/batch.rs"]
 mod batch;
-#[path = "ai-router-cli/failure.rs"]
 mod failure;
-#[path = "ai-router-cli/generate.rs"]
+mod format;
 mod generate;
-#[path = "ai-router-cli/info.rs"]
 mod info;
-#[path = "ai-router-cli/input.rs"]
 mod input;
-#[path = "ai-router-cli/output.rs"]
+mod names;
 mod output;
 
 use std::process::ExitCode;

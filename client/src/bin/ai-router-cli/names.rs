@@ -1,45 +1,9 @@
-//! Short, stable names for protobuf enums and gRPC codes.
-//!
-//! Tables and JSON output use these instead of the generated
-//! `BACKEND_KIND_LOCAL`-style names (too long for a column) or tonic's
-//! `Code` display (a sentence, not a name). Unknown numeric values, which a
+//! Short, stable names for protobuf enums in the tables and the timing
+//! summary, instead of the generated `BACKEND_KIND_LOCAL`-style names (too
+//! long for a column; `--json` prints those). Unknown numeric values, which a
 //! newer server may send, are shown as `unknown(N)` rather than hidden.
 
-use crate::proto::{BackendKind, FinishReason, ModelState};
-
-/// Canonical upper-case gRPC code name, e.g. `NOT_FOUND`.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-/// Name of a numeric gRPC code as carried in `ItemError.code`. Numbers
-/// outside the known range are kept visible instead of collapsing to UNKNOWN.
-pub fn code_number_name(code: i32) -> String {
-    if (0..=16).contains(&code) {
-        code_name(tonic::Code::from_i32(code)).to_owned()
-    } else {
-        format!("CODE_{code}")
-    }
-}
+use ai_router_client::proto::{BackendKind, FinishReason, ModelState};
 
 /// `local`, `openai`, `openrouter` or `unspecified`.
 pub fn backend_name(value: i32) -> String {
@@ -83,9 +47,6 @@ mod tests {
 
     #[test]
     fn names_cover_known_and_unknown_values() {
-        assert_eq!(code_number_name(5), "NOT_FOUND");
-        assert_eq!(code_number_name(0), "OK");
-        assert_eq!(code_number_name(99), "CODE_99");
         assert_eq!(backend_name(BackendKind::Openrouter as i32), "openrouter");
         assert_eq!(backend_name(42), "unknown(42)");
         assert_eq!(state_name(ModelState::Warm as i32), "warm");

@@ -1,9 +1,10 @@
 //! The `models` table.
 
+use ai_router_client::proto::ListModelsResponse;
+
 use super::table::Table;
 use super::units::{human_duration, mib};
 use crate::names::{backend_name, state_name};
-use crate::proto::ListModelsResponse;
 
 /// Longest last-error text shown in the table; the full text is in `--json`.
 /// Without a cap, one long upstream message would push every row off-screen.
@@ -62,7 +63,7 @@ fn one_line(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{BackendKind, ModelInfo, ModelState};
+    use ai_router_client::proto::{BackendKind, Duration, ModelInfo, ModelState};
 
     #[test]
     fn renders_rows() {
@@ -84,7 +85,7 @@ mod tests {
                     state: ModelState::Warm as i32,
                     slots: 4,
                     in_flight: 1,
-                    idle: Some(prost_types::Duration {
+                    idle: Some(Duration {
                         seconds: 2,
                         nanos: 500_000_000,
                     }),

@@ -1,8 +1,9 @@
 //! The one-line timing summary the CLI prints to stderr after a completion.
 
+use ai_router_client::proto::GenerateResponse;
+
 use super::units::opt_ms;
 use crate::names::{backend_name, finish_reason_name};
-use crate::proto::GenerateResponse;
 
 /// Summarises who answered, why it stopped, token counts and where the time
 /// went, in one line, e.g.
@@ -44,10 +45,10 @@ pub fn timing_summary(resp: &GenerateResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{BackendKind, FinishReason, Timing, Usage};
+    use ai_router_client::proto::{BackendKind, Duration, FinishReason, Timing, Usage};
 
-    fn ms(ms: i32) -> Option<prost_types::Duration> {
-        Some(prost_types::Duration {
+    fn ms(ms: i32) -> Option<Duration> {
+        Some(Duration {
             seconds: 0,
             nanos: ms * 1_000_000,
         })

@@ -1,8 +1,9 @@
 //! The `stats` table.
 
+use ai_router_client::proto::{Duration, LatencySummary, StatsResponse};
+
 use super::table::Table;
 use super::units::{human_duration, mib, us_as_ms};
-use crate::proto::{LatencySummary, StatsResponse};
 
 /// Renders the router's statistics as sections of aligned text: overview,
 /// latency percentiles (ms, two decimals), local pool, and requests by model
@@ -12,7 +13,7 @@ pub fn format_stats(stats: &StatsResponse) -> String {
     let mut out = String::new();
 
     let mut overview = Table::new(&["", ""]);
-    let dur = |d: Option<&prost_types::Duration>| d.map_or_else(|| "-".to_owned(), human_duration);
+    let dur = |d: Option<&Duration>| d.map_or_else(|| "-".to_owned(), human_duration);
     let rows: [(&str, String); 13] = [
         ("uptime", dur(stats.uptime.as_ref())),
         ("start-up time", dur(stats.startup_time.as_ref())),
@@ -255,15 +256,15 @@ fn skip_header(rendered: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{PoolStats, RequestCount};
+    use ai_router_client::proto::{PoolStats, RequestCount};
 
     fn sample() -> StatsResponse {
         StatsResponse {
-            uptime: Some(prost_types::Duration {
+            uptime: Some(Duration {
                 seconds: 3_723,
                 nanos: 0,
             }),
-            startup_time: Some(prost_types::Duration {
+            startup_time: Some(Duration {
                 seconds: 0,
                 nanos: 123_456_000,
             }),
@@ -369,7 +370,7 @@ tiny   OK            41
 
     #[test]
     fn optional_sections_appear_when_present() {
-        use crate::proto::{EndpointStats, ErrorCount, RouteStats};
+        use ai_router_client::proto::{EndpointStats, ErrorCount, RouteStats};
         let stats = StatsResponse {
             routes: vec![RouteStats {
                 route: "tiny".into(),
@@ -389,7 +390,7 @@ tiny   OK            41
                 code: "UNAVAILABLE".into(),
                 count: 2,
             }],
-            traces: Some(crate::proto::TraceStats {
+            traces: Some(ai_router_client::proto::TraceStats {
                 spans_ended: 40,
                 spans_exported: 36,
                 spans_failed: 4,

@@ -7,7 +7,7 @@ mod models;
 mod stats;
 mod summary;
 mod table;
-pub mod units;
+mod units;
 
 pub use models::format_models;
 pub use stats::format_stats;

@@ -491,17 +491,18 @@ struct CallRecord {
 
 /// Runs `workload` against `target`: `callers` workers take the next call
 /// from one shared queue until it is empty or the time limit has passed.
-/// With `watch_root`, a [`ProcSampler`] counts the llama-server processes
-/// under that pid for the duration of the run (for a router served in this
-/// process, `std::process::id()`; for a router in its own process, its pid).
+/// With `watch`, a [`ProcSampler`] counts the llama-server processes in
+/// that scope for the duration of the run (for a router served in this
+/// process, `std::process::id()` and its models directory; for a router in
+/// its own process, its pid).
 pub async fn run_swap(
     workload: &SwapWorkload,
     target: &SwapTarget,
-    watch_root: Option<u32>,
+    watch: Option<ProcScope>,
 ) -> anyhow::Result<SwapReport> {
     let picks = workload.picks()?;
-    let sampler = match watch_root {
-        Some(root) => Some(ProcSampler::start(root, SAMPLE_INTERVAL)?),
+    let sampler = match watch {
+        Some(scope) => Some(ProcSampler::start(scope, SAMPLE_INTERVAL)?),
         None => None,
     };
     let next = AtomicUsize::new(0);
@@ -657,19 +658,87 @@ impl SamplerStats {
     }
 }
 
+/// Which llama-server processes a [`ProcSampler`] counts: descendants of
+/// `root`, and with `cmdline_contains`, only those whose command line
+/// contains it (one router's models directory, so tests running side by
+/// side in one process do not count each other's children). A process is
+/// judged by its command line the first time it is seen alive and then
+/// remembered, so it still counts while it is a zombie (whose command line
+/// is empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcScope {
+    /// Whose descendants.
+    pub root: u32,
+    /// Only processes whose command line contains this.
+    pub cmdline_contains: Option<String>,
+}
+
+impl From<u32> for ProcScope {
+    fn from(root: u32) -> ProcScope {
+        ProcScope {
+            root,
+            cmdline_contains: None,
+        }
+    }
+}
+
+/// The scope's processes, remembering which pids are in and out.
+struct ScopeFilter {
+    scope: ProcScope,
+    ours: BTreeSet<u32>,
+    theirs: BTreeSet<u32>,
+}
+
+impl ScopeFilter {
+    fn sample(&mut self) -> Vec<crate::procs::ProcInfo> {
+        let all = llama_descendants(self.scope.root);
+        let Some(needle) = &self.scope.cmdline_contains else {
+            return all;
+        };
+        all.into_iter()
+            .filter(|p| {
+                if self.ours.contains(&p.pid) {
+                    return true;
+                }
+                if self.theirs.contains(&p.pid) {
+                    return false;
+                }
+                match std::fs::read(format!("/proc/{}/cmdline", p.pid)) {
+                    Ok(cmd) if !cmd.is_empty() => {
+                        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                        if cmd.contains(needle.as_str()) {
+                            self.ours.insert(p.pid);
+                            true
+                        } else {
+                            self.theirs.insert(p.pid);
+                            false
+                        }
+                    }
+                    // Seen first as a zombie (or gone): not judged.
+                    _ => false,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A thread counting the llama-server processes under a root pid every
 /// `interval` until [`ProcSampler::finish`] (or drop) stops and joins it.
 pub struct ProcSampler {
-    root: u32,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<SamplerStats>>,
+    thread: Option<JoinHandle<(SamplerStats, ScopeFilter)>>,
 }
 
 impl ProcSampler {
     /// Takes the first sample now, then samples on a thread.
-    pub fn start(root: u32, interval: Duration) -> anyhow::Result<ProcSampler> {
+    pub fn start(scope: impl Into<ProcScope>, interval: Duration) -> anyhow::Result<ProcSampler> {
+        let mut filter = ScopeFilter {
+            scope: scope.into(),
+            ours: BTreeSet::new(),
+            theirs: BTreeSet::new(),
+        };
         let mut stats = SamplerStats::default();
-        let first = llama_descendants(root);
+        let first = filter.sample();
         stats.initial = first.iter().map(|p| p.pid).collect();
         stats.record(&first);
         let stop = Arc::new(AtomicBool::new(false));
@@ -682,17 +751,16 @@ impl ProcSampler {
                     // means one extra sample.
                     std::thread::park_timeout(interval);
                     if flag.load(Ordering::Acquire) {
-                        return stats;
+                        return (stats, filter);
                     }
                     let t = Instant::now();
-                    let procs = llama_descendants(root);
+                    let procs = filter.sample();
                     stats.busy += t.elapsed();
                     stats.record(&procs);
                 }
             })
             .context("starting the process sampler thread")?;
         Ok(ProcSampler {
-            root,
             stop,
             thread: Some(thread),
         })
@@ -702,8 +770,8 @@ impl ProcSampler {
     /// was seen.
     pub fn finish(mut self) -> anyhow::Result<SamplerStats> {
         match self.stop_and_join() {
-            Some(Ok(mut stats)) => {
-                stats.record(&llama_descendants(self.root));
+            Some(Ok((mut stats, mut filter))) => {
+                stats.record(&filter.sample());
                 Ok(stats)
             }
             Some(Err(_)) => bail!("the process sampler thread panicked"),
@@ -711,7 +779,7 @@ impl ProcSampler {
         }
     }
 
-    fn stop_and_join(&mut self) -> Option<std::thread::Result<SamplerStats>> {
+    fn stop_and_join(&mut self) -> Option<std::thread::Result<(SamplerStats, ScopeFilter)>> {
         let thread = self.thread.take()?;
         self.stop.store(true, Ordering::Release);
         thread.thread().unpark();

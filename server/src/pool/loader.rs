@@ -143,6 +143,9 @@ async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
     // The loader's hold on the slot ends here; the child's supervisor keeps
     // it until the process has been reaped.
     drop(slot);
+    // Its callers may all have left during the start: then the new model is
+    // idle at once, and may be the room a queued loader needs.
+    capacity::make_room(inner);
     Outcome::Ready
 }
 

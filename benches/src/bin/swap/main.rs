@@ -368,8 +368,11 @@ async fn run_round(
     }
     .map_err(RoundError::Start)?;
     let hard_limit = workload.time_limit + ROUND_OVERRUN;
-    let run =
-        tokio::time::timeout(hard_limit, run_swap(workload, &target, Some(server.pid()))).await;
+    let run = tokio::time::timeout(
+        hard_limit,
+        run_swap(workload, &target, Some(server.pid().into())),
+    )
+    .await;
     let pool = match &target {
         SwapTarget::Grpc(client) => pool_counters(client).await,
         SwapTarget::OpenAi { .. } => None,

@@ -9,4 +9,3 @@ pub mod load;
 pub mod report;
 pub mod req;
 pub mod rng;
-pub mod tmp;

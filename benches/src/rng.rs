@@ -1,60 +1,23 @@
-//! A seeded SplitMix64 generator and a Zipf sampler, so a benchmark's
-//! request sequence is the same in every run without a `rand` dependency.
+//! The skewed request sequences benchmarks replay: a seeded Zipf sequence
+//! (`rand`'s `StdRng`, fixed by Cargo.lock, and `rand_distr`'s Zipf), and
+//! the hit counts an LRU and an optimal cache would get on it, to compare
+//! the pool's own counters with.
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for
-/// choosing request sequences.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Zipf};
 
-impl SplitMix64 {
-    /// A generator with a fixed seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform float in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Samples ranks 0..n with probability proportional to 1 / (rank + 1)^s.
-#[derive(Debug, Clone)]
-pub struct Zipf {
-    cumulative: Vec<f64>,
-}
-
-impl Zipf {
-    /// A Zipf distribution over `n` items with exponent `s`.
-    pub fn new(n: usize, s: f64) -> Self {
-        let mut total = 0.0;
-        let mut cumulative = Vec::with_capacity(n);
-        for k in 1..=n {
-            total += 1.0 / (k as f64).powf(s);
-            cumulative.push(total);
-        }
-        for c in &mut cumulative {
-            *c /= total;
-        }
-        Zipf { cumulative }
-    }
-
-    /// One rank.
-    pub fn sample(&self, rng: &mut SplitMix64) -> usize {
-        let u = rng.next_f64();
-        self.cumulative
-            .iter()
-            .position(|c| u < *c)
-            .unwrap_or(self.cumulative.len().saturating_sub(1))
+/// `len` ranks in 0..n, rank r drawn with probability proportional to
+/// 1 / (r + 1)^s; the same sequence for the same seed.
+pub fn zipf_sequence(n: usize, s: f64, len: usize, seed: u64) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    match Zipf::new(n as f64, s) {
+        // Zipf samples 1..=n as floats; ranks are 0-based.
+        Ok(zipf) => (0..len)
+            .map(|_| (zipf.sample(&mut rng) as usize).clamp(1, n) - 1)
+            .collect(),
+        // Only for n = 0 or a negative exponent: nothing to draw.
+        Err(_) => Vec::new(),
     }
 }
 
@@ -114,13 +77,14 @@ mod tests {
     }
 
     #[test]
-    fn zipf_prefers_low_ranks() {
-        let z = Zipf::new(6, 1.0);
-        let mut rng = SplitMix64::new(7);
+    fn zipf_prefers_low_ranks_and_repeats_per_seed() {
+        let seq = zipf_sequence(6, 1.0, 6000, 7);
+        assert_eq!(seq.len(), 6000);
         let mut counts = [0usize; 6];
-        for _ in 0..6000 {
-            counts[z.sample(&mut rng)] += 1;
+        for r in &seq {
+            counts[*r] += 1;
         }
-        assert!(counts[0] > counts[5] * 3);
+        assert!(counts[0] > counts[5] * 3, "{counts:?}");
+        assert_eq!(seq, zipf_sequence(6, 1.0, 6000, 7));
     }
 }

@@ -3,10 +3,11 @@
 //! waiting caller is never evicted: a model that has just become ready for
 //! its waiters stays until they have taken their leases.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use super::catalogue::LocalModelSpec;
@@ -39,8 +40,8 @@ pub struct ModelEntry {
     pub spec: LocalModelSpec,
     /// Restart at once when it dies, and start at boot.
     pub preload: bool,
-    /// Guarded by a std mutex that is never held across an await: the warm
-    /// path takes it for a few instructions.
+    /// Never held across an await: the warm path takes it for a few
+    /// instructions.
     phase: Mutex<Phase>,
     /// Requests holding a lease.
     pub in_flight: AtomicU32,
@@ -90,13 +91,10 @@ impl ModelEntry {
         }
     }
 
-    /// Locks the phase. A poisoned lock only means a panic elsewhere while it
-    /// was held; the phase value itself is always a consistent enum, so the
-    /// guard is recovered rather than propagating the panic.
+    /// Locks the phase (parking_lot: no poisoning, a few instructions
+    /// uncontended; never held across an await).
     pub fn phase(&self) -> MutexGuard<'_, Phase> {
-        self.phase
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.phase.lock()
     }
 
     /// The warm child, if any.

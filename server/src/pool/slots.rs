@@ -10,14 +10,15 @@
 //! holds nothing: a queued loader does not count as an occupant, so two
 //! loaders can never wait for each other. Making room (evicting an idle
 //! model) is the caller's job (`capacity`); this module only counts, queues
-//! and grants, under one short std mutex that is never held across an await.
+//! and grants, under one short mutex that is never held across an await.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 /// Where a blocked queue head stands, for eviction decisions and messages.
@@ -93,10 +94,7 @@ impl Slots {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a panic elsewhere while it was held; every
-        // update below leaves the counts consistent before anything that
-        // can panic, so the state is still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     /// Joins the queue for a slot reserving `bytes` of memory. Granted at

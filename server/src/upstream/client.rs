@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ai_router_proto::status::error_chain;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 
 use super::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Verdict};
 use super::budget::{RetryBudget, RetryBudgetConfig};
@@ -287,7 +287,7 @@ impl UpstreamClient {
             .header(CONTENT_TYPE, "application/json")
             .json(&body);
         if let Some(key) = &target.api_key {
-            request = request.header(AUTHORIZATION, key.bearer());
+            request = key.authorize(request);
         }
         let first_token_deadline = Instant::now() + target.timeouts.first_token;
         self.counters.requests_sent.fetch_add(1, Ordering::Relaxed);

@@ -1,11 +1,14 @@
-//! API keys: loaded from the environment variable the config names, never
-//! printed. `Debug` is redacted and messages from upstreams are scrubbed.
+//! API keys: loaded from the environment variable the config names and
+//! held as `secrecy::SecretString`, so they are zeroed on drop, print as
+//! `[REDACTED]` in `Debug`, and can only be read through an explicit
+//! `expose_secret()` at the one place a request is authorised. Messages
+//! from upstreams are scrubbed of the key before anyone sees them.
 
-use std::fmt;
+use secrecy::{ExposeSecret, SecretString};
 
-/// An API key. Deliberately not `Display`; `Debug` prints a placeholder.
-#[derive(Clone)]
-pub struct ApiKey(String);
+/// An API key.
+#[derive(Clone, Debug)]
+pub struct ApiKey(SecretString);
 
 impl ApiKey {
     /// Reads the key from `var`; None when unset or empty.
@@ -13,32 +16,28 @@ impl ApiKey {
         std::env::var(var)
             .ok()
             .filter(|k| !k.is_empty())
-            .map(ApiKey)
+            .map(ApiKey::new)
     }
 
     /// Wraps a key held in memory (tests, embedding applications).
     pub fn new(key: impl Into<String>) -> ApiKey {
-        ApiKey(key.into())
+        ApiKey(SecretString::from(key.into()))
     }
 
-    /// The `Authorization` header value.
-    pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.0)
+    /// Adds the key to a request as `Authorization: Bearer`, a header
+    /// reqwest marks sensitive (kept out of its own logs and debug output).
+    pub(crate) fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.bearer_auth(self.0.expose_secret())
     }
 
     /// Replaces every occurrence of the key in `text` (an upstream may echo
     /// the key back in an error message).
     pub fn scrub(&self, text: &str) -> String {
-        if self.0.len() < 4 {
+        let key = self.0.expose_secret();
+        if key.len() < 4 {
             return text.to_string();
         }
-        text.replace(&self.0, "[redacted]")
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
+        text.replace(key, "[redacted]")
     }
 }
 
@@ -51,5 +50,17 @@ mod tests {
         let k = ApiKey::new("sk-canary-123456");
         assert!(!format!("{k:?}").contains("canary"));
         assert_eq!(k.scrub("bad key sk-canary-123456!"), "bad key [redacted]!");
+    }
+
+    #[test]
+    fn the_authorization_header_is_bearer_and_sensitive() {
+        let k = ApiKey::new("sk-canary-123456");
+        let request = k
+            .authorize(reqwest::Client::new().get("http://127.0.0.1:1/"))
+            .build()
+            .unwrap();
+        let header = &request.headers()[reqwest::header::AUTHORIZATION];
+        assert_eq!(header.to_str().unwrap(), "Bearer sk-canary-123456");
+        assert!(header.is_sensitive());
     }
 }

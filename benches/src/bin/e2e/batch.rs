@@ -12,7 +12,6 @@ use ai_router_benches::direct::Direct;
 use ai_router_benches::load::{closed_loop, median};
 use ai_router_benches::report::{Table, dur, ratio, verdict};
 use ai_router_benches::req::Ask;
-use ai_router_benches::tmp::TempDir;
 use ai_router_proto::v1::{BatchGenerateRequest, batch_item_result::Outcome};
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 use ai_router_testkit::gguf::write_tiny_llama;
@@ -173,8 +172,10 @@ async fn emulator_batch() -> anyhow::Result<()> {
 }
 
 async fn llama_batch() -> anyhow::Result<()> {
-    let dir = TempDir::new("batch")?;
-    let file = dir.file("big.gguf");
+    let dir = tempfile::Builder::new()
+        .prefix("ai-router-bench-")
+        .tempdir()?;
+    let file = dir.path().join("big.gguf");
     write_tiny_llama(&file, &bigger_spec(7, "big"))?;
     let mut config = local_config(dir.path())?;
     config.local.defaults.slots = SLOTS as u32;

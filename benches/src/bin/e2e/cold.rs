@@ -17,7 +17,6 @@ use ai_router_benches::direct::Direct;
 use ai_router_benches::load::median;
 use ai_router_benches::report::{Table, diff, dur, verdict};
 use ai_router_benches::req::Ask;
-use ai_router_benches::tmp::TempDir;
 use ai_router_testkit::gguf::write_tiny_llama;
 use ai_router_testkit::llama::llama_server;
 use ai_router_testkit::router::{TestRouter, local_config};
@@ -44,11 +43,13 @@ struct RouterCold {
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let tmp = TempDir::new("cold")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("ai-router-bench-")
+        .tempdir()?;
     let dir = tmp.path().to_path_buf();
     for i in 0..=MODELS {
         write_tiny_llama(
-            &tmp.file(&format!("c{i}.gguf")),
+            &tmp.path().join(format!("c{i}.gguf")),
             &bigger_spec(100 + i as u64, &format!("c{i}")),
         )?;
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use ai_router_benches::load::{hist_of, median};
 use ai_router_benches::report::{Table, dur, pct};
 use ai_router_benches::req::Ask;
-use ai_router_benches::rng::{SplitMix64, Zipf, lru_hits, optimal_hits};
+use ai_router_benches::rng::{lru_hits, optimal_hits, zipf_sequence};
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::router::{TestRouter, local_config};
 
@@ -30,9 +30,7 @@ pub async fn run() -> anyhow::Result<()> {
     let router = TestRouter::start(config).await?;
     let client = router.client().await?;
 
-    let zipf = Zipf::new(MODELS, ZIPF_S);
-    let mut rng = SplitMix64::new(SEED);
-    let sequence: Vec<usize> = (0..REQUESTS).map(|_| zipf.sample(&mut rng)).collect();
+    let sequence = zipf_sequence(MODELS, ZIPF_S, REQUESTS, SEED);
     let mut counts = [0usize; MODELS];
     for &m in &sequence {
         counts[m] += 1;

@@ -33,7 +33,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ai_router_benches::report::{Table, dur};
-use ai_router_benches::tmp::TempDir;
 use ai_router_proto::v1::StatsRequest;
 use ai_router_proto::v1::router_client::RouterClient;
 use ai_router_testkit::gguf::{TinyModelSpec, write_tiny_llama};
@@ -192,8 +191,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(options: Options) -> anyhow::Result<()> {
     let llama = ai_router_testkit::llama::llama_server()?;
-    let scratch = TempDir::new("swap")?;
-    let models_dir = scratch.file("models");
+    let scratch = tempfile::Builder::new()
+        .prefix("ai-router-bench-")
+        .tempdir()?;
+    let models_dir = scratch.path().join("models");
     std::fs::create_dir_all(&models_dir)?;
     let ids: Vec<String> = (0..MODELS).map(|i| format!("m{i}")).collect();
     for (i, id) in ids.iter().enumerate() {

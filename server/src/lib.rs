@@ -1,7 +1,7 @@
 //! ai-router: a gRPC service for fast, predictable LLM text generation.
 //!
 //! `domain` holds the vocabulary every layer speaks (no wire types, no
-//! dependencies). The modules follow the data path (DESIGN.md §1):
+//! dependencies). The modules follow the data path (README "Architecture"):
 //! `api` (gRPC, validation, status mapping) → `routing` (model id → route)
 //! → `executor` (admission) → `backend` (`pool` for local llama-server
 //! children, remote endpoints) → `upstream` (the one OpenAI-compatible

@@ -1,4 +1,4 @@
-//! The model-swap workload (issue 17): more local models than the pool may
+//! The model-swap workload: more local models than the pool may
 //! keep loaded, called in a seeded, skewed mix by a few concurrent callers,
 //! so models are loaded and evicted all the time.
 //!

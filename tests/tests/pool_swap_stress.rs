@@ -3,7 +3,8 @@
 //! models are loaded and evicted all the time. Every call must succeed and
 //! the number of llama-server processes, counted from /proc until each one
 //! is reaped, must never exceed the cap. This is the test that would have
-//! caught the pool stall of issue 17; `SWAP_STRESS_ROUNDS` sets the rounds
+//! caught the pool stall (cold loads blocking each other until the start-up
+//! timeout, then more children alive than the cap); `SWAP_STRESS_ROUNDS` sets the rounds
 //! (10 by default; `SWAP_STRESS_ROUNDS=50` is the acceptance run).
 
 // Helpers outside #[test] fns panic on broken set-up, like the tests themselves.

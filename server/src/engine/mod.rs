@@ -1,4 +1,4 @@
-//! The data path of DESIGN.md §1 for one job, split by job:
+//! The data path for one job (README "Architecture"), split by job:
 //! [`fallbacks`] walks the primary model and its fallbacks while nothing
 //! has reached the caller; [`one_call`] runs one model (admission, backend
 //! acquire, upstream call, result with its timing); [`second_chance`]

@@ -1,4 +1,4 @@
-//! Model swapping, side by side (issue 17): ai-router against llama.cpp's
+//! Model swapping, side by side: ai-router against llama.cpp's
 //! own router mode, both serving four tiny GGUF models under a cap of two
 //! loaded at once, each in its own process on loopback.
 //!

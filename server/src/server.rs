@@ -99,22 +99,6 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
     )))
 }
 
-/// Completes when no request holds or waits for an executor permit.
-async fn work_finished(engine: &Engine) {
-    let counters = engine.executor().counters();
-    loop {
-        let busy = counters
-            .in_flight
-            .load(std::sync::atomic::Ordering::Relaxed)
-            + counters.queued.load(std::sync::atomic::Ordering::Relaxed);
-        if busy == 0 {
-            return;
-        }
-        // Shutdown-only polling; a few milliseconds of latency is irrelevant here.
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// Builds the engine and serves until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
@@ -167,18 +151,20 @@ pub async fn serve(
             stop_accepting.clone().cancelled_owned(),
         );
     tokio::pin!(server);
+    // Every task belongs to a tracker: request work (streams, batches) to
+    // `tasks`, drained first at shutdown; the monitors and the metrics
+    // listener to `background`, stopped last so they report the drain.
+    let background = TaskTracker::new();
     let monitors_stop = CancellationToken::new();
-    let monitors = {
+    {
         let engine = engine.clone();
         let stop = monitors_stop.clone();
-        tokio::spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await })
-    };
-    let metrics = match engine.config().metrics_listen {
-        Some(addr) => {
-            Some(crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone()).await?)
-        }
-        None => None,
-    };
+        background.spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await });
+    }
+    if let Some(addr) = engine.config().metrics_listen {
+        crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone(), &background).await?;
+    }
+    background.close();
     engine.stats().mark_serving();
     tracing::info!(
         startup_ms = engine.stats().startup_time().as_secs_f64() * 1e3,
@@ -192,6 +178,7 @@ pub async fn serve(
     if let Some(result) = early {
         monitors_stop.cancel();
         engine.pool().shutdown().await;
+        background.wait().await;
         return result.map_err(StartError::from);
     }
 
@@ -210,7 +197,7 @@ pub async fn serve(
     let drain = async {
         tokio::select! {
             _ = &mut server => {}
-            _ = work_finished(&engine) => {}
+            _ = engine.executor().idle() => {}
         }
         tasks.wait().await;
     };
@@ -225,10 +212,7 @@ pub async fn serve(
     }
     engine.pool().shutdown().await;
     monitors_stop.cancel();
-    let _ = monitors.await;
-    if let Some(metrics) = metrics {
-        let _ = metrics.await;
-    }
+    background.wait().await;
     tracing::info!("stopped");
     Ok(())
 }

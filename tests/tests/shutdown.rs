@@ -4,6 +4,8 @@
 
 // Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tasks a test spawns end with the test; the service's spawn ban is for the service.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -6,10 +6,10 @@
 //! [`Admission`] guard and are released on every path by `Drop`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ExecutorConfig;
 use crate::error::RouterError;
@@ -89,6 +89,24 @@ pub struct ExecutorCounters {
     pub queued: AtomicU64,
     /// Requests rejected because a queue was full.
     pub rejected: AtomicU64,
+    /// Set once shutdown waits for the work to end; only then do the
+    /// admission guards signal `idle` (nothing extra on the hot path).
+    draining: AtomicBool,
+    /// Signalled by the guard that leaves nothing in flight or queued.
+    idle: Notify,
+}
+
+impl ExecutorCounters {
+    fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && self.queued.load(Ordering::Acquire) == 0
+    }
+
+    /// Called by every guard after it released its count.
+    fn released(&self) {
+        if self.draining.load(Ordering::Acquire) && self.is_idle() {
+            self.idle.notify_waiters();
+        }
+    }
 }
 
 /// The admission point.
@@ -111,7 +129,8 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.counters.released();
         self.limiter.completed.fetch_add(1, Ordering::Relaxed);
         self.limiter
             .tuner
@@ -123,13 +142,14 @@ impl Drop for Admission {
 /// the future dropped because the client left).
 struct QueueSlot<'a> {
     route: &'a AtomicUsize,
-    global: &'a AtomicU64,
+    counters: &'a ExecutorCounters,
 }
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
         self.route.fetch_sub(1, Ordering::Relaxed);
-        self.global.fetch_sub(1, Ordering::Relaxed);
+        self.counters.queued.fetch_sub(1, Ordering::AcqRel);
+        self.counters.released();
     }
 }
 
@@ -151,6 +171,23 @@ impl Executor {
     /// The configuration.
     pub fn config(&self) -> &ExecutorConfig {
         &self.config
+    }
+
+    /// Completes when no request holds or waits for a permit: signalled by
+    /// the admission guard that releases the last one, not by polling.
+    pub async fn idle(&self) {
+        let counters = &self.counters;
+        counters.draining.store(true, Ordering::Release);
+        loop {
+            let signalled = counters.idle.notified();
+            tokio::pin!(signalled);
+            // Registered before the check, so a release in between is seen.
+            signalled.as_mut().enable();
+            if counters.is_idle() {
+                return;
+            }
+            signalled.await;
+        }
     }
 
     /// Waits for a route permit and a global permit, FIFO, within the queue
@@ -224,7 +261,7 @@ impl Executor {
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         let _slot = QueueSlot {
             route: &route.queued,
-            global: &self.counters.queued,
+            counters: &self.counters,
         };
         let max_wait = started + self.config.max_queue_wait;
         let until = deadline.map_or(max_wait, |d| d.min(max_wait));

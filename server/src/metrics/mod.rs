@@ -11,32 +11,34 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::engine::Engine;
 
 pub use render::render;
 
-/// Binds `addr` and serves `/metrics` until `stop`; the handle ends with it.
+/// Binds `addr` and serves `/metrics` on a task of `tasks` until `stop`.
 pub async fn spawn(
     addr: SocketAddr,
     engine: Arc<Engine>,
     stop: CancellationToken,
-) -> std::io::Result<JoinHandle<()>> {
+    tasks: &TaskTracker,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
     let app = Router::new()
         .route("/metrics", get(metrics))
         .with_state(engine);
-    Ok(tokio::spawn(async move {
+    tasks.spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
         if let Err(e) = served {
             tracing::warn!("metrics server stopped: {e}");
         }
-    }))
+    });
+    Ok(())
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> impl IntoResponse {

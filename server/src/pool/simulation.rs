@@ -288,22 +288,22 @@ fn run(seed: u64, chaos: Chaos) {
             census: census.clone(),
         });
         let pool = Pool::start_with(config(&chaos), catalogue(chaos.models), launcher).unwrap();
-        let callers: Vec<_> = (0..chaos.callers)
-            .map(|i| tokio::spawn(caller(pool.clone(), chaos, seed, i)))
-            .collect();
-        let unload = tokio::spawn(unloader(pool.clone(), chaos, seed));
+        let mut callers = tokio::task::JoinSet::new();
+        for i in 0..chaos.callers {
+            callers.spawn(caller(pool.clone(), chaos, seed, i));
+        }
+        let mut unload = tokio::task::JoinSet::new();
+        unload.spawn(unloader(pool.clone(), chaos, seed));
         // A hang shows up as the paused clock running far past any sane
         // run: every call is short, and room is made the moment it exists.
-        let everyone = futures::future::join_all(callers);
-        let tallies = tokio::time::timeout(Duration::from_secs(600), everyone)
+        let tallies = tokio::time::timeout(Duration::from_secs(600), callers.join_all())
             .await
             .unwrap_or_else(|_| {
                 panic!("seed {seed}: callers still waiting after 600 s ({chaos:?})")
             });
-        unload.await.unwrap();
+        unload.join_all().await;
         let mut total = Tally::default();
         for t in tallies {
-            let t = t.unwrap();
             total.ok += t.ok;
             total.deadline += t.deadline;
             total.cancelled += t.cancelled;

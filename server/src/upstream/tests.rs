@@ -255,6 +255,8 @@ async fn the_generation_id_comes_from_the_header_before_the_body() {
 
 /// Serves one HTTP/1.1 answer whose body id is `body-id`, with the given
 /// `X-Generation-Id` header; returns the base URL.
+// The one-shot server ends after its one answer, within the test.
+#[allow(clippy::disallowed_methods)]
 async fn one_answer(generation_id: Option<&'static str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -14,6 +14,11 @@
 //! `tracing` installs the process-wide tracing subscriber (with the OTLP
 //! exporter), which cannot be removed again, so it always runs last,
 //! whatever the order on the command line.
+//!
+//! Load generators here spawn their own short-lived tasks and await them
+//! before a scenario ends, so the service's ban on bare `tokio::spawn`
+//! (clippy.toml) does not apply.
+#![allow(clippy::disallowed_methods)]
 
 mod batch;
 mod cold;

@@ -17,7 +17,7 @@ use tonic_health::ServingStatus;
 
 use crate::api::RouterService;
 use crate::backend::RemoteEndpoint;
-use crate::config::{Config, ConfigError, EndpointKind};
+use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
 use crate::executor::{Executor, RouteLimiter};
 use crate::pool::catalogue::{self, CatalogueError};
@@ -29,9 +29,6 @@ use crate::upstream::{UpstreamClient, UpstreamCounters};
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Invalid configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// The model catalogue is inconsistent.
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
@@ -54,8 +51,11 @@ pub enum StartError {
 
 /// Builds the engine: catalogue, pool (its maintenance and preloads start in
 /// the background), endpoints, routes, executor. Does not wait for models.
-pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine>, StartError> {
-    crate::config::load::validate(&config)?;
+/// Takes only a validated config, so an unchecked one cannot be served.
+pub fn build_engine(
+    config: ValidatedConfig,
+    process_start: Instant,
+) -> Result<Arc<Engine>, StartError> {
     let catalogue = catalogue::build(&config.local)?;
     let local_limiters: BTreeMap<String, Arc<RouteLimiter>> = catalogue
         .values()
@@ -91,7 +91,7 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
     let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
     Ok(Arc::new(Engine {
         executor: Executor::new(config.executor.clone()),
-        config: Arc::new(config),
+        config: Arc::new(config.into_inner()),
         routes,
         pool,
         local_client,
@@ -119,7 +119,7 @@ async fn work_finished(engine: &Engine) {
 /// Builds the engine and serves until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    config: ValidatedConfig,
     process_start: Instant,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {

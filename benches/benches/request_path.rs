@@ -45,7 +45,9 @@ fn bench(c: &mut Criterion) {
         "http://127.0.0.1:9/v1",
     ));
     let engine = runtime
-        .block_on(async { ai_router::build_engine(config, Instant::now()) })
+        .block_on(async {
+            ai_router::build_engine(config.validate().expect("valid config"), Instant::now())
+        })
         .expect("engine");
     let limits = engine.config().limits.clone();
     let local = request("model-7");

@@ -144,7 +144,9 @@ fn main() {
     let models = ModelDir::with_models(&["warm"]).expect("models");
     let config = local_config(models.path()).expect("config");
     let engine = runtime
-        .block_on(async { ai_router::build_engine(config, Instant::now()) })
+        .block_on(async {
+            ai_router::build_engine(config.validate().expect("valid config"), Instant::now())
+        })
         .expect("engine");
     let entry = engine.pool().model("warm").expect("catalogued");
     // The first acquire starts the child (cold); everything after is warm.

@@ -5,11 +5,10 @@ use std::time::Instant;
 
 use ai_router::config::{self, Cli};
 use ai_router::telemetry::TelemetryOptions;
-use clap::Parser;
 
 fn main() -> ExitCode {
     let process_start = Instant::now();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let config = match config::load(&cli) {
         Ok(c) => c,
         Err(e) => {

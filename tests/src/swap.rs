@@ -221,6 +221,21 @@ async fn grpc_call(
     let mut client = client.clone();
     match tokio::time::timeout(deadline + CLIENT_GRACE, client.generate(request)).await {
         Ok(Ok(_)) => Ok(()),
+        // tonic's channel enforces the request's grpc-timeout itself and
+        // reports it as CANCELLED "Timeout expired": a deadline, client side.
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled
+                && status.message() == tonic::TimeoutExpired(()).to_string() =>
+        {
+            Err(CallFailure::new(
+                "DEADLINE_EXCEEDED",
+                format!(
+                    "no answer within the {deadline:?} deadline (client side: tonic's \
+                     grpc-timeout, reported as CANCELLED \"{}\")",
+                    status.message()
+                ),
+            ))
+        }
         Ok(Err(status)) => Err(CallFailure::new(
             grpc_code_name(status.code()),
             status.message(),

@@ -18,12 +18,13 @@ use crate::api::RouterService;
 use crate::backend::{Backend, LocalModel, RemoteEndpoint};
 use crate::config::{Config, ConfigError, EndpointKind};
 use crate::engine::Engine;
-use crate::executor::Executor;
+use crate::executor::{Executor, RouteGauges};
+use crate::metrics::Metrics;
 use crate::pool::catalogue::{self, CatalogueError};
-use crate::pool::{Pool, PoolError};
+use crate::pool::{Pool, PoolError, PoolGauges};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
-use crate::upstream::{UpstreamClient, UpstreamCounters};
+use crate::upstream::UpstreamClient;
 
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,10 @@ pub enum StartError {
 pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine>, StartError> {
     crate::config::load::validate(&config)?;
     let catalogue = catalogue::build(&config.local)?;
-    let pool = Pool::start(config.local.clone(), catalogue)?;
-    let counters = Arc::new(UpstreamCounters::default());
+    // Every subsystem's metrics, registered once and handed out below.
+    let mut metrics = Metrics::new(process_start.elapsed());
+    let pool = Pool::start(config.local.clone(), catalogue, metrics.pool.clone())?;
+    let counters = metrics.upstream.clone();
     // One loopback client for every child.
     let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
     let max_queue = config.executor.max_queue;
@@ -88,26 +91,29 @@ pub fn build_engine(config: Config, process_start: Instant) -> Result<Arc<Engine
         endpoints,
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
-    let executor = Executor::new(config.executor.clone());
+    let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
+    metrics.register_collector(PoolGauges(pool.clone()));
+    metrics.register_collector(RouteGauges(routes.limiters()));
+    let stats = Recorder::new(
+        process_start,
+        metrics,
+        config.endpoints.iter().map(|e| e.name.as_str()),
+    );
     Ok(Arc::new(Engine::new(
         Arc::new(config),
         routes,
         executor,
         pool,
         counters,
-        Recorder::new(process_start),
+        stats,
     )))
 }
 
 /// Completes when no request holds or waits for an executor permit.
 async fn work_finished(engine: &Engine) {
-    let counters = engine.executor().counters();
+    let executor = engine.executor();
     loop {
-        let busy = counters
-            .in_flight
-            .load(std::sync::atomic::Ordering::Relaxed)
-            + counters.queued.load(std::sync::atomic::Ordering::Relaxed);
-        if busy == 0 {
+        if executor.in_flight() + executor.queued() == 0 {
             return;
         }
         // Shutdown-only polling; a few milliseconds of latency is irrelevant here.
@@ -175,7 +181,8 @@ pub async fn serve(
     };
     let metrics = match engine.config().metrics_listen {
         Some(addr) => {
-            Some(crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone()).await?)
+            let exposition = engine.stats().exposition().clone();
+            Some(crate::metrics::spawn(addr, exposition, monitors_stop.clone()).await?)
         }
         None => None,
     };

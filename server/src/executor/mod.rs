@@ -7,14 +7,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use prometheus_client::metrics::gauge::Gauge;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ExecutorConfig;
 use crate::error::RouterError;
+use crate::metrics::ExecutorMetrics;
 
+mod gauges;
 mod tuner;
+
+pub use gauges::RouteGauges;
 
 /// Retry hint sent with a queue-full rejection.
 const PUSHBACK: Duration = Duration::from_millis(250);
@@ -80,29 +86,18 @@ impl RouteLimiter {
     }
 }
 
-/// Executor-wide counters.
-#[derive(Default)]
-pub struct ExecutorCounters {
-    /// Requests holding permits now.
-    pub in_flight: AtomicU64,
-    /// Requests waiting for permits now.
-    pub queued: AtomicU64,
-    /// Requests rejected because a queue was full.
-    pub rejected: AtomicU64,
-}
-
 /// The admission point.
 pub struct Executor {
     global: Arc<Semaphore>,
     config: ExecutorConfig,
-    counters: Arc<ExecutorCounters>,
+    metrics: ExecutorMetrics,
 }
 
 /// Permits held by one running request; dropping it releases them.
 pub struct Admission {
     _route: OwnedSemaphorePermit,
     _global: OwnedSemaphorePermit,
-    counters: Arc<ExecutorCounters>,
+    running: Gauge,
     limiter: Arc<RouteLimiter>,
     admitted_at: Instant,
     /// Time spent waiting for the permits.
@@ -111,7 +106,7 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.running.dec();
         self.limiter.completed.fetch_add(1, Ordering::Relaxed);
         self.limiter
             .tuner
@@ -123,29 +118,39 @@ impl Drop for Admission {
 /// the future dropped because the client left).
 struct QueueSlot<'a> {
     route: &'a AtomicUsize,
-    global: &'a AtomicU64,
+    global: &'a Gauge,
 }
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
         self.route.fetch_sub(1, Ordering::Relaxed);
-        self.global.fetch_sub(1, Ordering::Relaxed);
+        self.global.dec();
     }
 }
 
 impl Executor {
-    /// An executor with the configured global limit.
-    pub fn new(config: ExecutorConfig) -> Executor {
+    /// An executor with the configured global limit, recording into `metrics`.
+    pub fn new(config: ExecutorConfig, metrics: ExecutorMetrics) -> Executor {
         Executor {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
             config,
-            counters: Arc::new(ExecutorCounters::default()),
+            metrics,
         }
     }
 
-    /// Counters for `Stats`.
-    pub fn counters(&self) -> &ExecutorCounters {
-        &self.counters
+    /// Requests holding permits now.
+    pub fn in_flight(&self) -> u64 {
+        self.metrics.running.get().max(0) as u64
+    }
+
+    /// Requests waiting for permits now.
+    pub fn queued(&self) -> u64 {
+        self.metrics.waiting.get().max(0) as u64
+    }
+
+    /// Requests rejected because a queue was full.
+    pub fn rejected(&self) -> u64 {
+        self.metrics.rejected.get()
     }
 
     /// The configuration.
@@ -192,11 +197,11 @@ impl Executor {
         global: OwnedSemaphorePermit,
         started: Instant,
     ) -> Admission {
-        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.metrics.running.inc();
         Admission {
             _route: route,
             _global: global,
-            counters: self.counters.clone(),
+            running: self.metrics.running.clone(),
             limiter: limiter.clone(),
             admitted_at: Instant::now(),
             queue_wait: started.elapsed(),
@@ -212,7 +217,7 @@ impl Executor {
     ) -> Result<OwnedSemaphorePermit, RouterError> {
         if route.queued.fetch_add(1, Ordering::Relaxed) >= route.max_queue {
             route.queued.fetch_sub(1, Ordering::Relaxed);
-            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            self.metrics.rejected.inc();
             return Err(RouterError::ResourceExhausted {
                 message: format!(
                     "the queue for '{}' is full ({} waiting, {} running); retry shortly",
@@ -221,10 +226,10 @@ impl Executor {
                 retry_after: Some(PUSHBACK),
             });
         }
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.metrics.waiting.inc();
         let _slot = QueueSlot {
             route: &route.queued,
-            global: &self.counters.queued,
+            global: &self.metrics.waiting,
         };
         let max_wait = started + self.config.max_queue_wait;
         let until = deadline.map_or(max_wait, |d| d.min(max_wait));

@@ -1,0 +1,41 @@
+//! `GET /metrics` on an optional HTTP port: the registry in OpenMetrics text.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Exposition;
+
+/// The OpenMetrics 1.0 text content type.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Binds `addr` and serves `/metrics` until `stop`; the handle ends with it.
+pub async fn spawn(
+    addr: SocketAddr,
+    exposition: Exposition,
+    stop: CancellationToken,
+) -> std::io::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(exposition);
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::warn!("metrics server stopped: {e}");
+        }
+    }))
+}
+
+async fn metrics(State(exposition): State<Exposition>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], exposition.encode())
+}

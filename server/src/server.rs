@@ -18,12 +18,13 @@ use crate::api::RouterService;
 use crate::backend::{Backend, LocalModel, RemoteEndpoint};
 use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
-use crate::executor::Executor;
+use crate::executor::{Executor, RouteGauges};
+use crate::metrics::Metrics;
 use crate::pool::catalogue::{self, CatalogueError};
-use crate::pool::{Pool, PoolError};
+use crate::pool::{Pool, PoolError, PoolGauges};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
-use crate::upstream::{UpstreamClient, UpstreamCounters};
+use crate::upstream::UpstreamClient;
 
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,10 @@ pub fn build_engine(
     process_start: Instant,
 ) -> Result<Arc<Engine>, StartError> {
     let catalogue = catalogue::build(&config.local)?;
-    let pool = Pool::start(config.local.clone(), catalogue)?;
-    let counters = Arc::new(UpstreamCounters::default());
+    // Every subsystem's metrics, registered once and handed out below.
+    let mut metrics = Metrics::new(process_start.elapsed());
+    let pool = Pool::start(config.local.clone(), catalogue, metrics.pool.clone())?;
+    let counters = metrics.upstream.clone();
     // One loopback client for every child.
     let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
     let max_queue = config.executor.max_queue;
@@ -88,14 +91,21 @@ pub fn build_engine(
         endpoints,
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
-    let executor = Executor::new(config.executor.clone());
+    let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
+    metrics.register_collector(PoolGauges(pool.clone()));
+    metrics.register_collector(RouteGauges(routes.limiters()));
+    let stats = Recorder::new(
+        process_start,
+        metrics,
+        config.endpoints.iter().map(|e| e.name.as_str()),
+    );
     Ok(Arc::new(Engine::new(
         Arc::new(config.into_inner()),
         routes,
         executor,
         pool,
         counters,
-        Recorder::new(process_start),
+        stats,
     )))
 }
 
@@ -162,7 +172,8 @@ pub async fn serve(
         background.spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await });
     }
     if let Some(addr) = engine.config().metrics_listen {
-        crate::metrics::spawn(addr, engine.clone(), monitors_stop.clone(), &background).await?;
+        let exposition = engine.stats().exposition().clone();
+        crate::metrics::spawn(addr, exposition, monitors_stop.clone(), &background).await?;
     }
     background.close();
     engine.stats().mark_serving();

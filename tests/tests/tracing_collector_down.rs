@@ -59,9 +59,6 @@ async fn requests_succeed_with_the_collector_unreachable() {
     );
     router.stop().await.unwrap();
     telemetry.shutdown();
-    let lost = ai_router::telemetry::SPANS
-        .failed
-        .load(std::sync::atomic::Ordering::Relaxed)
-        + traces.spans_dropped_or_queued;
+    let lost = ai_router::metrics::SPANS.failed.get() + traces.spans_dropped_or_queued;
     assert!(lost > 0, "lost spans are counted");
 }

@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-
 use ai_router::config::{Config, EndpointConfig, EndpointKind};
 use ai_router::upstream::{BreakerSnapshot, BreakerState};
 use ai_router_testkit::emulator::Emulator;
@@ -70,8 +68,8 @@ async fn the_breaker_opens_after_five_failures_and_then_sends_nothing() {
     let (emulator, router) = setup(&["up"], |ep| ep.max_attempts = 1).await;
     assert_eq!(breaker(&router, "up").state, BreakerState::Closed);
     open_the_breaker(&router, &emulator).await;
-    let counters = &router.engine.upstream_counters();
-    assert_eq!(counters.breaker_opened.load(Ordering::Relaxed), 1);
+    let counters = &router.engine.upstream_metrics();
+    assert_eq!(counters.breaker_opened.get(), 1);
 
     let mut client = router.client().await.unwrap();
     // Even a model the upstream would serve is refused at once.
@@ -136,10 +134,10 @@ async fn a_failing_model_on_a_healthy_endpoint_spends_only_the_retry_budget() {
         failing_attempts < 2 * CALLS,
         "{failing_attempts} attempts for {CALLS} failing calls"
     );
-    let counters = &router.engine.upstream_counters();
-    let retries = counters.retries.load(Ordering::Relaxed);
+    let counters = &router.engine.upstream_metrics();
+    let retries = counters.retries.get();
     assert_eq!(failing_attempts, CALLS + retries);
-    assert!(counters.retries_denied_by_budget.load(Ordering::Relaxed) > 0);
+    assert!(counters.retries_denied_by_budget.get() > 0);
     router.stop().await.unwrap();
 }
 

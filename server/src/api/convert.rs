@@ -5,7 +5,7 @@ use std::time::Duration;
 use ai_router_proto::v1 as pb;
 
 use crate::domain::{BackendKind, Completion};
-use crate::stats::histogram::Summary;
+use crate::metrics::Summary;
 
 /// A `google.protobuf.Duration`.
 pub fn duration(d: Duration) -> pb::Duration {

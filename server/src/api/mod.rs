@@ -29,11 +29,6 @@ use crate::engine::Engine;
 pub use tonic_statuses::remap_tonic_statuses;
 pub use validate::validate;
 
-/// The `Stats` snapshot (also rendered as Prometheus metrics).
-pub fn stats_snapshot(engine: &Engine) -> pb::StatsResponse {
-    stats::build(engine)
-}
-
 /// The `airouter.v1.Router` service.
 #[derive(Clone)]
 pub struct RouterService {

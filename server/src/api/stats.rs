@@ -1,9 +1,9 @@
 //! `Stats`: the router's counters, percentiles and pool state in one call.
-//! Everything here reads atomics and short-held locks; nothing waits on I/O
-//! (memory and GPU figures come from the background monitors, sampled once
-//! a second).
-
-use std::sync::atomic::Ordering;
+//! It reads the metrics registry's handles (through the subsystems that own
+//! them), the same ones `/metrics` encodes, plus what only `Stats` shows
+//! (throughput windows, hit ratio, breaker states). Everything here reads
+//! atomics and short-held locks; nothing waits on I/O (memory and GPU
+//! figures come from the background monitors, sampled once a second).
 
 use ai_router_proto::v1 as pb;
 
@@ -13,8 +13,8 @@ use crate::engine::Engine;
 pub fn build(engine: &Engine) -> pb::StatsResponse {
     let s = &engine.stats();
     let pool = engine.pool().summary();
-    let exec = engine.executor().counters();
-    let up = &engine.upstream_counters();
+    let exec = engine.executor();
+    let up = engine.upstream_metrics();
     let lookups = pool.hits + pool.cold_starts;
     let (rps_1m, tps_1m) = s.rates(60);
     let (rps_5m, _) = s.rates(300);
@@ -32,13 +32,13 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
             })
             .collect(),
         latency: Some(summary(s.latency_summary())),
-        queue_wait: Some(summary(s.queue_wait.summary())),
-        model_acquire: Some(summary(s.model_acquire.summary())),
-        time_to_first_token: Some(summary(s.time_to_first_token.summary())),
-        generation: Some(summary(s.generation.summary())),
-        in_flight: exec.in_flight.load(Ordering::Relaxed),
-        queued: exec.queued.load(Ordering::Relaxed),
-        rejected: exec.rejected.load(Ordering::Relaxed),
+        queue_wait: Some(summary(s.queue_wait_summary())),
+        model_acquire: Some(summary(s.model_acquire_summary())),
+        time_to_first_token: Some(summary(s.time_to_first_token_summary())),
+        generation: Some(summary(s.generation_summary())),
+        in_flight: exec.in_flight(),
+        queued: exec.queued(),
+        rejected: exec.rejected(),
         max_in_flight: engine.executor().config().max_in_flight as u64,
         pool: Some(pb::PoolStats {
             hits: pool.hits,
@@ -86,16 +86,16 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
             })
             .collect(),
         traces: Some(traces()),
-        upstream_connections_opened: up.connections_opened.load(Ordering::Relaxed),
-        upstream_requests_sent: up.requests_sent.load(Ordering::Relaxed),
+        upstream_connections_opened: up.connections_opened.get(),
+        upstream_requests_sent: up.requests_sent.get(),
     }
 }
 
 fn traces() -> pb::TraceStats {
-    let spans = &crate::telemetry::SPANS;
-    let ended = spans.ended.load(Ordering::Relaxed);
-    let exported = spans.exported.load(Ordering::Relaxed);
-    let failed = spans.failed.load(Ordering::Relaxed);
+    let spans = &crate::metrics::SPANS;
+    let ended = spans.ended.get();
+    let exported = spans.exported.get();
+    let failed = spans.failed.get();
     pb::TraceStats {
         spans_ended: ended,
         spans_exported: exported,

@@ -12,10 +12,9 @@ use crate::config::{EndpointConfig, EndpointKind};
 use crate::domain::{BackendKind, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
+use crate::metrics::UpstreamMetrics;
 use crate::pool::{ModelStateKind, ModelStatus};
-use crate::upstream::{
-    ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters,
-};
+use crate::upstream::{ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient};
 
 /// A configured endpoint, ready to serve.
 pub struct RemoteEndpoint {
@@ -35,7 +34,7 @@ impl RemoteEndpoint {
     /// Builds the endpoint and its client.
     pub fn new(
         config: EndpointConfig,
-        counters: Arc<UpstreamCounters>,
+        counters: UpstreamMetrics,
         max_queue: usize,
     ) -> Result<RemoteEndpoint, reqwest::Error> {
         let client =

@@ -19,10 +19,10 @@ use crate::config::Config;
 use crate::domain::{Completion, DeltaSink, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::Executor;
+use crate::metrics::UpstreamMetrics;
 use crate::pool::Pool;
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
-use crate::upstream::UpstreamCounters;
 
 /// Everything a request needs, shared by all RPCs.
 pub struct Engine {
@@ -30,7 +30,7 @@ pub struct Engine {
     routes: RouteTable,
     executor: Executor,
     pool: Pool,
-    upstream_counters: Arc<UpstreamCounters>,
+    upstream_metrics: UpstreamMetrics,
     stats: Recorder,
 }
 
@@ -41,7 +41,7 @@ impl Engine {
         routes: RouteTable,
         executor: Executor,
         pool: Pool,
-        upstream_counters: Arc<UpstreamCounters>,
+        upstream_metrics: UpstreamMetrics,
         stats: Recorder,
     ) -> Engine {
         Engine {
@@ -49,7 +49,7 @@ impl Engine {
             routes,
             executor,
             pool,
-            upstream_counters,
+            upstream_metrics,
             stats,
         }
     }
@@ -99,8 +99,8 @@ impl Engine {
     }
 
     /// Counters of every upstream client.
-    pub fn upstream_counters(&self) -> &Arc<UpstreamCounters> {
-        &self.upstream_counters
+    pub fn upstream_metrics(&self) -> &UpstreamMetrics {
+        &self.upstream_metrics
     }
 
     /// Request statistics.

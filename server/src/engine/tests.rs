@@ -20,12 +20,11 @@ use crate::config::{Config, EndpointKind, ExecutorConfig, LocalConfig};
 use crate::domain::{BackendKind, ChatMessage, DeltaSink, Job, ModelId, Params, Role};
 use crate::error::RouterError;
 use crate::executor::{Executor, RouteLimiter};
+use crate::metrics::{Metrics, UpstreamMetrics};
 use crate::pool::{Pool, PoolError};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
-use crate::upstream::{
-    AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamCounters, UpstreamError,
-};
+use crate::upstream::{AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamError};
 
 struct Fake {
     limiter: Arc<RouteLimiter>,
@@ -51,7 +50,7 @@ impl Fake {
                 Duration::from_secs(5),
                 Duration::from_secs(1),
                 false,
-                Arc::new(UpstreamCounters::default()),
+                UpstreamMetrics::default(),
             )
             .unwrap(),
         })
@@ -134,12 +133,14 @@ impl Backend for Fake {
 }
 
 fn engine(fakes: &[&Arc<Fake>]) -> Engine {
+    let metrics = Metrics::new(Duration::ZERO);
     let pool = Pool::start(
         LocalConfig {
             models_dirs: Vec::new(),
             ..LocalConfig::default()
         },
         BTreeMap::new(),
+        metrics.pool.clone(),
     )
     .unwrap();
     let backends: Vec<Arc<dyn Backend>> = fakes
@@ -149,10 +150,10 @@ fn engine(fakes: &[&Arc<Fake>]) -> Engine {
     Engine::new(
         Arc::new(Config::default()),
         RouteTable::new(backends, Vec::new(), None),
-        Executor::new(ExecutorConfig::default()),
+        Executor::new(ExecutorConfig::default(), metrics.executor.clone()),
         pool,
-        Arc::new(UpstreamCounters::default()),
-        Recorder::new(Instant::now()),
+        metrics.upstream.clone(),
+        Recorder::new(Instant::now(), metrics, []),
     )
 }
 

@@ -7,14 +7,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use prometheus_client::metrics::gauge::Gauge;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ExecutorConfig;
 use crate::error::RouterError;
+use crate::metrics::ExecutorMetrics;
 
+mod gauges;
 mod tuner;
+
+pub use gauges::RouteGauges;
 
 /// Retry hint sent with a queue-full rejection.
 const PUSHBACK: Duration = Duration::from_millis(250);
@@ -80,47 +86,44 @@ impl RouteLimiter {
     }
 }
 
-/// Executor-wide counters.
-#[derive(Default)]
-pub struct ExecutorCounters {
-    /// Requests holding permits now.
-    pub in_flight: AtomicU64,
-    /// Requests waiting for permits now.
-    pub queued: AtomicU64,
-    /// Requests rejected because a queue was full.
-    pub rejected: AtomicU64,
-    /// Set once shutdown waits for the work to end; only then do the
-    /// admission guards signal `idle` (nothing extra on the hot path).
-    draining: AtomicBool,
-    /// Signalled by the guard that leaves nothing in flight or queued.
-    idle: Notify,
-}
-
-impl ExecutorCounters {
-    fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0 && self.queued.load(Ordering::Acquire) == 0
-    }
-
-    /// Called by every guard after it released its count.
-    fn released(&self) {
-        if self.draining.load(Ordering::Acquire) && self.is_idle() {
-            self.idle.notify_waiters();
-        }
-    }
-}
-
 /// The admission point.
 pub struct Executor {
     global: Arc<Semaphore>,
     config: ExecutorConfig,
-    counters: Arc<ExecutorCounters>,
+    metrics: ExecutorMetrics,
+    drain: Arc<Drain>,
+}
+
+/// Tells a draining shutdown when the last request has left.
+#[derive(Default)]
+struct Drain {
+    /// Set once shutdown waits for the work to end; only then do the
+    /// admission guards signal (nothing extra on the hot path).
+    draining: AtomicBool,
+    /// Signalled by the guard that leaves nothing running or waiting.
+    idle: Notify,
+}
+
+impl Drain {
+    fn is_idle(running: &Gauge, waiting: &Gauge) -> bool {
+        running.get() <= 0 && waiting.get() <= 0
+    }
+
+    /// Called by every guard after it released its count.
+    fn released(&self, running: &Gauge, waiting: &Gauge) {
+        if self.draining.load(Ordering::Acquire) && Self::is_idle(running, waiting) {
+            self.idle.notify_waiters();
+        }
+    }
 }
 
 /// Permits held by one running request; dropping it releases them.
 pub struct Admission {
     _route: OwnedSemaphorePermit,
     _global: OwnedSemaphorePermit,
-    counters: Arc<ExecutorCounters>,
+    running: Gauge,
+    waiting: Gauge,
+    drain: Arc<Drain>,
     limiter: Arc<RouteLimiter>,
     admitted_at: Instant,
     /// Time spent waiting for the permits.
@@ -129,8 +132,8 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.counters.released();
+        self.running.dec();
+        self.drain.released(&self.running, &self.waiting);
         self.limiter.completed.fetch_add(1, Ordering::Relaxed);
         self.limiter
             .tuner
@@ -142,52 +145,66 @@ impl Drop for Admission {
 /// the future dropped because the client left).
 struct QueueSlot<'a> {
     route: &'a AtomicUsize,
-    counters: &'a ExecutorCounters,
+    executor: &'a Executor,
 }
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
         self.route.fetch_sub(1, Ordering::Relaxed);
-        self.counters.queued.fetch_sub(1, Ordering::AcqRel);
-        self.counters.released();
+        let metrics = &self.executor.metrics;
+        metrics.waiting.dec();
+        self.executor
+            .drain
+            .released(&metrics.running, &metrics.waiting);
     }
 }
 
 impl Executor {
-    /// An executor with the configured global limit.
-    pub fn new(config: ExecutorConfig) -> Executor {
+    /// An executor with the configured global limit, recording into `metrics`.
+    pub fn new(config: ExecutorConfig, metrics: ExecutorMetrics) -> Executor {
         Executor {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
             config,
-            counters: Arc::new(ExecutorCounters::default()),
+            metrics,
+            drain: Arc::default(),
         }
-    }
-
-    /// Counters for `Stats`.
-    pub fn counters(&self) -> &ExecutorCounters {
-        &self.counters
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &ExecutorConfig {
-        &self.config
     }
 
     /// Completes when no request holds or waits for a permit: signalled by
     /// the admission guard that releases the last one, not by polling.
     pub async fn idle(&self) {
-        let counters = &self.counters;
-        counters.draining.store(true, Ordering::Release);
+        let drain = &self.drain;
+        drain.draining.store(true, Ordering::Release);
         loop {
-            let signalled = counters.idle.notified();
+            let signalled = drain.idle.notified();
             tokio::pin!(signalled);
             // Registered before the check, so a release in between is seen.
             signalled.as_mut().enable();
-            if counters.is_idle() {
+            if Drain::is_idle(&self.metrics.running, &self.metrics.waiting) {
                 return;
             }
             signalled.await;
         }
+    }
+
+    /// Requests holding permits now.
+    pub fn in_flight(&self) -> u64 {
+        self.metrics.running.get().max(0) as u64
+    }
+
+    /// Requests waiting for permits now.
+    pub fn queued(&self) -> u64 {
+        self.metrics.waiting.get().max(0) as u64
+    }
+
+    /// Requests rejected because a queue was full.
+    pub fn rejected(&self) -> u64 {
+        self.metrics.rejected.get()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
     }
 
     /// Waits for a route permit and a global permit, FIFO, within the queue
@@ -229,11 +246,13 @@ impl Executor {
         global: OwnedSemaphorePermit,
         started: Instant,
     ) -> Admission {
-        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.metrics.running.inc();
         Admission {
             _route: route,
             _global: global,
-            counters: self.counters.clone(),
+            running: self.metrics.running.clone(),
+            waiting: self.metrics.waiting.clone(),
+            drain: self.drain.clone(),
             limiter: limiter.clone(),
             admitted_at: Instant::now(),
             queue_wait: started.elapsed(),
@@ -249,7 +268,7 @@ impl Executor {
     ) -> Result<OwnedSemaphorePermit, RouterError> {
         if route.queued.fetch_add(1, Ordering::Relaxed) >= route.max_queue {
             route.queued.fetch_sub(1, Ordering::Relaxed);
-            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            self.metrics.rejected.inc();
             return Err(RouterError::ResourceExhausted {
                 message: format!(
                     "the queue for '{}' is full ({} waiting, {} running); retry shortly",
@@ -258,10 +277,10 @@ impl Executor {
                 retry_after: Some(PUSHBACK),
             });
         }
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.metrics.waiting.inc();
         let _slot = QueueSlot {
             route: &route.queued,
-            counters: &self.counters,
+            executor: self,
         };
         let max_wait = started + self.config.max_queue_wait;
         let until = deadline.map_or(max_wait, |d| d.min(max_wait));

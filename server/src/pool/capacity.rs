@@ -97,7 +97,7 @@ pub(super) fn evict_if_idle_for(
 /// supervisor once the process has been reaped.
 fn retire(inner: &PoolInner, entry: &ModelEntry, child: &ChildProcess, reason: &'static str) {
     child.stop();
-    inner.counters.evictions.fetch_add(1, Ordering::Relaxed);
+    inner.counters.evictions.inc();
     inner.events.send(PoolEvent::Evicted {
         model: entry.spec.id.clone(),
         pid: child.pid,

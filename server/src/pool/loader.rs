@@ -229,7 +229,7 @@ async fn watch_child(inner: Arc<PoolInner>, entry: Arc<ModelEntry>, child: Arc<C
     if child.stop_requested() || inner.shutdown.is_cancelled() {
         return;
     }
-    inner.counters.restarts.fetch_add(1, Ordering::Relaxed);
+    inner.counters.restarts.inc();
     inner.events.send(PoolEvent::Died {
         model: entry.spec.id.clone(),
         pid: child.pid,

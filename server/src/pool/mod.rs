@@ -15,6 +15,7 @@ pub mod catalogue;
 mod entry;
 mod error;
 mod events;
+mod gauges;
 mod launcher;
 mod loader;
 mod maintenance;
@@ -26,7 +27,7 @@ mod slots;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -36,27 +37,13 @@ pub use catalogue::LocalModelSpec;
 pub use entry::{Lease, ModelEntry};
 pub use error::PoolError;
 pub use events::PoolEvent;
+pub use gauges::PoolGauges;
 
 use crate::config::LocalConfig;
-use crate::stats::histogram::{LatencyHistogram, Summary};
+use crate::metrics::{PoolMetrics, Summary};
 use entry::{Demand, Phase};
 use launcher::Launcher;
 use slots::Slots;
-
-/// Pool counters, read by `Stats`.
-#[derive(Default)]
-pub struct PoolCounters {
-    /// Acquires that found the model warm.
-    pub hits: AtomicU64,
-    /// Acquires that waited for a start.
-    pub cold_starts: AtomicU64,
-    /// Processes stopped for room or idleness.
-    pub evictions: AtomicU64,
-    /// Processes that died or hung and were replaced.
-    pub restarts: AtomicU64,
-    /// Spawn-to-ready times.
-    pub load_time: LatencyHistogram,
-}
 
 /// Pool figures for `Stats`.
 #[derive(Debug, Clone, Default)]
@@ -123,7 +110,7 @@ pub(crate) struct PoolInner {
     slots: Arc<Slots>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
-    counters: PoolCounters,
+    counters: PoolMetrics,
     events: events::Events,
     epoch: Instant,
 }
@@ -140,8 +127,9 @@ impl Pool {
     pub fn start(
         config: LocalConfig,
         catalogue: BTreeMap<String, LocalModelSpec>,
+        metrics: PoolMetrics,
     ) -> Result<Pool, PoolError> {
-        Pool::start_with(config, catalogue, launcher::default_launcher())
+        Pool::start_with(config, catalogue, launcher::default_launcher(), metrics)
     }
 
     /// [`Pool::start`] with the given launcher (the model check's simulation).
@@ -149,6 +137,7 @@ impl Pool {
         config: LocalConfig,
         catalogue: BTreeMap<String, LocalModelSpec>,
         launcher: Arc<dyn Launcher>,
+        metrics: PoolMetrics,
     ) -> Result<Pool, PoolError> {
         let entries = catalogue
             .into_iter()
@@ -174,7 +163,7 @@ impl Pool {
             slots,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            counters: PoolCounters::default(),
+            counters: metrics,
             events: events::Events::default(),
             epoch: Instant::now(),
         });
@@ -220,7 +209,7 @@ impl Pool {
                         } else {
                             &inner.counters.hits
                         };
-                        counter.fetch_add(1, Ordering::Relaxed);
+                        counter.inc();
                         let lease = Lease::new(
                             entry.clone(),
                             child.clone(),
@@ -298,14 +287,15 @@ impl Pool {
         }
     }
 
-    /// Counters for `Stats`.
+    /// Counters and state for `Stats` (the same handles and state that
+    /// `/metrics` reads).
     pub fn summary(&self) -> PoolSummary {
         let c = &self.inner.counters;
         PoolSummary {
-            hits: c.hits.load(Ordering::Relaxed),
-            cold_starts: c.cold_starts.load(Ordering::Relaxed),
-            evictions: c.evictions.load(Ordering::Relaxed),
-            restarts: c.restarts.load(Ordering::Relaxed),
+            hits: c.hits.get(),
+            cold_starts: c.cold_starts.get(),
+            evictions: c.evictions.get(),
+            restarts: c.restarts.get(),
             load_time: c.load_time.summary(),
             loaded: self
                 .inner

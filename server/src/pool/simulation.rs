@@ -287,7 +287,13 @@ fn run(seed: u64, chaos: Chaos) {
             chaos,
             census: census.clone(),
         });
-        let pool = Pool::start_with(config(&chaos), catalogue(chaos.models), launcher).unwrap();
+        let pool = Pool::start_with(
+            config(&chaos),
+            catalogue(chaos.models),
+            launcher,
+            crate::metrics::PoolMetrics::default(),
+        )
+        .unwrap();
         let mut callers = tokio::task::JoinSet::new();
         for i in 0..chaos.callers {
             callers.spawn(caller(pool.clone(), chaos, seed, i));

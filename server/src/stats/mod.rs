@@ -1,89 +1,88 @@
-//! The router's own numbers: request counts by model and outcome, latency
-//! percentiles overall and per phase, tokens generated. The pool, executor
-//! and upstream keep their own counters; `api::stats` assembles them all.
+//! The router's own numbers, read side and request recording: finished
+//! requests by model and outcome, latency per phase, tokens, cost per
+//! endpoint (all into the metrics registry's handles), plus what only `Stats`
+//! shows (throughput over the last one and five minutes, the memory and GPU
+//! monitors). `api::stats` assembles `Stats` from here and from the pool,
+//! executor and upstream handles; `/metrics` encodes the same handles.
 
+mod gauges;
 pub mod gpu;
-pub mod histogram;
 mod memory;
 mod throughput;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::domain::{Outcome, RequestTiming};
-use histogram::{LatencyHistogram, Summary};
+use crate::metrics::{EndpointCounters, Exposition, Handles, Metrics, RequestMetrics, Summary};
+pub use gauges::ProcessGauges;
 pub use memory::{MemoryMonitor, MemoryReport, process_rss_bytes};
 use throughput::Throughput;
-
-/// Most distinct (model, status) pairs tracked; later ones are folded into
-/// "<other>" so a caller sending random model ids cannot grow memory.
-const MAX_REQUEST_KEYS: usize = 1024;
 
 /// Request-level statistics.
 pub struct Recorder {
     process_start: Instant,
-    serving_at: Mutex<Option<Instant>>,
-    requests: Mutex<HashMap<(String, &'static str), u64>>,
-    /// End-to-end latency.
-    pub latency: LatencyHistogram,
-    /// Queue wait.
-    pub queue_wait: LatencyHistogram,
-    /// Model acquire.
-    pub model_acquire: LatencyHistogram,
-    /// Time to first token.
-    pub time_to_first_token: LatencyHistogram,
-    /// First token to completion.
-    pub generation: LatencyHistogram,
-    /// Recent throughput.
+    metrics: RequestMetrics,
+    startup: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Recent throughput (`Stats` only: Prometheus derives rates itself).
     throughput: Throughput,
-    /// Cost and completions per remote endpoint.
-    endpoints: Mutex<HashMap<String, (f64, u64)>>,
+    /// Per remote endpoint, created at construction.
+    endpoints: Vec<(String, EndpointCounters)>,
     /// The memory monitor.
-    pub memory: MemoryMonitor,
+    pub memory: Arc<MemoryMonitor>,
     /// GPU figures (empty without a GPU).
-    pub gpus: gpu::GpuMonitor,
-    total: AtomicU64,
-    completion_tokens: AtomicU64,
+    pub gpus: Arc<gpu::GpuMonitor>,
+    exposition: Exposition,
 }
 
 impl Recorder {
-    /// A recorder whose uptime counts from `process_start`.
-    pub fn new(process_start: Instant) -> Recorder {
+    /// A recorder whose uptime counts from `process_start`, over the
+    /// registry's handles (registration ends here: the memory and GPU
+    /// gauges are the last collector) and the configured endpoint names.
+    pub fn new<'a>(
+        process_start: Instant,
+        mut metrics: Metrics,
+        endpoints: impl IntoIterator<Item = &'a str>,
+    ) -> Recorder {
+        let memory = Arc::new(MemoryMonitor::default());
+        let gpus = Arc::new(gpu::GpuMonitor::default());
+        metrics.register_collector(ProcessGauges {
+            memory: memory.clone(),
+            gpus: gpus.clone(),
+        });
+        let (exposition, Handles { requests, process }) = metrics.exposition();
+        let endpoints = endpoints
+            .into_iter()
+            .map(|name| (name.to_string(), requests.endpoint(name)))
+            .collect();
         Recorder {
             process_start,
-            serving_at: Mutex::new(None),
-            requests: Mutex::new(HashMap::new()),
-            latency: LatencyHistogram::new(),
-            queue_wait: LatencyHistogram::new(),
-            model_acquire: LatencyHistogram::new(),
-            time_to_first_token: LatencyHistogram::new(),
-            generation: LatencyHistogram::new(),
+            metrics: requests,
+            startup: process.startup,
             throughput: Throughput::new(process_start),
-            endpoints: Mutex::new(HashMap::new()),
-            memory: MemoryMonitor::default(),
-            gpus: gpu::GpuMonitor::default(),
-            total: AtomicU64::new(0),
-            completion_tokens: AtomicU64::new(0),
+            endpoints,
+            memory,
+            gpus,
+            exposition,
         }
     }
 
-    /// Marks the moment the listener started serving.
+    /// The registry, for `/metrics`.
+    pub fn exposition(&self) -> &Exposition {
+        &self.exposition
+    }
+
+    /// Marks the moment the listener started serving (the first call counts).
     pub fn mark_serving(&self) {
-        if let Ok(mut s) = self.serving_at.lock() {
-            s.get_or_insert_with(Instant::now);
+        if self.startup.get() == 0.0 {
+            self.startup
+                .set(self.process_start.elapsed().as_secs_f64().max(1e-9));
         }
     }
 
     /// Process start to serving.
     pub fn startup_time(&self) -> Duration {
-        self.serving_at
-            .lock()
-            .ok()
-            .and_then(|s| *s)
-            .map(|s| s.duration_since(self.process_start))
-            .unwrap_or_default()
+        Duration::try_from_secs_f64(self.startup.get()).unwrap_or_default()
     }
 
     /// Time since process start.
@@ -100,55 +99,43 @@ impl Recorder {
         timing: Option<&RequestTiming>,
         completion_tokens: u32,
     ) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.completion_tokens
-            .fetch_add(u64::from(completion_tokens), Ordering::Relaxed);
+        let m = &self.metrics;
+        m.requests.inc(model, outcome);
+        m.completion_tokens.inc_by(u64::from(completion_tokens));
         self.throughput.record(completion_tokens);
-        if let Ok(mut map) = self.requests.lock() {
-            let name = outcome.name();
-            let key =
-                if map.len() < MAX_REQUEST_KEYS || map.contains_key(&(model.to_string(), name)) {
-                    (model.to_string(), name)
-                } else {
-                    ("<other>".to_string(), name)
-                };
-            *map.entry(key).or_default() += 1;
-        }
         if let Some(t) = timing {
-            self.latency.record(t.total);
-            self.queue_wait.record(t.queue_wait);
-            self.model_acquire.record(t.model_acquire);
+            m.duration.record(t.total);
+            m.queue_wait.record(t.queue_wait);
+            m.model_acquire.record(t.model_acquire);
             if let Some(ttft) = t.time_to_first_token {
-                self.time_to_first_token.record(ttft);
-                self.generation.record(t.total.saturating_sub(ttft));
+                m.time_to_first_token.record(ttft);
+                m.generation.record(t.total.saturating_sub(ttft));
             }
         }
     }
 
     /// Records a completion through a remote endpoint and its reported cost.
+    /// Names that were not configured are ignored (there are none).
     pub fn record_endpoint(&self, endpoint: &str, cost_usd: Option<f64>) {
-        if let Ok(mut map) = self.endpoints.lock() {
-            let e = map.entry(endpoint.to_string()).or_default();
-            e.0 += cost_usd.unwrap_or(0.0);
-            e.1 += 1;
+        if let Some((_, c)) = self.endpoints.iter().find(|(n, _)| n == endpoint) {
+            c.completions.inc();
+            if let Some(cost) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+                c.cost_usd.inc_by(cost);
+            }
         }
     }
 
     /// (cost in USD, completions) of an endpoint.
     pub fn endpoint_figures(&self, endpoint: &str) -> (f64, u64) {
         self.endpoints
-            .lock()
-            .ok()
-            .and_then(|m| m.get(endpoint).copied())
-            .unwrap_or_default()
+            .iter()
+            .find(|(n, _)| n == endpoint)
+            .map_or((0.0, 0), |(_, c)| (c.cost_usd.get(), c.completions.get()))
     }
 
     /// Cost reported by all endpoints, USD.
     pub fn total_cost(&self) -> f64 {
-        self.endpoints
-            .lock()
-            .map(|m| m.values().map(|e| e.0).sum())
-            .unwrap_or(0.0)
+        self.endpoints.iter().map(|(_, c)| c.cost_usd.get()).sum()
     }
 
     /// (requests/s, tokens/s) over the last `seconds`.
@@ -156,32 +143,30 @@ impl Recorder {
         self.throughput.rates(seconds)
     }
 
-    /// Failed requests by status name, sorted.
+    /// Failed requests by outcome name, sorted.
     pub fn errors_by_code(&self) -> Vec<(&'static str, u64)> {
-        let mut by_code: HashMap<&'static str, u64> = HashMap::new();
-        for (_, status, count) in self.request_counts() {
-            if status != "OK" {
-                *by_code.entry(status).or_default() += count;
-            }
-        }
-        let mut out: Vec<_> = by_code.into_iter().collect();
+        let counts = self.request_counts();
+        let mut out: Vec<(&'static str, u64)> = Outcome::ALL
+            .iter()
+            .filter(|o| **o != Outcome::Ok)
+            .map(|o| {
+                let n = counts.iter().filter(|c| c.1 == o.name()).map(|c| c.2).sum();
+                (o.name(), n)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
         out.sort();
         out
     }
 
-    /// Requests by (model, status), sorted.
+    /// Requests by (model, outcome name), sorted.
     pub fn request_counts(&self) -> Vec<(String, &'static str, u64)> {
-        let mut out: Vec<_> = match self.requests.lock() {
-            Ok(map) => map.iter().map(|((m, s), c)| (m.clone(), *s, *c)).collect(),
-            Err(_) => Vec::new(),
-        };
-        out.sort();
-        out
+        self.metrics.requests.snapshot()
     }
 
     /// Requests finished.
     pub fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+        self.request_counts().iter().map(|c| c.2).sum()
     }
 
     /// Completion tokens per second over the uptime.
@@ -190,12 +175,32 @@ impl Recorder {
         if secs <= 0.0 {
             return 0.0;
         }
-        self.completion_tokens.load(Ordering::Relaxed) as f64 / secs
+        self.metrics.completion_tokens.get() as f64 / secs
     }
 
-    /// End-to-end latency summary.
+    /// End-to-end latency (successful requests).
     pub fn latency_summary(&self) -> Summary {
-        self.latency.summary()
+        self.metrics.duration.summary()
+    }
+
+    /// Queue wait.
+    pub fn queue_wait_summary(&self) -> Summary {
+        self.metrics.queue_wait.summary()
+    }
+
+    /// Model acquire.
+    pub fn model_acquire_summary(&self) -> Summary {
+        self.metrics.model_acquire.summary()
+    }
+
+    /// Time to first token.
+    pub fn time_to_first_token_summary(&self) -> Summary {
+        self.metrics.time_to_first_token.summary()
+    }
+
+    /// First token to completion.
+    pub fn generation_summary(&self) -> Summary {
+        self.metrics.generation.summary()
     }
 }
 

@@ -1,9 +1,9 @@
-//! Counts what happens to spans on their way out, so `Stats` can say how many
+//! Counts what happens to spans on their way out (into the process-wide
+//! [`SPANS`] handles of the metrics registry), so `Stats` can say how many
 //! were dropped (the export queue is bounded: when the collector is down or
 //! slow, spans are dropped rather than waited for). Spans that ended minus
 //! those exported or failed is what the batch processor dropped or still holds.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use opentelemetry::Context;
@@ -11,23 +11,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
-/// Process-wide span counters (there is one tracer provider per process).
-#[derive(Debug, Default)]
-pub struct SpanCounters {
-    /// Spans ended and handed to the processor.
-    pub ended: AtomicU64,
-    /// Spans the collector accepted.
-    pub exported: AtomicU64,
-    /// Spans in export calls that failed (collector down, timeout).
-    pub failed: AtomicU64,
-}
-
-/// The counters.
-pub static SPANS: SpanCounters = SpanCounters {
-    ended: AtomicU64::new(0),
-    exported: AtomicU64::new(0),
-    failed: AtomicU64::new(0),
-};
+use crate::metrics::SPANS;
 
 /// Wraps the exporter to count exported and failed spans.
 #[derive(Debug)]
@@ -42,7 +26,7 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
         } else {
             &SPANS.failed
         };
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.inc_by(n);
         result
     }
 
@@ -69,7 +53,7 @@ impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        SPANS.ended.fetch_add(1, Ordering::Relaxed);
+        SPANS.ended.inc();
         self.0.on_end(span);
     }
 

@@ -23,7 +23,6 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use counting::SPANS;
 pub use propagation::{extract_parent, inject_current, trace_id_of};
 
 /// Spans buffered for export before new ones are dropped.

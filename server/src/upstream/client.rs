@@ -1,7 +1,6 @@
 //! The pooled HTTP client and the attempt/retry loop around one chat call.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ai_router_proto::status::error_chain;
@@ -17,21 +16,7 @@ use super::retry::{RetryPolicy, next_delay};
 use super::types::{ChatCompletionRequest, StreamOptions, WireMessage};
 use crate::config::EndpointKind;
 use crate::domain::DeltaSink;
-
-/// Counters shared by every upstream client, read by `Stats`.
-#[derive(Debug, Default)]
-pub struct UpstreamCounters {
-    /// TCP connections opened.
-    pub connections_opened: Arc<AtomicU64>,
-    /// HTTP requests sent (attempts, retries included).
-    pub requests_sent: AtomicU64,
-    /// Retries made.
-    pub retries: AtomicU64,
-    /// Retries the retry budget refused (the call failed with its last error).
-    pub retries_denied_by_budget: AtomicU64,
-    /// Times a circuit breaker opened (a failed half-open probe re-opens it).
-    pub breaker_opened: AtomicU64,
-}
+use crate::metrics::UpstreamMetrics;
 
 /// Why a chat call failed.
 #[derive(Debug)]
@@ -60,7 +45,7 @@ pub enum CallFailure {
 #[derive(Clone)]
 pub struct UpstreamClient {
     http: reqwest::Client,
-    counters: Arc<UpstreamCounters>,
+    counters: UpstreamMetrics,
     breaker: Option<Arc<Breaker>>,
     budget: Option<Arc<RetryBudget>>,
 }
@@ -73,7 +58,7 @@ impl UpstreamClient {
         pool_idle_timeout: Duration,
         connect_timeout: Duration,
         use_proxy: bool,
-        counters: Arc<UpstreamCounters>,
+        counters: UpstreamMetrics,
     ) -> Result<UpstreamClient, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
@@ -91,7 +76,7 @@ impl UpstreamClient {
     /// costs tens of microseconds.
     pub fn local(
         connect_timeout: Duration,
-        counters: Arc<UpstreamCounters>,
+        counters: UpstreamMetrics,
     ) -> Result<UpstreamClient, reqwest::Error> {
         let builder = reqwest::Client::builder()
             .no_proxy()
@@ -104,7 +89,7 @@ impl UpstreamClient {
     fn finish(
         builder: reqwest::ClientBuilder,
         connect_timeout: Duration,
-        counters: Arc<UpstreamCounters>,
+        counters: UpstreamMetrics,
     ) -> Result<UpstreamClient, reqwest::Error> {
         let http = builder
             .connect_timeout(connect_timeout)
@@ -124,7 +109,7 @@ impl UpstreamClient {
     pub fn remote(
         pool_idle_timeout: Duration,
         connect_timeout: Duration,
-        counters: Arc<UpstreamCounters>,
+        counters: UpstreamMetrics,
     ) -> Result<UpstreamClient, reqwest::Error> {
         Ok(
             UpstreamClient::new(pool_idle_timeout, connect_timeout, true, counters)?
@@ -149,7 +134,7 @@ impl UpstreamClient {
     }
 
     /// The shared counters.
-    pub fn counters(&self) -> &Arc<UpstreamCounters> {
+    pub fn counters(&self) -> &UpstreamMetrics {
         &self.counters
     }
 
@@ -208,7 +193,7 @@ impl UpstreamClient {
                     Err(_) => Verdict::Neutral,
                 };
                 if permit.record(verdict, Instant::now()) {
-                    self.counters.breaker_opened.fetch_add(1, Ordering::Relaxed);
+                    self.counters.breaker_opened.inc();
                     tracing::warn!(endpoint = %target.endpoint, "circuit breaker opened after repeated failures");
                 }
             }
@@ -233,7 +218,7 @@ impl UpstreamClient {
                 });
             };
             tracing::debug!(endpoint = %target.endpoint, attempt = attempts, ?delay, error = error.label(), "retrying upstream");
-            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            self.counters.retries.inc();
             last_error = Some(error);
             tokio::time::sleep(delay).await;
         }
@@ -248,9 +233,7 @@ impl UpstreamClient {
             return false;
         }
         if self.budget.as_ref().is_some_and(|b| !b.try_retry(now)) {
-            self.counters
-                .retries_denied_by_budget
-                .fetch_add(1, Ordering::Relaxed);
+            self.counters.retries_denied_by_budget.inc();
             tracing::debug!(endpoint = %target.endpoint, "retry budget spent; not retrying");
             return false;
         }
@@ -290,7 +273,7 @@ impl UpstreamClient {
             request = key.authorize(request);
         }
         let first_token_deadline = Instant::now() + target.timeouts.first_token;
-        self.counters.requests_sent.fetch_add(1, Ordering::Relaxed);
+        self.counters.requests_sent.inc();
         let response =
             match tokio::time::timeout_at(first_token_deadline.into(), request.send()).await {
                 Err(_) => {

@@ -2,13 +2,13 @@
 //! connector layer, so `Stats` can show connection reuse (connections opened
 //! vs requests sent) — the seed's third fault made visible.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-/// A tower layer counting every connect attempt into a shared counter.
+use prometheus_client::metrics::counter::Counter;
+
+/// A tower layer counting every connect attempt into a metrics counter.
 #[derive(Clone)]
-pub struct CountConnections(pub Arc<AtomicU64>);
+pub struct CountConnections(pub Counter);
 
 impl<S> tower::Layer<S> for CountConnections {
     type Service = Counted<S>;
@@ -25,7 +25,7 @@ impl<S> tower::Layer<S> for CountConnections {
 #[derive(Clone)]
 pub struct Counted<S> {
     inner: S,
-    counter: Arc<AtomicU64>,
+    counter: Counter,
 }
 
 impl<S, R> tower::Service<R> for Counted<S>
@@ -41,7 +41,7 @@ where
     }
 
     fn call(&mut self, req: R) -> Self::Future {
-        self.counter.fetch_add(1, Ordering::Relaxed);
+        self.counter.inc();
         self.inner.call(req)
     }
 }

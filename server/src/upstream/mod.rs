@@ -18,7 +18,7 @@ pub mod types;
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use budget::RetryBudgetConfig;
 pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, Target};
-pub use client::{CallFailure, UpstreamClient, UpstreamCounters};
+pub use client::{CallFailure, UpstreamClient};
 pub use error::UpstreamError;
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;

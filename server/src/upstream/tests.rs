@@ -4,8 +4,6 @@
 //! open) or zero (the next call is the probe); the cool-down itself is
 //! covered with injected clocks in `breaker.rs`.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ai_router_testkit::emulator::Emulator;
@@ -15,13 +13,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::*;
 use crate::config::EndpointKind;
 use crate::domain::{ChatMessage, DeltaSink, Role};
+use crate::metrics::UpstreamMetrics;
 
 fn client() -> UpstreamClient {
     UpstreamClient::new(
         Duration::from_secs(30),
         Duration::from_secs(2),
         false,
-        Arc::new(UpstreamCounters::default()),
+        UpstreamMetrics::default(),
     )
     .unwrap()
 }
@@ -97,7 +96,7 @@ async fn an_open_breaker_refuses_without_sending_anything() {
     let state = client.breaker_state().unwrap();
     assert_eq!(state.state, BreakerState::Open);
     assert_eq!(state.consecutive_failures, 2);
-    assert_eq!(client.counters().breaker_opened.load(Ordering::Relaxed), 1);
+    assert_eq!(client.counters().breaker_opened.get(), 1);
 
     // Even a model that would succeed is refused: the endpoint is failing.
     let (error, attempts) = run(&client, &t, "m", RetryPolicy::none())
@@ -157,7 +156,7 @@ async fn the_probe_closes_the_breaker_on_success_and_reopens_it_on_failure() {
     run(&client, &t, "m@status=503", RetryPolicy::none())
         .await
         .unwrap_err();
-    assert_eq!(client.counters().breaker_opened.load(Ordering::Relaxed), 2);
+    assert_eq!(client.counters().breaker_opened.get(), 2);
     // A successful probe closes it.
     let outcome = run(&client, &t, "m", RetryPolicy::none()).await.unwrap();
     assert_eq!(outcome.attempts, 1);
@@ -206,8 +205,8 @@ async fn the_retry_budget_caps_retries_and_counts_refusals() {
         .unwrap_err();
     assert_eq!(attempts, 1);
     let counters = client.counters();
-    assert_eq!(counters.retries.load(Ordering::Relaxed), 1);
-    assert_eq!(counters.retries_denied_by_budget.load(Ordering::Relaxed), 2);
+    assert_eq!(counters.retries.get(), 1);
+    assert_eq!(counters.retries_denied_by_budget.get(), 2);
     assert_eq!(emu.stats().requests, 3);
     emu.shutdown().await;
 }

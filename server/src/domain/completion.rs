@@ -24,9 +24,7 @@ pub struct Completion {
     pub backend: BackendKind,
     /// The upstream's finish reason.
     pub finish_reason: Option<String>,
-    /// Prompt tokens.
     pub prompt_tokens: u32,
-    /// Completion tokens.
     pub completion_tokens: u32,
     /// Cost in USD, when reported.
     pub cost_usd: Option<f64>,

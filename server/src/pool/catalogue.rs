@@ -29,7 +29,6 @@ pub enum CatalogueError {
         "model id '{id}' is ambiguous: {first} and {second}; rename one file or declare ids in [[local.models]]"
     )]
     Collision {
-        /// The id.
         id: String,
         /// First file.
         first: String,
@@ -39,7 +38,6 @@ pub enum CatalogueError {
     /// A declared model's file is missing.
     #[error("local model '{id}': {path}: {reason}")]
     BadFile {
-        /// The id.
         id: String,
         /// The file.
         path: String,

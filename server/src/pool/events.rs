@@ -14,14 +14,12 @@ pub enum PoolEvent {
     Ready {
         /// Model id.
         model: String,
-        /// Its pid.
         pid: u32,
     },
     /// A process was stopped to make room or because it was idle.
     Evicted {
         /// Model id.
         model: String,
-        /// Its pid.
         pid: u32,
         /// "lru", "memory" or "idle_ttl".
         reason: &'static str,
@@ -30,10 +28,8 @@ pub enum PoolEvent {
     Died {
         /// Model id.
         model: String,
-        /// Its pid.
         pid: u32,
     },
-    /// A start failed.
     StartFailed {
         /// Model id.
         model: String,

@@ -50,11 +50,8 @@ use slots::Slots;
 pub struct PoolSummary {
     /// Warm hits.
     pub hits: u64,
-    /// Cold starts.
     pub cold_starts: u64,
-    /// Evictions.
     pub evictions: u64,
-    /// Restarts.
     pub restarts: u64,
     /// Load time percentiles.
     pub load_time: Summary,

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 /// One GPU's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GpuSample {
-    /// Index.
     pub index: u32,
-    /// Name.
     pub name: String,
     /// Utilisation, percent.
     pub utilization_percent: f64,

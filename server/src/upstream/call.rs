@@ -49,13 +49,11 @@ pub struct ChatCall {
     pub messages: Vec<ChatMessage>,
     /// Length cap.
     pub max_tokens: Option<u32>,
-    /// Temperature.
     pub temperature: Option<f32>,
     /// Nucleus mass.
     pub top_p: Option<f32>,
     /// Stop sequences.
     pub stop: Vec<String>,
-    /// Seed.
     pub seed: Option<i64>,
 }
 

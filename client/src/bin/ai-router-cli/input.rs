@@ -58,7 +58,6 @@ pub struct BatchLine {
     pub line: usize,
     /// Model named on the line, if any.
     pub model: Option<String>,
-    /// The input.
     pub input: LineInput,
     /// Caller's id from a JSON line.
     pub client_request_id: Option<String>,

@@ -62,22 +62,6 @@ pub fn children_of(parent: u32) -> Vec<ProcInfo> {
         .collect()
 }
 
-/// Children of this process running llama-server (zombies included).
-pub fn llama_children() -> Vec<ProcInfo> {
-    children_of(std::process::id())
-        .into_iter()
-        .filter(|p| p.comm.starts_with("llama-server"))
-        .collect()
-}
-
-/// Zombie children of this process.
-pub fn zombie_children() -> Vec<ProcInfo> {
-    children_of(std::process::id())
-        .into_iter()
-        .filter(|p| p.state == 'Z')
-        .collect()
-}
-
 /// Whether a pid is alive (not gone and not a zombie).
 pub fn is_running(pid: u32) -> bool {
     proc_info(pid).is_some_and(|p| p.state != 'Z')

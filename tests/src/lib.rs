@@ -4,8 +4,11 @@
 //! - [`gguf`]: tiny random-weight llama GGUF models a real llama-server loads in milliseconds.
 //! - [`emulator`]: a fault-injecting OpenAI / OpenRouter upstream.
 //! - [`llama`]: finds the llama-server binary.
-//! - [`router`]: starts the router in-process on 127.0.0.1:0 and stops it.
-//! - [`procs`]: reads /proc to count child processes and zombies.
+//! - [`router`]: starts the router in-process on 127.0.0.1:0, connects the
+//!   published client to it, and stops it.
+//! - [`procs`]: reads /proc to count child processes and zombies, scoped to
+//!   one router's children ([`procs::ChildWatch`]) so tests sharing a process
+//!   do not count each other's.
 //! - [`models`]: temporary model directories.
 //! - [`swap`]: the seeded model-swap workload (more models than the pool keeps
 //!   loaded), its runner and a sampler of live llama-server processes.

@@ -1,7 +1,21 @@
 //! Child processes and zombies, read from /proc, so tests can prove that the
 //! router starts exactly the processes it should and leaves none behind.
+//!
+//! Tests share one process, so a count of *all* this process's children
+//! would see the routers of the tests running beside it. [`ProcScope`] and
+//! [`ChildWatch`] narrow the count to one router's llama-server children:
+//! those whose command line names a model inside that router's own models
+//! directory.
 
+use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
 
 /// One process as seen in /proc/PID/stat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,22 +59,6 @@ pub fn children_of(parent: u32) -> Vec<ProcInfo> {
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
         .filter_map(proc_info)
         .filter(|p| p.ppid == parent)
-        .collect()
-}
-
-/// Children of this process running llama-server (zombies included).
-pub fn llama_children() -> Vec<ProcInfo> {
-    children_of(std::process::id())
-        .into_iter()
-        .filter(|p| p.comm.starts_with("llama-server"))
-        .collect()
-}
-
-/// Zombie children of this process.
-pub fn zombie_children() -> Vec<ProcInfo> {
-    children_of(std::process::id())
-        .into_iter()
-        .filter(|p| p.state == 'Z')
         .collect()
 }
 
@@ -151,4 +149,227 @@ pub fn llama_descendants(root: u32) -> Vec<ProcInfo> {
         }
     }
     found
+}
+
+/// Which llama-server processes to count: descendants of `root`, and with
+/// `cmdline_contains`, only those whose command line contains it (one
+/// router's models directory, so tests running side by side in one process
+/// do not count each other's children).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcScope {
+    /// Whose descendants.
+    pub root: u32,
+    /// Only processes whose command line contains this.
+    pub cmdline_contains: Option<String>,
+}
+
+impl From<u32> for ProcScope {
+    fn from(root: u32) -> ProcScope {
+        ProcScope {
+            root,
+            cmdline_contains: None,
+        }
+    }
+}
+
+impl ProcScope {
+    /// The llama-server children of the router serving `models_dir` from
+    /// this process.
+    pub fn router_in_this_process(models_dir: &Path) -> ProcScope {
+        ProcScope {
+            root: std::process::id(),
+            cmdline_contains: Some(models_dir.display().to_string()),
+        }
+    }
+}
+
+/// A scope's processes over time. A running process is judged by its
+/// command line at every sample; a pid judged in scope is remembered, so it
+/// still counts once it is a zombie (whose command line is empty). A
+/// process first seen as a zombie cannot be judged and is not counted.
+#[derive(Debug)]
+pub(crate) struct ScopeFilter {
+    scope: ProcScope,
+    ours: BTreeSet<u32>,
+}
+
+impl ScopeFilter {
+    pub(crate) fn new(scope: ProcScope) -> ScopeFilter {
+        ScopeFilter {
+            scope,
+            ours: BTreeSet::new(),
+        }
+    }
+
+    /// The scope's processes now, zombies included.
+    pub(crate) fn sample(&mut self) -> Vec<ProcInfo> {
+        let all = llama_descendants(self.scope.root);
+        let Some(needle) = &self.scope.cmdline_contains else {
+            self.ours.extend(all.iter().map(|p| p.pid));
+            return all;
+        };
+        all.into_iter()
+            .filter(|p| {
+                let cmdline = (p.state != 'Z')
+                    .then(|| fs::read(format!("/proc/{}/cmdline", p.pid)).ok())
+                    .flatten()
+                    .filter(|cmd| !cmd.is_empty());
+                match cmdline {
+                    Some(cmd) => {
+                        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                        if cmd.contains(needle.as_str()) {
+                            self.ours.insert(p.pid);
+                            true
+                        } else {
+                            // Not ours, or a remembered pid reused by another
+                            // test's child.
+                            self.ours.remove(&p.pid);
+                            false
+                        }
+                    }
+                    // A zombie (or a process exiting): ours only if it was
+                    // seen running as ours.
+                    None => self.ours.contains(&p.pid),
+                }
+            })
+            .collect()
+    }
+
+    /// Every pid judged in scope so far.
+    pub(crate) fn seen(&self) -> &BTreeSet<u32> {
+        &self.ours
+    }
+}
+
+/// How often a [`ChildWatch`] samples: far shorter than a llama-server
+/// lives (it takes longer than this to load even the tiny test model).
+const WATCH_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Watches one router's llama-server children from before its first spawn
+/// until dropped: a thread samples the router's [`ProcScope`] every few
+/// milliseconds, so every child it ever had is known by pid, and a child
+/// left behind as a zombie (no command line any more) is still recognised.
+///
+/// Start it before the router serves its first request:
+///
+/// ```no_run
+/// # fn demo(models: &ai_router_testkit::models::ModelDir) -> anyhow::Result<()> {
+/// use ai_router_testkit::procs::ChildWatch;
+/// let children = ChildWatch::start(models.path())?;
+/// // ... start the router, make calls, stop it ...
+/// assert!(children.current().is_empty(), "a child or zombie was left");
+/// # Ok(())
+/// # }
+/// ```
+pub struct ChildWatch {
+    filter: Arc<Mutex<ScopeFilter>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ChildWatch {
+    /// Watches the children of the router in this process whose models
+    /// directory is `models_dir`; the first sample is taken before this
+    /// returns.
+    pub fn start(models_dir: &Path) -> anyhow::Result<ChildWatch> {
+        let mut filter = ScopeFilter::new(ProcScope::router_in_this_process(models_dir));
+        filter.sample();
+        let filter = Arc::new(Mutex::new(filter));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, flag) = (filter.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("child-watch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Acquire) {
+                    lock(&shared).sample();
+                    // Woken early by drop; a spurious wake-up only means
+                    // one extra sample.
+                    std::thread::park_timeout(WATCH_INTERVAL);
+                }
+            })
+            .context("starting the child watch thread")?;
+        Ok(ChildWatch {
+            filter,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The router's llama-server children that exist now, running or
+    /// zombie (sampled at the call).
+    pub fn current(&self) -> Vec<ProcInfo> {
+        lock(&self.filter).sample()
+    }
+
+    /// Every child of the router seen so far, by pid, gone ones included
+    /// (sampled at the call).
+    pub fn seen(&self) -> BTreeSet<u32> {
+        let mut filter = lock(&self.filter);
+        filter.sample();
+        filter.seen().clone()
+    }
+}
+
+impl Drop for ChildWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The filter, even if a sampling thread panicked while holding it.
+fn lock(filter: &Mutex<ScopeFilter>) -> MutexGuard<'_, ScopeFilter> {
+    filter.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A child named llama-server (`sleep` run through a symlink of that
+    /// name) whose command line starts with a path inside `dir`, as a
+    /// router's children name a model inside its models directory. A link,
+    /// not a copy: a copy's write handle, inherited by a process another
+    /// test forks meanwhile, would make the exec fail with ETXTBSY.
+    fn fake_llama(dir: &Path) -> std::process::Child {
+        let fake = dir.join("llama-server");
+        std::os::unix::fs::symlink("/bin/sleep", &fake).unwrap();
+        std::process::Command::new(&fake).arg("30").spawn().unwrap()
+    }
+
+    #[test]
+    fn a_watch_sees_only_its_routers_children_and_their_zombies() {
+        let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let watch = ChildWatch::start(ours.path()).unwrap();
+        let mut mine = fake_llama(ours.path());
+        let mut other = fake_llama(theirs.path());
+        let pids = |procs: Vec<ProcInfo>| procs.into_iter().map(|p| p.pid).collect::<Vec<_>>();
+
+        // spawn() returns after the exec, so the command line is set.
+        assert_eq!(pids(watch.current()), [mine.id()]);
+        // Killed and not reaped: a zombie, with no command line, still ours.
+        mine.kill().unwrap();
+        let zombie = (0..1000)
+            .find_map(|_| {
+                let now = watch.current();
+                if now.iter().any(|p| p.pid == mine.id() && p.state == 'Z') {
+                    return Some(now);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                None
+            })
+            .expect("the killed child shows as a zombie");
+        assert_eq!(pids(zombie), [mine.id()]);
+        mine.wait().unwrap();
+        assert!(watch.current().is_empty());
+        assert_eq!(watch.seen(), BTreeSet::from([mine.id()]));
+
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
 }

@@ -1,6 +1,10 @@
 //! The router started in-process on 127.0.0.1:0, as a test or benchmark
 //! uses it: bound before the serve task starts (so connecting never races
-//! the start), stopped through the same shutdown path as SIGTERM.
+//! the start), stopped through the same shutdown path as SIGTERM. Tests call
+//! it through the published `ai_router_client::Client` ([`TestRouter::client`]),
+//! so the client crate is exercised end to end; the generated stub
+//! ([`TestRouter::raw_client`]) is there for what the client does not offer
+//! (request metadata) and for benchmarks that measure the bare stub.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use ai_router::config::Config;
 use ai_router::engine::Engine;
+use ai_router_client::Client;
 use ai_router_proto::v1::router_client::RouterClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -82,8 +87,15 @@ impl TestRouter {
         format!("http://{}", self.addr)
     }
 
-    /// A generated-stub client.
-    pub async fn client(&self) -> anyhow::Result<RouterClient<Channel>> {
+    /// The published client (`ai_router_client::Client`), connected.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::connect(self.url()).await?)
+    }
+
+    /// The generated tonic stub, for calls that need what [`Client`] does
+    /// not expose (request metadata such as `traceparent`) and for
+    /// benchmarks that measure the bare stub.
+    pub async fn raw_client(&self) -> anyhow::Result<RouterClient<Channel>> {
         Ok(RouterClient::connect(self.url()).await?)
     }
 

@@ -30,7 +30,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tonic::transport::Channel;
 
-use crate::procs::llama_descendants;
+pub use crate::procs::ProcScope;
+use crate::procs::ScopeFilter;
 
 /// How long past its deadline a gRPC call may take before the client gives
 /// up on it itself (the server should have answered DEADLINE_EXCEEDED).
@@ -673,70 +674,6 @@ impl SamplerStats {
     }
 }
 
-/// Which llama-server processes a [`ProcSampler`] counts: descendants of
-/// `root`, and with `cmdline_contains`, only those whose command line
-/// contains it (one router's models directory, so tests running side by
-/// side in one process do not count each other's children). A process is
-/// judged by its command line the first time it is seen alive and then
-/// remembered, so it still counts while it is a zombie (whose command line
-/// is empty).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcScope {
-    /// Whose descendants.
-    pub root: u32,
-    /// Only processes whose command line contains this.
-    pub cmdline_contains: Option<String>,
-}
-
-impl From<u32> for ProcScope {
-    fn from(root: u32) -> ProcScope {
-        ProcScope {
-            root,
-            cmdline_contains: None,
-        }
-    }
-}
-
-/// The scope's processes, remembering which pids are in and out.
-struct ScopeFilter {
-    scope: ProcScope,
-    ours: BTreeSet<u32>,
-    theirs: BTreeSet<u32>,
-}
-
-impl ScopeFilter {
-    fn sample(&mut self) -> Vec<crate::procs::ProcInfo> {
-        let all = llama_descendants(self.scope.root);
-        let Some(needle) = &self.scope.cmdline_contains else {
-            return all;
-        };
-        all.into_iter()
-            .filter(|p| {
-                if self.ours.contains(&p.pid) {
-                    return true;
-                }
-                if self.theirs.contains(&p.pid) {
-                    return false;
-                }
-                match std::fs::read(format!("/proc/{}/cmdline", p.pid)) {
-                    Ok(cmd) if !cmd.is_empty() => {
-                        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                        if cmd.contains(needle.as_str()) {
-                            self.ours.insert(p.pid);
-                            true
-                        } else {
-                            self.theirs.insert(p.pid);
-                            false
-                        }
-                    }
-                    // Seen first as a zombie (or gone): not judged.
-                    _ => false,
-                }
-            })
-            .collect()
-    }
-}
-
 /// A thread counting the llama-server processes under a root pid every
 /// `interval` until [`ProcSampler::finish`] (or drop) stops and joins it.
 pub struct ProcSampler {
@@ -747,11 +684,7 @@ pub struct ProcSampler {
 impl ProcSampler {
     /// Takes the first sample now, then samples on a thread.
     pub fn start(scope: impl Into<ProcScope>, interval: Duration) -> anyhow::Result<ProcSampler> {
-        let mut filter = ScopeFilter {
-            scope: scope.into(),
-            ours: BTreeSet::new(),
-            theirs: BTreeSet::new(),
-        };
+        let mut filter = ScopeFilter::new(scope.into());
         let mut stats = SamplerStats::default();
         let first = filter.sample();
         stats.initial = first.iter().map(|p| p.pid).collect();
@@ -950,10 +883,11 @@ mod tests {
 
     #[test]
     fn sampler_sees_a_llama_named_child_and_stops() {
-        // A child named llama-server: a copy of `sleep` under that name.
+        // A child named llama-server: `sleep` through a symlink of that name
+        // (a copy could fail to exec with ETXTBSY while another test forks).
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("llama-server");
-        std::fs::copy("/bin/sleep", &fake).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &fake).unwrap();
         let sampler = ProcSampler::start(std::process::id(), Duration::from_millis(1)).unwrap();
         // spawn() returns after the exec, so the name is already set, and
         // finish() takes a last sample after stopping the thread.

@@ -109,7 +109,7 @@ async fn emulator_batch() -> anyhow::Result<()> {
     endpoint.max_concurrency = SLOTS as u32;
     config.endpoints.push(endpoint);
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
     let asks: Vec<Ask> = (0..ITEMS)
         .map(|i| Ask::new("emu/m", format!("Item {i}."), 4))
         .collect();
@@ -182,7 +182,7 @@ async fn llama_batch() -> anyhow::Result<()> {
     config.local.defaults.ctx_size = 4096;
     config.local.defaults.threads = Some(1);
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
 
     // Distinct prompts for every run: llama-server caches prompts, so a
     // repeated prompt would make a later run cheaper than an earlier one.

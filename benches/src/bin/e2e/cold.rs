@@ -59,7 +59,7 @@ pub async fn run() -> anyhow::Result<()> {
     config.local.defaults.threads = Some(THREADS);
     config.local.max_loaded_models = MODELS + 2;
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
     let binary = llama_server()?;
     let http = reqwest::Client::builder().no_proxy().build()?;
 

@@ -145,7 +145,7 @@ impl EmuRouter {
         config.endpoints.push(endpoint);
         tweak(&mut config);
         let router = ai_router_testkit::router::TestRouter::start(config).await?;
-        let client = router.client().await?;
+        let client = router.raw_client().await?;
         Ok(EmuRouter {
             emulator,
             router,

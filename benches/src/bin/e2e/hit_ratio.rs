@@ -28,7 +28,7 @@ pub async fn run() -> anyhow::Result<()> {
     let mut config = local_config(models.path())?;
     config.local.max_loaded_models = MAX_LOADED;
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
 
     let sequence = zipf_sequence(MODELS, ZIPF_S, REQUESTS, SEED);
     let mut counts = [0usize; MODELS];

@@ -27,7 +27,7 @@ pub async fn run() -> anyhow::Result<()> {
         &emulator.openai_base(),
     ));
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
     let call = Call::router(&client, &Ask::new("emu/m", "Write sixteen tokens.", 16));
 
     closed_loop(WARM_UP, CONCURRENCY, call.runner()).await?;

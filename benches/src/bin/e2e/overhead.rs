@@ -96,7 +96,7 @@ pub async fn run() -> anyhow::Result<()> {
     endpoint.max_concurrency = 256;
     config.endpoints.push(endpoint);
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
     let direct = Direct::new(&emulator.openai_base())?;
     let ask = Ask::new("m", "Say something short.", TOKENS);
     let routed = ask.with_model("emu/m");

@@ -150,7 +150,7 @@ pub async fn run() -> anyhow::Result<()> {
         |c| c.executor.max_queue = QUEUE,
     )
     .await?;
-    let monitor = setup.router.client().await?;
+    let monitor = setup.router.raw_client().await?;
     let ask = Ask::new("emu/m", "Say something short.", TOKENS);
     generate(&setup.client, &ask).await?;
     // Warm-up below capacity: connections to the emulator, allocator pools.

@@ -112,7 +112,7 @@ pub async fn run() -> anyhow::Result<()> {
     generate(&setup.client, &ask).await?;
     let call = Call::router(&setup.client, &ask);
     closed_loop(1_000, 8, call.runner()).await?;
-    let monitor = setup.router.client().await?;
+    let monitor = setup.router.raw_client().await?;
     probe(&monitor, Duration::ZERO, 50).await?;
 
     let back_to_back = probe(&monitor, Duration::ZERO, BACK_TO_BACK).await?;

@@ -40,7 +40,7 @@ pub async fn run() -> anyhow::Result<()> {
         &process.openai_base(),
     ));
     let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
+    let client = router.raw_client().await?;
 
     let ask = Ask::new("w", "Tell me about the sea.", 8).greedy();
     // Start the local child, then find its URL through a pool lease.

@@ -2,19 +2,15 @@
 //! slots): completion order, cancellation of a whole batch, and an
 //! interactive call served while a large batch runs.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::{BatchGenerateRequest, batch_item_result::Outcome};
+use ai_router_client::proto::batch_item_result::Outcome;
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::{prompt, wait_router_idle, with_timeout};
 use futures::StreamExt;
+
+use crate::common::{prompt, wait_router_idle};
 
 async fn setup(slots: usize) -> (Emulator, TestRouter) {
     let emulator = Emulator::start_with(EmulatorConfig::default().with_slots(slots))
@@ -30,17 +26,12 @@ async fn setup(slots: usize) -> (Emulator, TestRouter) {
 #[tokio::test]
 async fn results_stream_in_completion_order() {
     let (_emulator, router) = setup(8).await;
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut items = vec![prompt("up/slow@delay=800ms", "x", 2)];
     items.extend((0..6).map(|i| prompt("up/fast@delay=10ms", &format!("{i}"), 2)));
-    let mut stream = client
-        .batch_generate(BatchGenerateRequest {
-            items,
-            max_concurrency: 8,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.batch(items, 8).await else {
+        panic!("the batch is refused");
+    };
     let mut order = Vec::new();
     while let Some(r) = stream.next().await {
         let r = r.unwrap();
@@ -59,18 +50,13 @@ async fn results_stream_in_completion_order() {
 #[tokio::test]
 async fn cancelling_a_batch_stops_all_its_work() {
     let (emulator, router) = setup(4).await;
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let items = (0..40)
         .map(|i| prompt("up/m@delay=300ms", &format!("{i}"), 2))
         .collect();
-    let mut stream = client
-        .batch_generate(BatchGenerateRequest {
-            items,
-            max_concurrency: 8,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.batch(items, 8).await else {
+        panic!("the batch is refused");
+    };
     let first = stream.next().await.unwrap().unwrap();
     assert!(matches!(first.outcome, Some(Outcome::Response(_))));
     drop(stream);
@@ -100,27 +86,23 @@ async fn cancelling_a_batch_stops_all_its_work() {
 #[tokio::test]
 async fn an_interactive_call_is_served_while_a_big_batch_runs() {
     let (_emulator, router) = setup(4).await;
-    let mut batch_client = router.client().await.unwrap();
+    let batch_client = router.client().await.unwrap();
     let items = (0..300)
         .map(|i| prompt("up/m@delay=40ms", &format!("{i}"), 2))
         .collect();
-    let mut stream = batch_client
-        .batch_generate(BatchGenerateRequest {
-            items,
-            max_concurrency: 16,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = batch_client.batch(items, 16).await else {
+        panic!("the batch is refused");
+    };
     stream.next().await.unwrap().unwrap();
 
-    let mut client = router.client().await.unwrap();
+    let client = router
+        .client()
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_secs(3));
     let started = Instant::now();
     let r = client
-        .generate(with_timeout(
-            prompt("up/m@delay=40ms", "interactive", 2),
-            Duration::from_secs(3),
-        ))
+        .generate(prompt("up/m@delay=40ms", "interactive", 2))
         .await;
     assert!(
         r.is_ok(),

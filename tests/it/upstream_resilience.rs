@@ -5,18 +5,15 @@
 //! reaches the caller. The breaker's cool-down and half-open probe are
 //! timed in the upstream module's unit tests (injected clocks), not here.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use ai_router::config::{Config, EndpointConfig, EndpointKind};
 use ai_router::upstream::{BreakerSnapshot, BreakerState};
+use ai_router_client::GenerateRequestBuilder;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::prompt;
 use futures::StreamExt;
 use tonic::Code;
+
+use crate::common::prompt;
 
 /// The breaker's threshold (the default, `BreakerConfig::default()`).
 const THRESHOLD: u64 = 5;
@@ -48,14 +45,14 @@ fn breaker(router: &TestRouter, endpoint: &str) -> BreakerSnapshot {
 
 /// Fails `THRESHOLD` single-attempt calls on `up`, which opens its breaker.
 async fn open_the_breaker(router: &TestRouter, emulator: &Emulator) {
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     for n in 1..=THRESHOLD {
         let status = client
             .generate(prompt("up/m@status=503", "x", 3))
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::Unavailable);
-        assert!(status.message().contains("HTTP 503"), "{status:?}");
+        assert_eq!(status.code(), Some(Code::Unavailable));
+        assert!(status.message().unwrap().contains("HTTP 503"), "{status:?}");
         assert_eq!(emulator.stats().requests, n);
     }
     let state = breaker(router, "up");
@@ -71,13 +68,16 @@ async fn the_breaker_opens_after_five_failures_and_then_sends_nothing() {
     let counters = &router.engine.upstream_metrics();
     assert_eq!(counters.breaker_opened.get(), 1);
 
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     // Even a model the upstream would serve is refused at once.
     for model in ["up/m@status=503", "up/healthy"] {
         let status = client.generate(prompt(model, "x", 3)).await.unwrap_err();
-        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.code(), Some(Code::Unavailable));
         assert!(
-            status.message().contains("circuit breaker is open"),
+            status
+                .message()
+                .unwrap()
+                .contains("circuit breaker is open"),
             "{status:?}"
         );
     }
@@ -94,10 +94,13 @@ async fn fallbacks_serve_while_the_breaker_is_open() {
     let (emulator, router) = setup(&["up", "alt"], |ep| ep.max_attempts = 1).await;
     open_the_breaker(&router, &emulator).await;
 
-    let mut client = router.client().await.unwrap();
-    let mut request = prompt("up/m", "x", 3);
-    request.fallback_models = vec!["alt/m".into()];
-    let r = client.generate(request).await.unwrap().into_inner();
+    let client = router.client().await.unwrap();
+    let request = GenerateRequestBuilder::new("up/m")
+        .prompt("x")
+        .max_tokens(3)
+        .fallbacks(["alt/m"])
+        .build();
+    let r = client.generate(request).await.unwrap();
     assert_eq!(r.model, "alt/m");
     assert_eq!(
         emulator.stats().requests,
@@ -114,14 +117,14 @@ async fn a_failing_model_on_a_healthy_endpoint_spends_only_the_retry_budget() {
     // Each failing call is followed by a good one, so the endpoint's breaker
     // never sees 5 failures in a row: only the budget limits the retries.
     let (emulator, router) = setup(&["up"], |_| {}).await;
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     const CALLS: u64 = 40;
     for _ in 0..CALLS {
         let status = client
             .generate(prompt("up/down@status=503", "x", 3))
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.code(), Some(Code::Unavailable));
         client.generate(prompt("up/fine", "x", 3)).await.unwrap();
     }
     assert_eq!(breaker(&router, "up").state, BreakerState::Closed);
@@ -144,20 +147,14 @@ async fn a_failing_model_on_a_healthy_endpoint_spends_only_the_retry_budget() {
 #[tokio::test]
 async fn the_generation_id_reaches_the_caller() {
     let (_emulator, router) = setup(&["up"], |_| {}).await;
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
-    let r = client
-        .generate(prompt("up/m", "x", 3))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.generate(prompt("up/m", "x", 3)).await.unwrap();
     assert!(r.upstream_id.starts_with("gen-"), "{:?}", r.upstream_id);
 
-    let mut stream = client
-        .generate_stream(prompt("up/m", "x", 3))
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.generate_stream(prompt("up/m", "x", 3)).await else {
+        panic!("the stream is refused");
+    };
     let mut done = None;
     while let Some(chunk) = stream.next().await {
         if let Some(d) = chunk.unwrap().done {

@@ -7,18 +7,14 @@
 //! timeout, then more children alive than the cap); `SWAP_STRESS_ROUNDS` sets the rounds
 //! (10 by default; `SWAP_STRESS_ROUNDS=50` is the acceptance run).
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::models::ModelDir;
+use ai_router_testkit::procs::ProcScope;
 use ai_router_testkit::router::{TestRouter, local_config};
-use ai_router_testkit::swap::{ProcScope, SwapTarget, SwapWorkload, run_swap};
-use common::{prompt, with_timeout};
+use ai_router_testkit::swap::{SwapTarget, SwapWorkload, run_swap};
+
+use crate::common::prompt;
 
 const MODELS: [&str; 4] = ["s0", "s1", "s2", "s3"];
 const CAP: usize = 2;
@@ -56,10 +52,7 @@ async fn swapping_four_models_over_two_slots_never_fails_or_overshoots() {
         };
         workload.calls = CALLS_PER_ROUND;
         workload.seed = 1000 + round;
-        let scope = ProcScope {
-            root: std::process::id(),
-            cmdline_contains: Some(models.path().display().to_string()),
-        };
+        let scope = ProcScope::router_in_this_process(models.path());
         let report = run_swap(&workload, &target, Some(scope)).await.unwrap();
         let procs = report.procs.clone().unwrap();
         eprintln!(
@@ -108,7 +101,7 @@ async fn a_call_that_gives_up_in_the_middle_of_a_load_leaves_no_slot_taken() {
     let mut config = local_config(models.path()).unwrap();
     config.local.max_loaded_models = 1;
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     // The caller gives up (drops the call) while "first" is starting.
     let gave_up = tokio::time::timeout(
@@ -121,21 +114,13 @@ async fn a_call_that_gives_up_in_the_middle_of_a_load_leaves_no_slot_taken() {
     // Whatever the start did meanwhile (finished into an idle model, or is
     // about to), the one slot is not stuck: the other model gets it.
     let reply = client
-        .generate(with_timeout(
-            prompt("second", "x", 2),
-            Duration::from_secs(30),
-        ))
+        .clone()
+        .with_timeout(Duration::from_secs(30))
+        .generate(prompt("second", "x", 2))
         .await
-        .unwrap()
-        .into_inner();
-    assert!(reply.timing.unwrap().cold_start);
-    let pool = client
-        .stats(StatsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .pool
         .unwrap();
+    assert!(reply.timing.unwrap().cold_start);
+    let pool = client.stats().await.unwrap().pool.unwrap();
     assert_eq!(pool.slots_held, 1, "{pool:?}");
     assert_eq!(pool.slot_waiters, 0, "{pool:?}");
     assert_eq!(pool.loaded_models, 1, "{pool:?}");

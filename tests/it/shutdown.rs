@@ -2,26 +2,21 @@
 //! within the grace period, and every llama-server child is stopped and
 //! reaped (no process and no zombie left).
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-// Tasks a test spawns end with the test; the service's spawn ban is for the service.
-#![allow(clippy::disallowed_methods)]
-
-mod common;
-
 use ai_router_testkit::models::ModelDir;
-use ai_router_testkit::procs::{is_running, llama_children, zombie_children};
+use ai_router_testkit::procs::{ChildWatch, is_running};
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
 use futures::StreamExt;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn shutdown_drains_in_flight_work_and_reaps_children() {
     let models = ModelDir::with_models(&["one", "two"]).unwrap();
+    let children = ChildWatch::start(models.path()).unwrap();
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     client.generate(prompt("one", "warm up", 2)).await.unwrap();
     client.generate(prompt("two", "warm up", 2)).await.unwrap();
     let pids = router.engine.pool().child_pids();
@@ -29,11 +24,9 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     assert!(pids.iter().all(|p| is_running(*p)));
 
     // A long stream is in flight when the shutdown starts.
-    let mut stream = client
-        .generate_stream(prompt("one", "long", 400))
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.generate_stream(prompt("one", "long", 400)).await else {
+        panic!("the stream is refused");
+    };
     let first = stream.next().await.unwrap().unwrap();
     assert!(first.done.is_none());
     let stopping = tokio::spawn(router.stop());
@@ -48,17 +41,16 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     assert_eq!(done.usage.unwrap().completion_tokens, 400);
 
     stopping.await.unwrap().unwrap();
-    for pid in pids {
+    for &pid in &pids {
         assert!(!is_running(pid), "child {pid} still running after shutdown");
     }
-    assert!(
-        llama_children().is_empty(),
-        "children left: {:?}",
-        llama_children()
+    // No child of this router is left, running or as a zombie.
+    let seen = children.seen();
+    assert_eq!(
+        seen,
+        pids.iter().copied().collect(),
+        "the watch saw both children, and no other"
     );
-    assert!(
-        zombie_children().is_empty(),
-        "zombies left: {:?}",
-        zombie_children()
-    );
+    let left = children.current();
+    assert!(left.is_empty(), "children or zombies left: {left:?}");
 }

@@ -1,19 +1,15 @@
 //! Every kind of bad input gets a clear status and spawns nothing.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use ai_router_proto::v1::{
-    ChatMessage, ChatMessages, GenerateRequest, GenerationParams, ListModelsRequest, ModelState,
+use ai_router_client::proto::{
+    ChatMessage, ChatMessages, GenerateRequest, GenerationParams, ModelState,
     generate_request::Input,
 };
 use ai_router_testkit::models::ModelDir;
-use ai_router_testkit::procs::llama_children;
+use ai_router_testkit::procs::ChildWatch;
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
 use tonic::Code;
+
+use crate::common::prompt;
 
 fn with_params(p: GenerationParams) -> GenerateRequest {
     GenerateRequest {
@@ -25,17 +21,18 @@ fn with_params(p: GenerationParams) -> GenerateRequest {
 #[tokio::test]
 async fn bad_requests_are_rejected_with_actionable_statuses() {
     let models = ModelDir::with_models(&["known", "other"]).unwrap();
+    let children = ChildWatch::start(models.path()).unwrap();
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     let unknown = client.generate(prompt("nope", "hi", 4)).await.unwrap_err();
-    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(unknown.code(), Some(Code::NotFound));
+    let message = unknown.message().unwrap();
     assert!(
-        unknown.message().contains("known") && unknown.message().contains("other"),
-        "{}",
-        unknown.message()
+        message.contains("known") && message.contains("other"),
+        "{message}"
     );
 
     let cases: Vec<(&str, GenerateRequest, &str)> = vec![
@@ -132,28 +129,26 @@ async fn bad_requests_are_rejected_with_actionable_statuses() {
         ),
     ];
     for (name, request, needle) in cases {
-        let status = client.generate(request.clone()).await.unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{name}: {status:?}");
+        let err = client.generate(request.clone()).await.unwrap_err();
+        assert_eq!(err.code(), Some(Code::InvalidArgument), "{name}: {err:?}");
         assert!(
-            status.message().contains(needle),
-            "{name}: {:?} should mention {needle:?}",
-            status.message()
+            err.message().unwrap().contains(needle),
+            "{name}: {err} should mention {needle:?}"
         );
         // The streaming RPC validates the same way, before any stream starts.
-        let status = client.generate_stream(request).await.unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{name} (stream)");
+        let Err(err) = client.generate_stream(request).await else {
+            panic!("{name} (stream): accepted");
+        };
+        assert_eq!(err.code(), Some(Code::InvalidArgument), "{name} (stream)");
     }
 
-    // Nothing was spawned by any of it.
-    assert!(
-        llama_children().is_empty(),
+    // Nothing was spawned by any of it: this router never had a child.
+    assert_eq!(
+        children.seen(),
+        Default::default(),
         "bad input must not start processes"
     );
-    let listed = client
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = client.list_models().await.unwrap();
     assert!(
         listed
             .models
@@ -170,9 +165,9 @@ async fn an_oversized_message_is_resource_exhausted() {
     let mut config = local_config(models.path()).unwrap();
     config.limits.max_message_bytes = 64 * 1024;
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let big = "x".repeat(128 * 1024);
-    let status = client.generate(prompt("known", &big, 4)).await.unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let err = client.generate(prompt("known", &big, 4)).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::ResourceExhausted), "{err:?}");
     router.stop().await.unwrap();
 }

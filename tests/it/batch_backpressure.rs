@@ -3,20 +3,15 @@
 //! new requests once the bounded channel and the HTTP/2 window are full;
 //! when the client reads again, every item still arrives exactly once.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::BatchGenerateRequest;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::prompt;
 use futures::StreamExt;
+
+use crate::common::prompt;
 
 const ITEMS: usize = 120;
 
@@ -29,21 +24,16 @@ async fn an_unread_batch_stops_pulling_work() {
     ep.max_concurrency = 8;
     config.endpoints.push(ep);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     // Each result carries ~10 KB of text, so the whole batch is ~1.3 MB:
     // more than the bounded channel plus the HTTP/2 flow-control windows hold.
     let items = (0..ITEMS)
         .map(|i| prompt("up/m@tokens=1500", &format!("{i}"), 1500))
         .collect();
-    let mut stream = client
-        .batch_generate(BatchGenerateRequest {
-            items,
-            max_concurrency: 8,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.batch(items, 8).await else {
+        panic!("the batch is refused");
+    };
 
     // Nobody reads. Unthrottled, all items would be generated in well under
     // a second; with backpressure the upstream never sees them all.

@@ -1,19 +1,15 @@
 //! BatchGenerate: exactly one result per item, each with its own index, bad
 //! items failing alone while good ones succeed on a real llama-server.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashSet;
 
-use ai_router_proto::v1::{BatchGenerateRequest, GenerateRequest, batch_item_result::Outcome};
+use ai_router_client::proto::{GenerateRequest, batch_item_result::Outcome};
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
 use futures::StreamExt;
 use tonic::Code;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn every_item_gets_exactly_one_result() {
@@ -21,7 +17,7 @@ async fn every_item_gets_exactly_one_result() {
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     let mut items: Vec<GenerateRequest> = Vec::new();
     let mut expected_error = Vec::new();
@@ -37,11 +33,9 @@ async fn every_item_gets_exactly_one_result() {
         expected_error.push(bad);
     }
     let n = items.len();
-    let request = BatchGenerateRequest {
-        items,
-        max_concurrency: 4,
+    let Ok(mut stream) = client.batch(items, 4).await else {
+        panic!("the batch is refused");
     };
-    let mut stream = client.batch_generate(request).await.unwrap().into_inner();
     let mut seen = HashSet::new();
     while let Some(result) = stream.next().await {
         let result = result.unwrap();
@@ -68,18 +62,15 @@ async fn empty_and_oversized_batches_are_rejected() {
     let mut config = local_config(models.path()).unwrap();
     config.limits.max_batch_items = 3;
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
-    let empty = client
-        .batch_generate(BatchGenerateRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(empty.code(), Code::InvalidArgument);
-    let too_many = BatchGenerateRequest {
-        items: vec![prompt("alpha", "x", 1); 4],
-        max_concurrency: 0,
+    let client = router.client().await.unwrap();
+    let Err(empty) = client.batch(vec![], 0).await else {
+        panic!("an empty batch is accepted");
     };
-    let err = client.batch_generate(too_many).await.unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("at most 3"), "{}", err.message());
+    assert_eq!(empty.code(), Some(Code::InvalidArgument));
+    let Err(err) = client.batch(vec![prompt("alpha", "x", 1); 4], 0).await else {
+        panic!("a batch over the limit is accepted");
+    };
+    assert_eq!(err.code(), Some(Code::InvalidArgument));
+    assert!(err.message().unwrap().contains("at most 3"), "{err}");
     router.stop().await.unwrap();
 }

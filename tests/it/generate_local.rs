@@ -1,16 +1,12 @@
 //! Generate, GenerateStream, ListModels and Stats end to end against a real
 //! llama-server child serving a generated tiny GGUF model.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use ai_router_proto::v1::{BackendKind, ListModelsRequest, ModelState, StatsRequest};
+use ai_router_client::proto::{BackendKind, ModelState};
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
 use futures::StreamExt;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn cold_start_then_warm_hits_with_real_tokens() {
@@ -18,22 +14,14 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
-    let listed = client
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = client.list_models().await.unwrap();
     assert_eq!(listed.models.len(), 1);
     assert_eq!(listed.models[0].id, "tiny");
     assert_eq!(listed.models[0].state, ModelState::Cold as i32);
 
-    let first = client
-        .generate(prompt("tiny", "hello", 12))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = client.generate(prompt("tiny", "hello", 12)).await.unwrap();
     assert!(!first.text.is_empty(), "a real model produces text");
     assert_eq!(first.model, "tiny");
     assert_eq!(first.backend, BackendKind::Local as i32);
@@ -51,15 +39,11 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
     assert!(timing.time_to_first_token.is_some());
 
     for _ in 0..3 {
-        let warm = client
-            .generate(prompt("tiny", "again", 4))
-            .await
-            .unwrap()
-            .into_inner();
+        let warm = client.generate(prompt("tiny", "again", 4)).await.unwrap();
         assert!(!warm.timing.unwrap().cold_start);
     }
 
-    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     let pool = stats.pool.unwrap();
     assert_eq!(pool.cold_starts, 1);
     assert_eq!(pool.hits, 3);
@@ -77,11 +61,7 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
     assert_eq!(stats.latency.unwrap().count, 4);
     assert!(stats.startup_time.is_some());
 
-    let listed = client
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = client.list_models().await.unwrap();
     assert_eq!(listed.models[0].state, ModelState::Warm as i32);
     assert_eq!(listed.models[0].slots, 2);
 
@@ -94,13 +74,14 @@ async fn stream_delivers_several_chunks_then_a_summary() {
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
-    let mut stream = client
+    let Ok(mut stream) = client
         .generate_stream(prompt("streamer", "tell me", 24))
         .await
-        .unwrap()
-        .into_inner();
+    else {
+        panic!("the stream is refused");
+    };
     let mut deltas = Vec::new();
     let mut done = None;
     while let Some(chunk) = stream.next().await {

@@ -2,16 +2,11 @@
 //! headers, the key as a bearer token, OpenRouter's own `models` fallback
 //! array built from the caller's fallback list, and cost accounting.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::{BackendKind, StatsRequest};
+use ai_router_client::GenerateRequestBuilder;
+use ai_router_client::proto::BackendKind;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::prompt;
 
 #[tokio::test]
 async fn openrouter_requests_carry_attribution_fallbacks_and_cost() {
@@ -26,14 +21,17 @@ async fn openrouter_requests_carry_attribution_fallbacks_and_cost() {
     ep.title = Some("ai-router tests".into());
     config.endpoints.push(ep);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
-    let mut request = prompt("openrouter/openai/gpt-4o-mini", "x", 3);
-    request.fallback_models = vec![
-        "openrouter/anthropic/claude-3.5-haiku".into(),
-        "openrouter/meta/llama".into(),
-    ];
-    let r = client.generate(request).await.unwrap().into_inner();
+    let request = GenerateRequestBuilder::new("openrouter/openai/gpt-4o-mini")
+        .prompt("x")
+        .max_tokens(3)
+        .fallbacks([
+            "openrouter/anthropic/claude-3.5-haiku",
+            "openrouter/meta/llama",
+        ])
+        .build();
+    let r = client.generate(request).await.unwrap();
     assert_eq!(r.backend, BackendKind::Openrouter as i32);
     assert!(r.usage.unwrap().cost_usd.unwrap() > 0.0);
 
@@ -60,7 +58,7 @@ async fn openrouter_requests_carry_attribution_fallbacks_and_cost() {
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"]["include_usage"], true);
 
-    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     assert!(stats.cost_usd > 0.0);
     let ep = stats
         .endpoints

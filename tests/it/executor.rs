@@ -1,21 +1,14 @@
 //! Admission: a full queue is rejected at once with a retry hint; deadlines
 //! and cancellation reach the upstream request; counters return to zero.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-// Tasks a test spawns end with the test; the service's spawn ban is for the service.
-#![allow(clippy::disallowed_methods)]
-
-mod common;
-
 use std::time::Duration;
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::{prompt, wait_router_idle, with_timeout};
 use tonic::Code;
+
+use crate::common::{prompt, wait_router_idle};
 
 async fn setup(max_concurrency: u32, max_queue: usize) -> (Emulator, TestRouter) {
     let emulator = Emulator::start().await.unwrap();
@@ -34,43 +27,34 @@ async fn full_queue_rejects_at_once_and_cancellation_frees_everything() {
     let client = router.client().await.unwrap();
 
     // One request holds the only permit (the upstream never answers), one waits.
-    let mut running = client.clone();
+    let running = client.clone();
     let hold = tokio::spawn(async move { running.generate(prompt("up/m@silent", "x", 2)).await });
     assert!(
         emulator
             .wait_until(Duration::from_secs(5), |s| s.in_flight == 1)
             .await
     );
-    let mut queued = client.clone();
+    let queued = client.clone();
     let wait = tokio::spawn(async move { queued.generate(prompt("up/m", "x", 2)).await });
-    let mut stats_client = client.clone();
     for _ in 0..500 {
-        if stats_client
-            .stats(StatsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .queued
-            == 1
-        {
+        if client.stats().await.unwrap().queued == 1 {
             break;
         }
         tokio::task::yield_now().await;
     }
 
-    let mut third = client.clone();
-    let status = third.generate(prompt("up/m", "x", 2)).await.unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted);
-    assert!(status.message().contains("queue"), "{}", status.message());
+    let err = client.generate(prompt("up/m", "x", 2)).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::ResourceExhausted));
+    assert!(err.message().unwrap().contains("queue"), "{err}");
     assert!(
-        status.metadata().get("grpc-retry-pushback-ms").is_some(),
+        err.status()
+            .unwrap()
+            .metadata()
+            .get("grpc-retry-pushback-ms")
+            .is_some(),
         "a retry hint is attached"
     );
-    let stats = stats_client
-        .stats(StatsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = client.stats().await.unwrap();
     assert_eq!(stats.rejected, 1);
     assert_eq!((stats.in_flight, stats.queued), (1, 1));
 
@@ -90,15 +74,14 @@ async fn full_queue_rejects_at_once_and_cancellation_frees_everything() {
 #[tokio::test]
 async fn a_deadline_shorter_than_the_generation_aborts_the_upstream() {
     let (emulator, router) = setup(4, 16).await;
-    let mut client = router.client().await.unwrap();
-    let status = client
-        .generate(with_timeout(
-            prompt("up/m@tokens=50@gap=100ms", "x", 50),
-            Duration::from_millis(500),
-        ))
+    let client = router.client().await.unwrap();
+    let err = client
+        .clone()
+        .with_timeout(Duration::from_millis(500))
+        .generate(prompt("up/m@tokens=50@gap=100ms", "x", 50))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(err.code(), Some(Code::DeadlineExceeded), "{err:?}");
     assert!(
         emulator
             .wait_until(Duration::from_secs(5), |s| s.in_flight == 0
@@ -106,7 +89,7 @@ async fn a_deadline_shorter_than_the_generation_aborts_the_upstream() {
             .await
     );
     assert_eq!(wait_router_idle(&router).await, (0, 0));
-    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     let deadline_exceeded: u64 = stats
         .requests
         .iter()

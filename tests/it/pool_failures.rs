@@ -2,22 +2,17 @@
 //! a killed child costs one request at most and is replaced; a stopped
 //! (hung) child is detected by the token-gap timeout, killed and replaced.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
 use ai_router::pool::PoolEvent;
-use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::gguf::{TinyModelSpec, tiny_llama_bytes};
 use ai_router_testkit::models::ModelDir;
-use ai_router_testkit::procs::{is_running, signal, zombie_children};
+use ai_router_testkit::procs::{ChildWatch, is_running, signal};
 use ai_router_testkit::router::{TestRouter, local_config, wait_for_event};
-use common::prompt;
 use futures::StreamExt;
 use tonic::Code;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn a_corrupt_model_fails_fast_with_the_childs_message() {
@@ -27,11 +22,11 @@ async fn a_corrupt_model_fails_fast_with_the_childs_message() {
     let mut config = local_config(models.path()).unwrap();
     config.local.startup_timeout = Duration::from_secs(600);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
-    let status = client.generate(prompt("broken", "x", 2)).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
-    let message = status.message();
+    let err = client.generate(prompt("broken", "x", 2)).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::Unavailable));
+    let message = err.message().unwrap();
     // The exit was seen (not the 600 s start-up timeout) and the child's own
     // stderr explains it.
     assert!(message.contains("exited during start-up"), "{message}");
@@ -41,11 +36,10 @@ async fn a_corrupt_model_fails_fast_with_the_childs_message() {
     );
     // The next attempt is refused at once, saying when it will be retried.
     let again = client.generate(prompt("broken", "x", 2)).await.unwrap_err();
-    assert_eq!(again.code(), Code::Unavailable);
+    assert_eq!(again.code(), Some(Code::Unavailable));
     assert!(
-        again.message().contains("next attempt in"),
-        "{}",
-        again.message()
+        again.message().unwrap().contains("next attempt in"),
+        "{again}"
     );
     // Other models are unaffected.
     client.generate(prompt("good", "x", 2)).await.unwrap();
@@ -55,21 +49,20 @@ async fn a_corrupt_model_fails_fast_with_the_childs_message() {
 #[tokio::test]
 async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
     let models = ModelDir::with_models(&["victim"]).unwrap();
+    let children = ChildWatch::start(models.path()).unwrap();
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut events = router.engine.pool().subscribe();
 
     // Killed mid-stream: the stream ends with exactly one error (its text so
     // far was already delivered, so it is not retried).
     client.generate(prompt("victim", "warm", 2)).await.unwrap();
     let first_pid = router.engine.pool().child_pids()[0];
-    let mut stream = client
-        .generate_stream(prompt("victim", "long", 4000))
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.generate_stream(prompt("victim", "long", 4000)).await else {
+        panic!("the stream is refused");
+    };
     assert!(stream.next().await.unwrap().unwrap().done.is_none());
     signal(first_pid, libc::SIGKILL).unwrap();
     let mut terminal = None;
@@ -82,10 +75,10 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
             }
         }
     }
-    let status = terminal
+    let err = terminal
         .expect("the stream ends with a result")
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(err.code(), Some(Code::Unavailable), "{err:?}");
     wait_for_event(
         &mut events,
         Duration::from_secs(5),
@@ -95,11 +88,7 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
     .unwrap();
 
     // The next request is served by a new process.
-    let r = client
-        .generate(prompt("victim", "next", 3))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.generate(prompt("victim", "next", 3)).await.unwrap();
     assert!(!r.text.is_empty());
     let second_pid = router.engine.pool().child_pids()[0];
     assert_ne!(first_pid, second_pid);
@@ -110,15 +99,25 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
     let r = client
         .generate(prompt("victim", "after idle kill", 3))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(!r.text.is_empty());
     assert!(!router.engine.pool().child_pids().contains(&second_pid));
 
-    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     assert_eq!(stats.pool.unwrap().restarts, 2);
+    let last_pid = router.engine.pool().child_pids()[0];
     router.stop().await.unwrap();
-    assert!(zombie_children().is_empty());
+    // Every child this router had (the two killed, the one stopped) is
+    // reaped: none is left running or as a zombie.
+    let seen = children.seen();
+    assert!(
+        [first_pid, second_pid, last_pid]
+            .iter()
+            .all(|p| seen.contains(p)),
+        "the watch saw every child: {seen:?}"
+    );
+    let left = children.current();
+    assert!(left.is_empty(), "children left after shutdown: {left:?}");
 }
 
 #[tokio::test]
@@ -127,30 +126,27 @@ async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
     let mut config = local_config(models.path()).unwrap();
     config.local.token_gap_timeout = Duration::from_millis(500);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("sleepy", "warm", 2)).await.unwrap();
     let pid = router.engine.pool().child_pids()[0];
-    let mut stream = client
-        .generate_stream(prompt("sleepy", "long", 4000))
-        .await
-        .unwrap()
-        .into_inner();
+    let Ok(mut stream) = client.generate_stream(prompt("sleepy", "long", 4000)).await else {
+        panic!("the stream is refused");
+    };
     assert!(stream.next().await.unwrap().unwrap().done.is_none());
     signal(pid, libc::SIGSTOP).unwrap();
     let mut terminal = None;
     while let Some(item) = stream.next().await {
-        if let Err(status) = item {
-            terminal = Some(status);
+        if let Err(err) = item {
+            terminal = Some(err);
         }
     }
-    let status = terminal.expect("the stalled stream fails");
-    assert_eq!(status.code(), Code::Unavailable);
+    let err = terminal.expect("the stalled stream fails");
+    assert_eq!(err.code(), Some(Code::Unavailable));
     assert!(
-        status.message().contains("stopped sending tokens"),
-        "{}",
-        status.message()
+        err.message().unwrap().contains("stopped sending tokens"),
+        "{err}"
     );
     wait_for_event(
         &mut events,
@@ -161,11 +157,7 @@ async fn a_hung_child_is_killed_after_the_token_gap_and_replaced() {
     .unwrap();
     assert!(!is_running(pid), "the hung child was killed");
 
-    let r = client
-        .generate(prompt("sleepy", "next", 3))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.generate(prompt("sleepy", "next", 3)).await.unwrap();
     assert!(!r.text.is_empty());
     assert_ne!(router.engine.pool().child_pids()[0], pid);
     router.stop().await.unwrap();
@@ -177,7 +169,7 @@ async fn an_idle_child_that_stops_answering_health_probes_is_replaced() {
     let mut config = local_config(models.path()).unwrap();
     config.local.health_interval = Duration::from_millis(100);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("frozen", "warm", 2)).await.unwrap();
@@ -192,11 +184,7 @@ async fn an_idle_child_that_stops_answering_health_probes_is_replaced() {
     .await
     .unwrap();
     assert!(!is_running(pid), "the unresponsive child was killed");
-    let r = client
-        .generate(prompt("frozen", "next", 3))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.generate(prompt("frozen", "next", 3)).await.unwrap();
     assert!(r.timing.unwrap().cold_start, "served by a fresh process");
     router.stop().await.unwrap();
 }

@@ -1,28 +1,20 @@
 //! Eviction: by process count (least recently used idle model first), by
 //! idle TTL, and never of a model with a request in flight.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
 use ai_router::pool::PoolEvent;
-use ai_router_proto::v1::{ListModelsRequest, ModelState, StatsRequest};
+use ai_router_client::proto::ModelState;
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::procs::is_running;
 use ai_router_testkit::router::{TestRouter, local_config, wait_for_event};
-use common::{prompt, with_timeout};
 use tonic::Code;
 
+use crate::common::prompt;
+
 async fn states(router: &TestRouter) -> Vec<(String, i32)> {
-    let mut client = router.client().await.unwrap();
-    let list = client
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let client = router.client().await.unwrap();
+    let list = client.list_models().await.unwrap();
     list.models.into_iter().map(|m| (m.id, m.state)).collect()
 }
 
@@ -35,7 +27,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
     let mut config = local_config(models.path()).unwrap();
     config.local.max_loaded_models = 2;
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("a", "x", 2)).await.unwrap();
@@ -56,7 +48,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
         states(&router).await,
         vec![("a".into(), WARM), ("b".into(), COLD), ("c".into(), WARM)]
     );
-    let stats = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     assert_eq!(stats.pool.unwrap().evictions, 1);
     router.stop().await.unwrap();
 }
@@ -67,7 +59,7 @@ async fn idle_ttl_stops_unused_models() {
     let mut config = local_config(models.path()).unwrap();
     config.local.idle_ttl = Some(Duration::from_millis(300));
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     let mut events = router.engine.pool().subscribe();
 
     client.generate(prompt("idle", "x", 2)).await.unwrap();
@@ -87,11 +79,7 @@ async fn idle_ttl_stops_unused_models() {
     );
     assert_eq!(states(&router).await, vec![("idle".into(), COLD)]);
     // It comes back on demand.
-    let again = client
-        .generate(prompt("idle", "x", 2))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = client.generate(prompt("idle", "x", 2)).await.unwrap();
     assert!(again.timing.unwrap().cold_start);
     router.stop().await.unwrap();
 }
@@ -102,7 +90,7 @@ async fn a_busy_model_is_never_evicted() {
     let mut config = local_config(models.path()).unwrap();
     config.local.max_loaded_models = 1;
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     client.generate(prompt("busy", "x", 2)).await.unwrap();
     let busy_pid = router.engine.pool().child_pids()[0];
@@ -111,14 +99,13 @@ async fn a_busy_model_is_never_evicted() {
     let lease = router.engine.pool().acquire(&entry).await.unwrap();
 
     // "newcomer" needs the only slot; it must wait, not evict the busy model.
-    let status = client
-        .generate(with_timeout(
-            prompt("newcomer", "x", 2),
-            Duration::from_millis(600),
-        ))
+    let err = client
+        .clone()
+        .with_timeout(Duration::from_millis(600))
+        .generate(prompt("newcomer", "x", 2))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(err.code(), Some(Code::DeadlineExceeded), "{err:?}");
     assert!(
         is_running(busy_pid),
         "the busy model's process must survive"
@@ -130,13 +117,7 @@ async fn a_busy_model_is_never_evicted() {
     // (The loader notices asynchronously: observed with a bound, not a sleep.)
     let mut pool_stats = None;
     for _ in 0..500 {
-        let p = client
-            .stats(StatsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .pool
-            .unwrap();
+        let p = client.stats().await.unwrap().pool.unwrap();
         if p.slot_waiters == 0 {
             pool_stats = Some(p);
             break;

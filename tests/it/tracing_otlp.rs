@@ -1,12 +1,9 @@
 //! Traces reach a real OTLP receiver: one span tree per call that continues
 //! the caller's trace, GenAI attributes, the trace id returned to the caller
 //! and passed to the upstream, and no prompt text anywhere.
-//! (One test per file: it installs the process-wide subscriber.)
-
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+//! (Run in a process of its own: it installs the process-wide subscriber.)
+//! The call goes through the generated stub, not the published client:
+//! the client sets no request metadata, and this test sends `traceparent`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,9 +14,10 @@ use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::otlp::OtlpReceiver;
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
+
+use crate::common::{in_own_process, prompt};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -45,6 +43,14 @@ fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_form_one_tree_under_the_callers_trace() {
+    if !in_own_process(
+        module_path!(),
+        "spans_form_one_tree_under_the_callers_trace",
+    )
+    .await
+    {
+        return;
+    }
     let receiver = OtlpReceiver::start().await.unwrap();
     let telemetry = init(&TelemetryOptions {
         log_filter: "warn".into(),
@@ -63,7 +69,7 @@ async fn spans_form_one_tree_under_the_callers_trace() {
         &emulator.openai_base(),
     ));
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let mut client = router.raw_client().await.unwrap();
 
     let traceparent = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
     let traced = |model: &str| {

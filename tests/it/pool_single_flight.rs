@@ -1,31 +1,24 @@
 //! N concurrent requests for one cold model start exactly one process, and
 //! all of them are served by it.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashSet;
 
-use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::models::ModelDir;
-use ai_router_testkit::procs::llama_children;
+use ai_router_testkit::procs::ChildWatch;
 use ai_router_testkit::router::{TestRouter, local_config};
-use common::prompt;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn fifty_concurrent_requests_start_one_process() {
     let models = ModelDir::with_models(&["cold"]).unwrap();
+    let children = ChildWatch::start(models.path()).unwrap();
     let router = TestRouter::start(local_config(models.path()).unwrap())
         .await
         .unwrap();
     let client = router.client().await.unwrap();
 
-    let calls = (0..50).map(|i| {
-        let mut c = client.clone();
-        async move { c.generate(prompt("cold", &format!("q{i}"), 2)).await }
-    });
+    let calls = (0..50).map(|i| client.generate(prompt("cold", &format!("q{i}"), 2)));
     let results = futures::future::join_all(calls).await;
     assert!(
         results.iter().all(|r| r.is_ok()),
@@ -33,10 +26,12 @@ async fn fifty_concurrent_requests_start_one_process() {
         results.iter().find(|r| r.is_err())
     );
     assert_eq!(
-        llama_children().len(),
+        children.current().len(),
         1,
         "exactly one llama-server for one model"
     );
+    let first = children.seen();
+    assert_eq!(first.len(), 1, "one process ever started: {first:?}");
 
     // White-box, at the pool itself (past the executor's slot limit): 50
     // concurrent acquires on a model that is cold again share one start.
@@ -45,7 +40,8 @@ async fn fifty_concurrent_requests_start_one_process() {
         router.engine.pool().unload("cold").await,
         "idle model unloads"
     );
-    assert!(llama_children().is_empty());
+    let left = children.current();
+    assert!(left.is_empty(), "unloaded and reaped: {left:?}");
     let acquires = (0..50).map(|_| router.engine.pool().acquire(&entry));
     let leases: Vec<_> = futures::future::join_all(acquires)
         .await
@@ -55,11 +51,11 @@ async fn fifty_concurrent_requests_start_one_process() {
     let urls: HashSet<&str> = leases.iter().map(|l| l.base_url()).collect();
     assert_eq!(urls.len(), 1, "all 50 leases point at the same process");
     assert!(leases.iter().all(|l| l.cold));
-    assert_eq!(llama_children().len(), 1);
+    assert_eq!(children.current().len(), 1);
+    assert_eq!(children.seen().len(), 2, "one more process in total");
     drop(leases);
 
-    let mut c = client.clone();
-    let stats = c.stats(StatsRequest {}).await.unwrap().into_inner();
+    let stats = client.stats().await.unwrap();
     assert_eq!(
         stats.pool.unwrap().load_time.unwrap().count,
         2,

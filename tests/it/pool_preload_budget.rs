@@ -2,19 +2,15 @@
 //! themselves when they die; the memory budget (children's real RSS) evicts
 //! the least recently used idle model.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
 use ai_router::pool::PoolEvent;
-use ai_router_proto::v1::{ListModelsRequest, ModelState};
+use ai_router_client::proto::ModelState;
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::procs::signal;
 use ai_router_testkit::router::{TestRouter, local_config, wait_for_event};
-use common::prompt;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn preloaded_models_start_at_boot_and_restart_after_a_crash() {
@@ -25,8 +21,8 @@ async fn preloaded_models_start_at_boot_and_restart_after_a_crash() {
     let mut events = router.engine.pool().subscribe();
 
     // The service answers at once, before the preload finishes.
-    let mut client = router.client().await.unwrap();
-    client.list_models(ListModelsRequest {}).await.unwrap();
+    let client = router.client().await.unwrap();
+    client.list_models().await.unwrap();
 
     let pid = match router.engine.pool().child_pids().first() {
         Some(pid) => *pid,
@@ -43,11 +39,7 @@ async fn preloaded_models_start_at_boot_and_restart_after_a_crash() {
             _ => unreachable!(),
         },
     };
-    let list = client
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let list = client.list_models().await.unwrap();
     let state = |id: &str| list.models.iter().find(|m| m.id == id).unwrap().state;
     assert_eq!(state("eager"), ModelState::Warm as i32);
     assert_eq!(state("lazy"), ModelState::Cold as i32);
@@ -63,11 +55,7 @@ async fn preloaded_models_start_at_boot_and_restart_after_a_crash() {
         matches!(ready, PoolEvent::Ready { ref model, pid: new } if model == "eager" && new != pid),
         "{ready:?}"
     );
-    let r = client
-        .generate(prompt("eager", "x", 2))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.generate(prompt("eager", "x", 2)).await.unwrap();
     assert!(
         !r.timing.unwrap().cold_start,
         "the restarted preload is already warm"
@@ -84,17 +72,13 @@ async fn the_memory_budget_evicts_the_idle_model() {
     config.local.memory_budget_bytes = Some(1024 * 1024);
     config.local.health_interval = Duration::from_millis(100);
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
     client.generate(prompt("first", "x", 2)).await.unwrap();
 
     // Wait until the pool has sampled the first child's RSS.
     let mut sampled = false;
     for _ in 0..200 {
-        let list = client
-            .list_models(ListModelsRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let list = client.list_models().await.unwrap();
         if list
             .models
             .iter()

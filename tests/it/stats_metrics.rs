@@ -2,16 +2,11 @@
 //! `/metrics` serves the same numbers as OpenMetrics text with real
 //! histograms (buckets, `_sum`, `_count`) and no quantile gauges.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router_proto::v1::StatsRequest;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::router::{TestRouter, remote_config};
-use common::prompt;
+
+use crate::common::prompt;
 
 #[tokio::test]
 async fn stats_count_exactly_what_happened() {
@@ -29,7 +24,7 @@ async fn stats_count_exactly_what_happened() {
         .port();
     config.metrics_listen = Some(format!("127.0.0.1:{metrics_port}").parse().unwrap());
     let router = TestRouter::start(config).await.unwrap();
-    let mut client = router.client().await.unwrap();
+    let client = router.client().await.unwrap();
 
     for i in 0..10 {
         client
@@ -44,7 +39,7 @@ async fn stats_count_exactly_what_happened() {
         client.generate(prompt("up/m", "", 4)).await.unwrap_err();
     }
 
-    let s = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let s = client.stats().await.unwrap();
     assert_eq!(s.total_requests, 15);
     let count = |model: &str, status: &str| {
         s.requests

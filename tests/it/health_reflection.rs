@@ -1,9 +1,6 @@
 //! The standard health and reflection services answer, so grpcurl and any
 //! load balancer work with no proto file.
 
-// Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use ai_router_testkit::router::{TestRouter, remote_config};
 use futures::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;

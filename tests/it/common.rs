@@ -1,0 +1,73 @@
+//! Helpers shared by the behaviour modules: request shorthands, waiting for
+//! the router to go idle, and running a test in a process of its own.
+
+use std::time::{Duration, Instant};
+
+use ai_router_client::GenerateRequestBuilder;
+use ai_router_client::proto::GenerateRequest;
+use ai_router_testkit::router::TestRouter;
+
+/// A prompt request with a small max_tokens, built with the published
+/// client's builder.
+pub fn prompt(model: &str, text: &str, max_tokens: u32) -> GenerateRequest {
+    GenerateRequestBuilder::new(model)
+        .prompt(text)
+        .max_tokens(max_tokens)
+        .build()
+}
+
+/// Waits (bounded, 5 s) until the router reports nothing in flight and
+/// nothing queued; returns the last (in_flight, queued) seen.
+pub async fn wait_router_idle(router: &TestRouter) -> (u64, u64) {
+    let client = router.client().await.expect("client");
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = client.stats().await.expect("stats");
+        if (s.in_flight == 0 && s.queued == 0) || Instant::now() > until {
+            return (s.in_flight, s.queued);
+        }
+        // Observing an asynchronous counter drop, bounded above.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Set in the environment of a test re-run by [`in_own_process`], to the
+/// name of that test.
+const OWN_PROCESS_ENV: &str = "AI_ROUTER_IT_OWN_PROCESS";
+
+/// Runs the calling test in a fresh process of this same test binary, for
+/// the few tests that install process-wide state (the global tracing
+/// subscriber and tracer provider, which a process keeps once set) and so
+/// cannot share a process with the tests running beside them.
+///
+/// `module` is the caller's `module_path!()` and `test` its function name.
+/// In the child process this returns `true` and the test body runs there;
+/// in the parent it runs the child (`<this binary> <name> --exact`), waits
+/// for it, fails unless exactly that one test ran and passed, and returns
+/// `false`. The child is killed if the parent test is dropped first.
+pub async fn in_own_process(module: &str, test: &str) -> bool {
+    // libtest names tests by their path inside the crate: drop `it::`.
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    let name = format!("{module}::{test}");
+    if std::env::var(OWN_PROCESS_ENV).is_ok_and(|v| v == name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = tokio::process::Command::new(exe)
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(OWN_PROCESS_ENV, &name)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("running the test in its own process");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(out.status.success(), "{name} failed in its own process");
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run in its own process: {stdout}"
+    );
+    false
+}

@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod direct;
 pub mod load;
+pub mod machine;
 pub mod report;
 pub mod req;
 pub mod rng;

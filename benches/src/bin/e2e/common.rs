@@ -47,22 +47,8 @@ pub fn pb_dur(d: Option<ai_router_proto::v1::Duration>) -> Duration {
 
 /// Machine, date and binary notes printed before the tables.
 pub fn print_machine() -> anyhow::Result<()> {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    use ai_router_benches::machine::{cores, cpu_model, utc_now};
+    let (cpu, cores, date) = (cpu_model(), cores(), utc_now());
     let llama = ai_router_testkit::llama::llama_server()?;
     println!("# e2e run {date}\n");
     println!("- machine: {cores} cores, {cpu}");

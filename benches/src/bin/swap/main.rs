@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ai_router_benches::machine::{command_output, cores as machine_cores, cpu_model, utc_now};
 use ai_router_benches::report::{Table, dur};
 use ai_router_proto::v1::StatsRequest;
 use ai_router_proto::v1::router_client::RouterClient;
@@ -427,17 +428,7 @@ fn print_header(
     available: &BTreeMap<System, Result<Launch, String>>,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let (date, cpu, cores) = (utc_now(), cpu_model(), machine_cores());
     let source = env!("CARGO_MANIFEST_DIR");
     let rev = command_output("git", &["-C", source, "rev-parse", "--short", "HEAD"]);
     let dirty =
@@ -508,20 +499,32 @@ fn print_header(
     Ok(())
 }
 
-fn command_output(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort_unstable();
     v.get(v.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or_default()
+}
+
+/// Columns of the per-system summary table.
+const SUMMARY_HEADERS: [&str; 9] = [
+    "system",
+    "rounds",
+    "wall median (min–max)",
+    "failed calls",
+    "failures by code",
+    "loads per round, median (min–max)",
+    "max live llama-server (running + unreaped)",
+    "samples over cap",
+    "latency p50 / p99 / max",
+];
+
+/// A summary row that only says why a system has no figures: its label,
+/// the reason, and the remaining columns of the summary table left empty.
+fn note_row(label: &str, why: String) -> Vec<String> {
+    let mut row = vec![label.to_string(), why];
+    row.resize(SUMMARY_HEADERS.len(), String::new());
+    row
 }
 
 fn summary_table(
@@ -533,34 +536,14 @@ fn summary_table(
 ) -> Table {
     let mut t = Table::new(
         format!("{}: {} calls per round", mix.label(), options.calls),
-        &[
-            "system",
-            "rounds",
-            "wall median (min–max)",
-            "failed calls",
-            "failures by code",
-            "loads per round, median (min–max)",
-            "max live llama-server (running + unreaped)",
-            "samples over cap",
-            "latency p50 / p99 / max",
-        ],
+        &SUMMARY_HEADERS,
     );
     let mut sampler_notes = Vec::new();
     for &system in &options.systems {
         if let Some(Err(reason)) = available.get(&system)
             && !rounds.iter().any(|r| r.system == system && r.mix == mix)
         {
-            t.row(vec![
-                system.label().into(),
-                format!("skipped: {reason}"),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-            ]);
+            t.row(note_row(system.label(), format!("skipped: {reason}")));
             continue;
         }
         let mine: Vec<&Round> = rounds
@@ -573,17 +556,10 @@ fn summary_table(
             .collect();
         let abandoned = mine.len() - done.len();
         if done.is_empty() {
-            t.row(vec![
-                system.label().into(),
+            t.row(note_row(
+                system.label(),
                 format!("0 of {} completed", mine.len()),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-            ]);
+            ));
             continue;
         }
         let walls: Vec<Duration> = done.iter().map(|d| d.report.wall).collect();

@@ -120,6 +120,13 @@ pub async fn run(
     serve(listener, engine, shutdown).await
 }
 
+/// The reflection services' view: the router's protos and health's.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ai_router_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
 /// Serves the router, health and reflection services on `listener` until
 /// `shutdown` completes, then shuts down in order (see the module docs).
 pub async fn serve(
@@ -130,10 +137,11 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RouterServer<RouterService>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ai_router_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both reflection versions: v1 for current tools, v1alpha for the many
+    // that still ask only for it (grpcurl 1.8, grpc_cli, Postman, grpcio's
+    // reflection client).
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
     let tasks = TaskTracker::new();
     let hard_stop = CancellationToken::new();
     let max_message = engine.config().limits.max_message_bytes;
@@ -152,6 +160,7 @@ pub async fn serve(
         ))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(router)
         .serve_with_incoming_shutdown(
             // `Server::tcp_nodelay` does not apply to a caller-provided

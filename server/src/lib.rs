@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod exec_path;
 pub mod executor;
+pub mod lifecycle;
 pub mod metrics;
 pub mod pool;
 pub mod routing;

@@ -2,7 +2,8 @@
 //! the gRPC services on a listener, and shuts down in a fixed order:
 //! health NOT_SERVING → stop accepting → drain in-flight calls (bounded by
 //! the grace period) → stop streaming work that outlived it → stop every
-//! child process and reap it.
+//! child process and reap it → stop the monitors. Each step fires a token
+//! of the engine's [`Lifecycle`], whose one tracker holds every task.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use ai_router_proto::v1::router_server::RouterServer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic_health::ServingStatus;
 
 use crate::api::RouterService;
@@ -19,6 +18,7 @@ use crate::backend::{Backend, LocalModel, RemoteEndpoint};
 use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
 use crate::executor::{Executor, RouteGauges};
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::pool::catalogue::{self, CatalogueError};
 use crate::pool::{Pool, PoolError, PoolGauges};
@@ -59,7 +59,8 @@ pub fn build_engine(
     let catalogue = catalogue::build(&config.local)?;
     // Every subsystem's metrics, registered once and handed out below.
     let mut metrics = Metrics::new(process_start.elapsed());
-    let pool = Pool::start(config.local.clone(), catalogue, metrics.pool.clone())?;
+    let life = Lifecycle::new();
+    let pool = Pool::start(config.local.clone(), catalogue, metrics.pool.clone(), &life)?;
     let counters = metrics.upstream.clone();
     // One loopback client for every child.
     let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
@@ -106,6 +107,7 @@ pub fn build_engine(
         pool,
         counters,
         stats,
+        life,
     )))
 }
 
@@ -142,17 +144,12 @@ pub async fn serve(
     // reflection client).
     let reflection = reflection_builder().build_v1()?;
     let reflection_v1alpha = reflection_builder().build_v1alpha()?;
-    let tasks = TaskTracker::new();
-    let hard_stop = CancellationToken::new();
+    let life = engine.lifecycle().clone();
     let max_message = engine.config().limits.max_message_bytes;
-    let router = RouterServer::new(RouterService::new(
-        engine.clone(),
-        tasks.clone(),
-        hard_stop.clone(),
-    ))
-    .max_decoding_message_size(max_message)
-    .max_encoding_message_size(max_message);
-    let stop_accepting = CancellationToken::new();
+    let router = RouterServer::new(RouterService::new(engine.clone()))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+    let stop_accepting = life.root().child_token();
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(
@@ -170,21 +167,17 @@ pub async fn serve(
             stop_accepting.clone().cancelled_owned(),
         );
     tokio::pin!(server);
-    // Every task belongs to a tracker: request work (streams, batches) to
-    // `tasks`, drained first at shutdown; the monitors and the metrics
-    // listener to `background`, stopped last so they report the drain.
-    let background = TaskTracker::new();
-    let monitors_stop = CancellationToken::new();
+    // The monitors and the metrics listener stop on the root token, last,
+    // so they report the whole drain.
     {
         let engine = engine.clone();
-        let stop = monitors_stop.clone();
-        background.spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await });
+        let stop = life.root().clone();
+        life.spawn(async move { crate::stats::run_monitors(engine.stats(), stop).await });
     }
     if let Some(addr) = engine.config().metrics_listen {
         let exposition = engine.stats().exposition().clone();
-        crate::metrics::spawn(addr, exposition, monitors_stop.clone(), &background).await?;
+        crate::metrics::spawn(addr, exposition, life.root().clone(), life.tasks()).await?;
     }
-    background.close();
     engine.stats().mark_serving();
     tracing::info!(
         startup_ms = engine.stats().startup_time().as_secs_f64() * 1e3,
@@ -196,9 +189,8 @@ pub async fn serve(
         _ = shutdown => None,
     };
     if let Some(result) = early {
-        monitors_stop.cancel();
         engine.pool().shutdown().await;
-        background.wait().await;
+        life.finish().await;
         return result.map_err(StartError::from);
     }
 
@@ -210,29 +202,26 @@ pub async fn serve(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     stop_accepting.cancel();
-    // Drained when every admitted request and every streaming producer has
-    // finished. Idle client connections do not hold the shutdown: once the
-    // work is done the server future is dropped, closing them.
-    tasks.close();
+    // Drained when no request holds or waits for a permit and no streaming
+    // producer or batch is left: signalled by the executor's guards. Idle
+    // client connections do not hold the shutdown: once the work is done the
+    // server future is dropped, closing them.
     let drain = async {
         tokio::select! {
             _ = &mut server => {}
             _ = engine.executor().idle() => {}
         }
-        tasks.wait().await;
     };
     if tokio::time::timeout(engine.config().shutdown_grace, drain)
         .await
         .is_err()
     {
         tracing::warn!("shutdown grace expired; stopping the remaining calls");
-        hard_stop.cancel();
-        tasks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
+        life.requests_stop().cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(1), engine.executor().idle()).await;
     }
     engine.pool().shutdown().await;
-    monitors_stop.cancel();
-    background.wait().await;
+    life.finish().await;
     tracing::info!("stopped");
     Ok(())
 }

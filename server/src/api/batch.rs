@@ -10,8 +10,6 @@ use ai_router_proto::v1 as pb;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -30,8 +28,6 @@ type ResultStream = ReceiverStream<Result<pb::BatchItemResult, Status>>;
 
 pub fn handle(
     engine: Arc<Engine>,
-    tasks: &TaskTracker,
-    hard_stop: CancellationToken,
     request: Request<pb::BatchGenerateRequest>,
 ) -> Result<Response<ResultStream>, Status> {
     let arrived = Instant::now();
@@ -62,8 +58,15 @@ pub fn handle(
         concurrency
     );
     crate::telemetry::extract_parent(&span, &request_metadata);
-    tasks.spawn(
+    // Producers run on the service's one tracker; the work guard keeps the
+    // drain waiting from now until the task ends, and `hard_stop` ends it
+    // if it outlives the grace.
+    let life = engine.lifecycle().clone();
+    let hard_stop = life.requests_stop().clone();
+    let in_progress = engine.executor().begin_work();
+    life.spawn(
         async move {
+            let _in_progress = in_progress;
             let mut delivered = vec![false; total];
             let ordered = schedule(&engine, batch.items);
             let results = futures::stream::iter(ordered)

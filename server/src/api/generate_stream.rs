@@ -8,8 +8,6 @@ use std::sync::Arc;
 use ai_router_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -27,8 +25,6 @@ type ChunkStream = ReceiverStream<Result<pb::GenerateChunk, Status>>;
 
 pub fn handle(
     engine: Arc<Engine>,
-    tasks: &TaskTracker,
-    hard_stop: CancellationToken,
     request: Request<pb::GenerateRequest>,
 ) -> Result<Response<ChunkStream>, Status> {
     let Accepted {
@@ -39,8 +35,15 @@ pub fn handle(
     } = accept(&engine, request)?;
     let (tx, rx) = mpsc::channel(CHANNEL);
     let span = trace::generation_span("generate_stream", &job, Some(&metadata));
-    tasks.spawn(
+    // Producers run on the service's one tracker; the work guard keeps the
+    // drain waiting from now until the task ends, and `hard_stop` ends it
+    // if it outlives the grace.
+    let life = engine.lifecycle().clone();
+    let hard_stop = life.requests_stop().clone();
+    let in_progress = engine.executor().begin_work();
+    life.spawn(
         async move {
+            let _in_progress = in_progress;
             let (delta_tx, mut delta_rx) = mpsc::channel::<String>(CHANNEL);
             let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(&job, DeltaSink::Forward(delta_tx), arrived, deadline);

@@ -20,8 +20,6 @@ use std::sync::Arc;
 use ai_router_proto::v1 as pb;
 use ai_router_proto::v1::router_server::Router as RouterRpc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
@@ -33,24 +31,12 @@ pub use validate::validate;
 #[derive(Clone)]
 pub struct RouterService {
     engine: Arc<Engine>,
-    /// Owns the producer tasks of streaming RPCs, so shutdown can wait for them.
-    tasks: TaskTracker,
-    /// Cancelled when the shutdown grace runs out: streaming work stops.
-    hard_stop: CancellationToken,
 }
 
 impl RouterService {
     /// A service over the engine.
-    pub fn new(
-        engine: Arc<Engine>,
-        tasks: TaskTracker,
-        hard_stop: CancellationToken,
-    ) -> RouterService {
-        RouterService {
-            engine,
-            tasks,
-            hard_stop,
-        }
+    pub fn new(engine: Arc<Engine>) -> RouterService {
+        RouterService { engine }
     }
 }
 
@@ -70,24 +56,14 @@ impl RouterRpc for RouterService {
         &self,
         request: Request<pb::GenerateRequest>,
     ) -> Result<Response<Self::GenerateStreamStream>, Status> {
-        generate_stream::handle(
-            self.engine.clone(),
-            &self.tasks,
-            self.hard_stop.clone(),
-            request,
-        )
+        generate_stream::handle(self.engine.clone(), request)
     }
 
     async fn batch_generate(
         &self,
         request: Request<pb::BatchGenerateRequest>,
     ) -> Result<Response<Self::BatchGenerateStream>, Status> {
-        batch::handle(
-            self.engine.clone(),
-            &self.tasks,
-            self.hard_stop.clone(),
-            request,
-        )
+        batch::handle(self.engine.clone(), request)
     }
 
     async fn stats(

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::domain::{Completion, DeltaSink, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::Executor;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::UpstreamMetrics;
 use crate::pool::Pool;
 use crate::routing::RouteTable;
@@ -32,6 +33,7 @@ pub struct Engine {
     pool: Pool,
     upstream_metrics: UpstreamMetrics,
     stats: Recorder,
+    lifecycle: Lifecycle,
 }
 
 impl Engine {
@@ -43,6 +45,7 @@ impl Engine {
         pool: Pool,
         upstream_metrics: UpstreamMetrics,
         stats: Recorder,
+        lifecycle: Lifecycle,
     ) -> Engine {
         Engine {
             config,
@@ -51,6 +54,7 @@ impl Engine {
             pool,
             upstream_metrics,
             stats,
+            lifecycle,
         }
     }
 
@@ -96,6 +100,11 @@ impl Engine {
     /// The local model pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The service's one task tracker and stop-token tree.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
     }
 
     /// Counters of every upstream client.

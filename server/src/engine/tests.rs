@@ -20,6 +20,7 @@ use crate::config::{Config, EndpointKind, ExecutorConfig, LocalConfig};
 use crate::domain::{BackendKind, ChatMessage, DeltaSink, Job, ModelId, Params, Role};
 use crate::error::RouterError;
 use crate::executor::{Executor, RouteLimiter};
+use crate::lifecycle::Lifecycle;
 use crate::metrics::{Metrics, UpstreamMetrics};
 use crate::pool::{Pool, PoolError};
 use crate::routing::RouteTable;
@@ -134,6 +135,7 @@ impl Backend for Fake {
 
 fn engine(fakes: &[&Arc<Fake>]) -> Engine {
     let metrics = Metrics::new(Duration::ZERO);
+    let life = Lifecycle::new();
     let pool = Pool::start(
         LocalConfig {
             models_dirs: Vec::new(),
@@ -141,6 +143,7 @@ fn engine(fakes: &[&Arc<Fake>]) -> Engine {
         },
         BTreeMap::new(),
         metrics.pool.clone(),
+        &life,
     )
     .unwrap();
     let backends: Vec<Arc<dyn Backend>> = fakes
@@ -154,6 +157,7 @@ fn engine(fakes: &[&Arc<Fake>]) -> Engine {
         pool,
         metrics.upstream.clone(),
         Recorder::new(Instant::now(), metrics, []),
+        life,
     )
 }
 

@@ -98,22 +98,41 @@ pub struct Executor {
 #[derive(Default)]
 struct Drain {
     /// Set once shutdown waits for the work to end; only then do the
-    /// admission guards signal (nothing extra on the hot path).
+    /// guards signal (nothing extra on the hot path).
     draining: AtomicBool,
-    /// Signalled by the guard that leaves nothing running or waiting.
+    /// Request work that outlives its RPC handler (a stream's producer, a
+    /// batch's dispatcher), counted by [`WorkGuard`] from before the task is
+    /// spawned, so a request between its handler and its admission is not
+    /// mistaken for idle.
+    work: AtomicUsize,
+    /// Signalled by the guard that leaves nothing running, waiting or working.
     idle: Notify,
 }
 
 impl Drain {
-    fn is_idle(running: &Gauge, waiting: &Gauge) -> bool {
-        running.get() <= 0 && waiting.get() <= 0
+    fn is_idle(&self, running: &Gauge, waiting: &Gauge) -> bool {
+        running.get() <= 0 && waiting.get() <= 0 && self.work.load(Ordering::Acquire) == 0
     }
 
     /// Called by every guard after it released its count.
     fn released(&self, running: &Gauge, waiting: &Gauge) {
-        if self.draining.load(Ordering::Acquire) && Self::is_idle(running, waiting) {
+        if self.draining.load(Ordering::Acquire) && self.is_idle(running, waiting) {
             self.idle.notify_waiters();
         }
+    }
+}
+
+/// Held by request work for its whole life (see [`Executor::begin_work`]).
+pub struct WorkGuard {
+    drain: Arc<Drain>,
+    running: Gauge,
+    waiting: Gauge,
+}
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        self.drain.work.fetch_sub(1, Ordering::AcqRel);
+        self.drain.released(&self.running, &self.waiting);
     }
 }
 
@@ -180,10 +199,21 @@ impl Executor {
             tokio::pin!(signalled);
             // Registered before the check, so a release in between is seen.
             signalled.as_mut().enable();
-            if Drain::is_idle(&self.metrics.running, &self.metrics.waiting) {
+            if drain.is_idle(&self.metrics.running, &self.metrics.waiting) {
                 return;
             }
             signalled.await;
+        }
+    }
+
+    /// Marks request work that outlives its handler; the drain waits for the
+    /// guard to drop. Take it before spawning the task.
+    pub fn begin_work(&self) -> WorkGuard {
+        self.drain.work.fetch_add(1, Ordering::AcqRel);
+        WorkGuard {
+            drain: self.drain.clone(),
+            running: self.metrics.running.clone(),
+            waiting: self.metrics.waiting.clone(),
         }
     }
 

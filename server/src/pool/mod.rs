@@ -40,6 +40,7 @@ pub use events::PoolEvent;
 pub use gauges::PoolGauges;
 
 use crate::config::LocalConfig;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::{PoolMetrics, Summary};
 use entry::{Demand, Phase};
 use launcher::Launcher;
@@ -121,12 +122,20 @@ pub struct Pool {
 impl Pool {
     /// Builds the pool over a catalogue and starts its maintenance task and
     /// the background preloads. Returns at once: nothing here waits for a model.
+    /// Its tasks run on `life`'s tracker and stop on its pool token.
     pub fn start(
         config: LocalConfig,
         catalogue: BTreeMap<String, LocalModelSpec>,
         metrics: PoolMetrics,
+        life: &Lifecycle,
     ) -> Result<Pool, PoolError> {
-        Pool::start_with(config, catalogue, launcher::default_launcher(), metrics)
+        Pool::start_with(
+            config,
+            catalogue,
+            launcher::default_launcher(),
+            metrics,
+            life,
+        )
     }
 
     /// [`Pool::start`] with the given launcher (the model check's simulation).
@@ -135,6 +144,7 @@ impl Pool {
         catalogue: BTreeMap<String, LocalModelSpec>,
         launcher: Arc<dyn Launcher>,
         metrics: PoolMetrics,
+        life: &Lifecycle,
     ) -> Result<Pool, PoolError> {
         let entries = catalogue
             .into_iter()
@@ -158,8 +168,8 @@ impl Pool {
             http,
             launcher,
             slots,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
+            tasks: life.tasks().clone(),
+            shutdown: life.pool_stop().clone(),
             counters: metrics,
             events: events::Events::default(),
             epoch: Instant::now(),
@@ -333,8 +343,9 @@ impl Pool {
             .collect()
     }
 
-    /// Stops every child (SIGTERM, grace, SIGKILL), waits until all are
-    /// reaped, and ends the pool's tasks.
+    /// Stops every child (SIGTERM, grace, SIGKILL) and waits until all are
+    /// reaped. The pool's tasks end on the same token; the lifecycle's final
+    /// wait covers them.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutdown.cancel();
@@ -345,8 +356,9 @@ impl Pool {
                 *phase = Phase::Cold;
             }
         }
-        inner.tasks.close();
-        inner.tasks.wait().await;
+        // Loaders see the token and stop what they started; a permit is
+        // released only after its process is reaped.
+        inner.slots.all_released().await;
     }
 }
 

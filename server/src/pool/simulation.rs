@@ -287,11 +287,13 @@ fn run(seed: u64, chaos: Chaos) {
             chaos,
             census: census.clone(),
         });
+        let life = crate::lifecycle::Lifecycle::new();
         let pool = Pool::start_with(
             config(&chaos),
             catalogue(chaos.models),
             launcher,
             crate::metrics::PoolMetrics::default(),
+            &life,
         )
         .unwrap();
         let mut callers = tokio::task::JoinSet::new();
@@ -366,6 +368,7 @@ fn run(seed: u64, chaos: Chaos) {
         pool.shutdown().await;
         assert_eq!(census.live.load(Ordering::SeqCst), 0, "seed {seed}");
         assert_eq!(inner.slots.held(), 0, "seed {seed}");
+        life.finish().await;
     });
 }
 

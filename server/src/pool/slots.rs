@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use parking_lot::{Mutex, MutexGuard};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 /// Where a blocked queue head stands, for eviction decisions and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub(super) struct Slots {
     /// Queue length, mirrored outside the lock: every lease release asks
     /// whether anyone waits, and that must not take a lock.
     queued: AtomicUsize,
+    /// Signalled when the last held permit is released (shutdown waits on it).
+    all_free: Notify,
 }
 
 #[derive(Default)]
@@ -90,6 +92,7 @@ impl Slots {
             budget,
             state: Mutex::new(State::default()),
             queued: AtomicUsize::new(0),
+            all_free: Notify::new(),
         })
     }
 
@@ -234,8 +237,26 @@ impl Slots {
         }
         let undelivered = self.grant_locked(&mut state);
         self.queued.store(state.queue.len(), Ordering::Release);
+        let none_held = state.held.is_empty();
         drop(state);
         drop(undelivered);
+        if none_held {
+            self.all_free.notify_waiters();
+        }
+    }
+
+    /// Completes once no permit is held: every process has been reaped.
+    pub(super) async fn all_released(&self) {
+        loop {
+            let signalled = self.all_free.notified();
+            tokio::pin!(signalled);
+            // Registered before the check, so a release in between is seen.
+            signalled.as_mut().enable();
+            if self.lock().held.is_empty() {
+                return;
+            }
+            signalled.await;
+        }
     }
 
     fn leave_queue(self: &Arc<Slots>, id: u64) {

@@ -38,6 +38,9 @@ pub enum StartError {
     /// An HTTP client could not be built.
     #[error("cannot build an HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// A remote endpoint could not be set up.
+    #[error(transparent)]
+    Endpoint(#[from] crate::backend::EndpointError),
     /// Reflection could not be built from the descriptor set.
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),

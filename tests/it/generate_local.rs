@@ -105,3 +105,56 @@ async fn stream_delivers_several_chunks_then_a_summary() {
 
     router.stop().await.unwrap();
 }
+
+/// Unary calls ask the child for a whole JSON answer, which llama-server
+/// answers on a kept-alive connection; streamed calls use SSE, after which
+/// it closes the connection. So sequential unary calls share one
+/// connection, each streamed call opens its own, and a unary call's time to
+/// first token comes from the child's own timings (before the answer's end).
+#[tokio::test]
+async fn unary_calls_reuse_one_child_connection_and_streams_do_not() {
+    let models = ModelDir::with_models(&["tiny"]).unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
+    let client = router.client().await.unwrap();
+    client.generate(prompt("tiny", "warm up", 2)).await.unwrap();
+    let before = client.stats().await.unwrap().upstream_connections_opened;
+
+    for _ in 0..5 {
+        let answer = client.generate(prompt("tiny", "again", 16)).await.unwrap();
+        assert_eq!(answer.usage.unwrap().completion_tokens, 16);
+        let timing = answer.timing.unwrap();
+        let ttft = timing.time_to_first_token.unwrap();
+        let total = timing.total.unwrap();
+        let as_nanos =
+            |d: ai_router_client::proto::Duration| d.seconds as i128 * 1_000_000_000 + d.nanos as i128;
+        assert!(
+            as_nanos(ttft) < as_nanos(total),
+            "the child's timings put the first token before the end: {ttft:?} vs {total:?}"
+        );
+    }
+    let after_unary = client.stats().await.unwrap().upstream_connections_opened;
+    assert_eq!(
+        after_unary - before,
+        0,
+        "unary calls reuse the warm-up's connection"
+    );
+
+    for _ in 0..3 {
+        let mut stream = client
+            .generate_stream(prompt("tiny", "stream", 4))
+            .await
+            .unwrap();
+        while let Some(chunk) = stream.next().await {
+            chunk.unwrap();
+        }
+    }
+    let after_streams = client.stats().await.unwrap().upstream_connections_opened;
+    assert_eq!(
+        after_streams - after_unary,
+        3,
+        "one connection per streamed call"
+    );
+    router.stop().await.unwrap();
+}

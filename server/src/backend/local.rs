@@ -55,15 +55,19 @@ impl LocalModel {
         }
     }
 
-    /// The upstream target for a leased child. Always streamed: streaming
-    /// gives time-to-first-token and lets a hung child be seen by its gaps.
-    fn target(&self, base_url: &str) -> Target {
+    /// The upstream target for a leased child. Streamed to streaming
+    /// callers (time to first token, a hung child seen by its gaps); a whole
+    /// JSON answer for unary calls, which keeps the connection alive and
+    /// spares the child formatting an event per token (its reported timings
+    /// give the time to first token).
+    fn target(&self, chat_url: &reqwest::Url) -> Target {
         Target {
             endpoint: self.name.clone(),
-            base_url: base_url.to_string(),
+            chat_url: chat_url.clone(),
             api_key: None,
             kind: EndpointKind::OpenAi,
             stream: true,
+            stream_unary: false,
             timeouts: self.timeouts,
             headers: HeaderMap::new(),
         }
@@ -91,7 +95,7 @@ impl Backend for LocalModel {
         Box::pin(async move {
             let lease = self.pool.acquire(&self.entry).await?;
             Ok(Acquired {
-                target: self.target(lease.base_url()),
+                target: self.target(lease.chat_url()),
                 retry: RetryPolicy::none(),
                 cold: lease.cold,
                 lease: Some(lease),

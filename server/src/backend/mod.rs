@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use local::LocalModel;
-pub use remote::RemoteEndpoint;
+pub use remote::{EndpointError, RemoteEndpoint};
 
 use crate::domain::{BackendKind, ModelId};
 use crate::error::RouterError;

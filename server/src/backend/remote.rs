@@ -28,6 +28,24 @@ pub struct RemoteEndpoint {
     headers: HeaderMap,
     /// Admission limiter (max_concurrency).
     pub limiter: Arc<RouteLimiter>,
+    /// Its chat completions URL, parsed once.
+    chat_url: reqwest::Url,
+}
+
+/// Why an endpoint could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// Its HTTP client could not be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Its base URL does not make a valid chat completions URL.
+    #[error("endpoint '{endpoint}': {detail}")]
+    Url {
+        /// The endpoint's name.
+        endpoint: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 impl RemoteEndpoint {
@@ -36,7 +54,11 @@ impl RemoteEndpoint {
         config: EndpointConfig,
         counters: UpstreamMetrics,
         max_queue: usize,
-    ) -> Result<RemoteEndpoint, reqwest::Error> {
+    ) -> Result<RemoteEndpoint, EndpointError> {
+        let chat_url = config.chat_url().map_err(|detail| EndpointError::Url {
+            endpoint: config.name.clone(),
+            detail,
+        })?;
         let client =
             UpstreamClient::remote(config.pool_idle_timeout, config.connect_timeout, counters)?;
         let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
@@ -56,6 +78,7 @@ impl RemoteEndpoint {
             api_key,
             headers,
             limiter,
+            chat_url,
         })
     }
 
@@ -68,10 +91,11 @@ impl RemoteEndpoint {
     pub fn target(&self) -> Target {
         Target {
             endpoint: self.config.name.clone(),
-            base_url: self.config.base_url.clone(),
+            chat_url: self.chat_url.clone(),
             api_key: self.api_key.clone(),
             kind: self.config.kind,
             stream: self.config.stream,
+            stream_unary: self.config.stream,
             timeouts: AttemptTimeouts {
                 first_token: self.config.first_token_timeout,
                 token_gap: self.config.token_gap_timeout,

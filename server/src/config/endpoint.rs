@@ -88,6 +88,13 @@ impl Default for EndpointConfig {
 }
 
 impl EndpointConfig {
+    /// The chat completions URL under `base_url` (which ends at the version
+    /// segment, e.g. `http://10.0.0.5:8000/v1`), or why it is not valid.
+    pub fn chat_url(&self) -> Result<reqwest::Url, String> {
+        let joined = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
+        reqwest::Url::parse(&joined).map_err(|e| format!("{joined:?} is not a valid URL: {e}"))
+    }
+
     /// An endpoint with the defaults for its kind.
     pub fn new(name: &str, kind: EndpointKind, base_url: &str) -> Self {
         EndpointConfig {

@@ -120,6 +120,9 @@ impl Config {
                     ep.name, ep.base_url
                 ));
             }
+            if let Err(detail) = ep.chat_url() {
+                return bad(format!("endpoint '{}': {detail}", ep.name));
+            }
             if ep.max_concurrency == 0 || ep.max_attempts == 0 {
                 return bad(format!(
                     "endpoint '{}': max_concurrency and max_attempts must be at least 1",

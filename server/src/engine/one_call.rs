@@ -136,7 +136,7 @@ async fn call_upstream(
                 if let Some(first) = outcome.first_token_at {
                     let ttft = first.saturating_duration_since(arrived).as_secs_f64() * 1e3;
                     span.record("time_to_first_token_ms", ttft);
-                    tracing::info!(ttft_ms = ttft, "first token");
+                    tracing::info!(target: crate::telemetry::SPAN_EVENT, ttft_ms = ttft, "first token");
                 }
             }
             Err(CallFailure::Upstream {

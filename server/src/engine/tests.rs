@@ -93,10 +93,11 @@ impl Backend for Fake {
             Ok(Acquired {
                 target: Target {
                     endpoint: self.name().to_string(),
-                    base_url: base,
+                    chat_url: format!("{base}/chat/completions").parse().unwrap(),
                     api_key: None,
                     kind: EndpointKind::OpenAi,
                     stream: true,
+                    stream_unary: true,
                     timeouts: AttemptTimeouts {
                         first_token: Duration::from_secs(5),
                         token_gap: Duration::from_secs(5),

@@ -169,6 +169,11 @@ impl Lease {
         &self.child.base_url
     }
 
+    /// The child's chat completions URL.
+    pub fn chat_url(&self) -> &reqwest::Url {
+        &self.child.chat_url
+    }
+
     /// Model id.
     pub fn model(&self) -> &str {
         &self.entry.spec.id

@@ -36,6 +36,8 @@ pub struct ChildProcess {
     pub port: u16,
     /// OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
+    /// Its chat completions URL, parsed once.
+    pub chat_url: reqwest::Url,
     /// When it was spawned.
     pub spawned_at: Instant,
     /// Last sampled resident memory, bytes.
@@ -80,6 +82,22 @@ pub(super) struct ChildControl {
     pub slot: Arc<SlotPermit>,
 }
 
+/// `http://127.0.0.1:PORT/v1/chat/completions`.
+fn loopback_chat_url(port: u16) -> reqwest::Url {
+    let mut url = LOOPBACK_CHAT.clone();
+    // Setting a port on an http URL with a host only fails for URLs that
+    // cannot have one (no host, or `file:`); this one has both, so it holds.
+    let _ = url.set_port(Some(port));
+    url
+}
+
+/// The loopback chat URL with no port; parsed once.
+static LOOPBACK_CHAT: std::sync::LazyLock<reqwest::Url> = std::sync::LazyLock::new(|| {
+    // A constant, well-formed URL: parsing cannot fail.
+    #[allow(clippy::expect_used)]
+    reqwest::Url::parse("http://127.0.0.1/v1/chat/completions").expect("constant URL is valid")
+});
+
 impl ChildProcess {
     /// A child record and the control its supervisor needs. Used by the
     /// real spawn below and by the simulated launcher of the model check.
@@ -97,6 +115,7 @@ impl ChildProcess {
             pid,
             port,
             base_url: format!("http://127.0.0.1:{port}/v1"),
+            chat_url: loopback_chat_url(port),
             spawned_at: Instant::now(),
             rss_bytes: AtomicU64::new(0),
             slot_id: slot.id(),

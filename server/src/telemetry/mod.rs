@@ -18,12 +18,20 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use tracing::subscriber::Interest;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{DynFilterFn, FilterExt};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use propagation::{extract_parent, inject_current, trace_id_of};
+
+/// Target of per-request events that belong in traces only (a span event
+/// such as "first token"): never written to the log, where one line per
+/// request would cost a formatted write on the hot path.
+pub const SPAN_EVENT: &str = "ai_router::span_event";
 
 /// Spans buffered for export before new ones are dropped.
 const EXPORT_QUEUE: usize = 4096;
@@ -72,6 +80,11 @@ impl Telemetry {
 /// the first subscriber.
 pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_new(&options.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs take events only. Spans go to traces; formatting every span's
+    // fields into the log layer on every request (a formatted string per
+    // span, kept for a log line that is rarely written) cost more than any
+    // other single step of a warm call.
+    let log_events = events_only(|meta| meta.target() != SPAN_EVENT);
     let provider = match otlp_endpoint(options) {
         Some(endpoint) => Some(provider(endpoint)?),
         None => None,
@@ -95,14 +108,17 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),
         );
     }
-    let registry = tracing_subscriber::registry().with(otel);
+    // With no collector nothing reads spans: a global filter turns every
+    // span callsite off, so the request path creates none at all.
+    let spans_off = provider.is_none().then(|| events_only(|_| true));
+    let registry = tracing_subscriber::registry().with(spans_off).with(otel);
     let _ = if options.log_json {
         registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .with_writer(std::io::stderr)
-                    .with_filter(filter),
+                    .with_filter(filter.and(log_events)),
             )
             .try_init()
     } else {
@@ -110,11 +126,31 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
-                    .with_filter(filter),
+                    .with_filter(filter.and(log_events)),
             )
             .try_init()
     };
     Ok(Telemetry { provider })
+}
+
+/// A filter passing the events `keep` accepts and no span. Decided once per
+/// callsite (its interest is cached), so a filtered callsite costs nothing
+/// per call.
+fn events_only<S>(
+    keep: fn(&tracing::Metadata<'_>) -> bool,
+) -> DynFilterFn<
+    S,
+    impl Fn(&tracing::Metadata<'_>, &Context<'_, S>) -> bool,
+    impl Fn(&'static tracing::Metadata<'static>) -> Interest,
+> {
+    let wanted = move |meta: &tracing::Metadata<'_>| meta.is_event() && keep(meta);
+    DynFilterFn::new(move |meta, _| wanted(meta)).with_callsite_filter(move |meta| {
+        if wanted(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    })
 }
 
 fn otlp_endpoint(options: &TelemetryOptions) -> Option<Option<String>> {

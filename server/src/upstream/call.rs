@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Url;
 use reqwest::header::HeaderMap;
 
 use super::secret::ApiKey;
@@ -15,14 +16,21 @@ use crate::domain::ChatMessage;
 pub struct Target {
     /// Display name for messages and metrics ("openrouter", "local:tiny").
     pub endpoint: String,
-    /// Base URL up to the version segment, e.g. `http://127.0.0.1:8080/v1`.
-    pub base_url: String,
+    /// The chat completions URL, parsed once where the target's endpoint
+    /// or child is created (parsing it per request showed in profiles).
+    pub chat_url: Url,
     /// Bearer key, if the endpoint needs one.
     pub api_key: Option<ApiKey>,
     /// Provider dialect.
     pub kind: EndpointKind,
-    /// Whether to ask for SSE (gives time-to-first-token and gap detection).
+    /// Ask for SSE when the caller streams (gives time-to-first-token and
+    /// gap detection).
     pub stream: bool,
+    /// Ask for SSE when the caller wants the whole answer. Off for local
+    /// children: llama-server closes the connection after every streamed
+    /// response but keeps it alive after a plain JSON one, and formats no
+    /// per-token events.
+    pub stream_unary: bool,
     /// Per-attempt timeouts.
     pub timeouts: AttemptTimeouts,
     /// Headers added to every request (attribution, trace context).
@@ -36,6 +44,17 @@ pub struct AttemptTimeouts {
     pub first_token: Duration,
     /// Longest silence between two pieces of text.
     pub token_gap: Duration,
+}
+
+impl AttemptTimeouts {
+    /// How much longer than `first_token` a whole (non-streamed) answer of
+    /// up to `max_tokens` may take: each token after the first may take the
+    /// longest allowed gap. Unbounded lengths (`None`) get one gap per
+    /// token of a 4,096-token answer.
+    pub fn whole_answer(&self, max_tokens: Option<u32>) -> Duration {
+        self.token_gap
+            .saturating_mul(max_tokens.unwrap_or(4096).saturating_sub(1))
+    }
 }
 
 /// The request content, independent of the endpoint.

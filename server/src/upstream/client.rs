@@ -18,6 +18,11 @@ use crate::config::EndpointKind;
 use crate::domain::DeltaSink;
 use crate::metrics::UpstreamMetrics;
 
+/// How long a whole-answer connection to a local child may idle: below
+/// llama-server's own keep-alive timeout (5 s), so the router never writes
+/// onto a connection the child is closing.
+const LOCAL_KEEP_ALIVE: Duration = Duration::from_secs(3);
+
 /// Why a chat call failed.
 #[derive(Debug)]
 pub enum CallFailure {
@@ -44,7 +49,11 @@ pub enum CallFailure {
 /// open a breaker for the others; the pool has its own).
 #[derive(Clone)]
 pub struct UpstreamClient {
+    /// For streamed requests.
     http: reqwest::Client,
+    /// For whole (non-streamed) requests; the same pool as `http` except
+    /// for local children (see [`UpstreamClient::local`]).
+    http_whole: reqwest::Client,
     counters: UpstreamMetrics,
     breaker: Option<Arc<Breaker>>,
     budget: Option<Arc<RetryBudget>>,
@@ -69,19 +78,26 @@ impl UpstreamClient {
         UpstreamClient::finish(builder, connect_timeout, counters)
     }
 
-    /// The client for local llama-server children: no proxy, and no idle
-    /// connections kept, because llama-server closes the connection after
-    /// every streamed response; reusing one would race that close (a stale
-    /// connection fails the send and costs a re-send). A loopback connect
-    /// costs tens of microseconds.
+    /// The client for local llama-server children, with no proxy and two
+    /// pools. llama-server closes the connection after every streamed
+    /// response (while still announcing keep-alive), so reusing one would
+    /// race that close: streamed requests keep no idle connection. After a
+    /// whole JSON response it does keep the connection, so whole requests
+    /// reuse theirs, idle for less than llama-server's 5 s keep-alive.
     pub fn local(
         connect_timeout: Duration,
         counters: UpstreamMetrics,
     ) -> Result<UpstreamClient, reqwest::Error> {
-        let builder = reqwest::Client::builder()
+        let streamed = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(0);
-        UpstreamClient::finish(builder, connect_timeout, counters)
+        let mut client = UpstreamClient::finish(streamed, connect_timeout, counters)?;
+        let whole = reqwest::Client::builder()
+            .no_proxy()
+            .pool_idle_timeout(LOCAL_KEEP_ALIVE);
+        client.http_whole =
+            UpstreamClient::finish(whole, connect_timeout, client.counters.clone())?.http;
+        Ok(client)
     }
 
     /// What every client shares: connect timeout, no Nagle delay, and the
@@ -97,6 +113,7 @@ impl UpstreamClient {
             .connector_layer(CountConnections(counters.connections_opened.clone()))
             .build()?;
         Ok(UpstreamClient {
+            http_whole: http.clone(),
             http,
             counters,
             breaker: None,
@@ -247,6 +264,11 @@ impl UpstreamClient {
         sink: &mut DeltaSink,
         emitted: &mut bool,
     ) -> Result<ChatOutcome, AttemptError> {
+        // A caller that wants the whole answer may be served whole.
+        let stream = match sink {
+            DeltaSink::Collect => target.stream_unary,
+            DeltaSink::Forward(_) => target.stream,
+        };
         let body = ChatCompletionRequest {
             model: &call.model,
             models: (target.kind == EndpointKind::OpenRouter
@@ -258,21 +280,22 @@ impl UpstreamClient {
             top_p: call.top_p,
             stop: &call.stop,
             seed: call.seed,
-            stream: target.stream,
-            stream_options: target.stream.then_some(StreamOptions {
+            stream,
+            stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
             }),
         };
-        let mut request = self
-            .http
-            .post(format!("{}/chat/completions", target.base_url))
+        let http = if stream { &self.http } else { &self.http_whole };
+        let mut request = http
+            .post(target.chat_url.clone())
             .headers(target.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .json(&body);
         if let Some(key) = &target.api_key {
             request = key.authorize(request);
         }
-        let first_token_deadline = Instant::now() + target.timeouts.first_token;
+        let sent = Instant::now();
+        let first_token_deadline = sent + target.timeouts.first_token;
         self.counters.requests_sent.inc();
         let response =
             match tokio::time::timeout_at(first_token_deadline.into(), request.send()).await {
@@ -290,10 +313,12 @@ impl UpstreamClient {
             return Err(response::http_error(response, target).await.into());
         }
         let generation_id = response::generation_id(&response);
-        let mut outcome = if target.stream {
+        let mut outcome = if stream {
             response::read_stream(response, target, sink, first_token_deadline, emitted).await?
         } else {
-            response::read_whole(response, target, sink, first_token_deadline, emitted).await?
+            let whole_deadline =
+                first_token_deadline + target.timeouts.whole_answer(call.max_tokens);
+            response::read_whole(response, target, sink, sent, whole_deadline, emitted).await?
         };
         // OpenRouter's header is the id its generation API knows; the body's
         // `id` is the fallback for servers that send no header.

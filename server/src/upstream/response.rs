@@ -10,7 +10,7 @@ use futures::StreamExt;
 
 use super::call::{ChatOutcome, Target};
 use super::error::UpstreamError;
-use super::types::{ChatCompletionBody, WireError};
+use super::types::{ChatCompletionBody, WireError, WireTimings};
 use crate::domain::DeltaSink;
 
 /// Why one attempt ended without a completion.
@@ -137,15 +137,16 @@ async fn emit(
     Ok(())
 }
 
-/// Reads a whole (non-streaming) JSON response.
+/// Reads a whole (non-streaming) JSON response, sent at `sent`.
 pub(super) async fn read_whole(
     response: reqwest::Response,
     target: &Target,
     sink: &mut DeltaSink,
-    first_token_deadline: Instant,
+    sent: Instant,
+    deadline: Instant,
     emitted: &mut bool,
 ) -> Result<ChatOutcome, AttemptError> {
-    let bytes = match tokio::time::timeout_at(first_token_deadline.into(), response.bytes()).await {
+    let bytes = match tokio::time::timeout_at(deadline.into(), response.bytes()).await {
         Err(_) => return Err(silence_error(target, true).into()),
         Ok(Err(e)) => return Err(disconnected(target, e.to_string()).into()),
         Ok(Ok(b)) => b,
@@ -159,7 +160,7 @@ pub(super) async fn read_whole(
         upstream_id: body.id,
         upstream_model: body.model,
         usage: body.usage.unwrap_or_default(),
-        first_token_at: Some(Instant::now()),
+        first_token_at: Some(first_token_at(sent, body.timings)),
         ..ChatOutcome::default()
     };
     let choice = body
@@ -173,6 +174,18 @@ pub(super) async fn read_whole(
         emit(sink, &mut out, text, emitted).await?;
     }
     Ok(out)
+}
+
+/// When the first token of a whole answer was ready: now, less the time
+/// llama-server says it spent on the tokens after it (never before `sent`).
+/// Other upstreams report no timings: then the answer's arrival.
+fn first_token_at(sent: Instant, timings: Option<WireTimings>) -> Instant {
+    let now = Instant::now();
+    timings
+        .and_then(|t| t.predicted_ms)
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+        .and_then(|ms| now.checked_sub(Duration::from_secs_f64(ms / 1e3)))
+        .map_or(now, |t| t.max(sent))
 }
 
 /// The `X-Generation-Id` header (OpenRouter), when present and not empty.

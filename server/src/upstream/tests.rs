@@ -28,10 +28,11 @@ fn client() -> UpstreamClient {
 fn target(base_url: &str, stream: bool) -> Target {
     Target {
         endpoint: "up".into(),
-        base_url: base_url.into(),
+        chat_url: format!("{base_url}/chat/completions").parse().unwrap(),
         api_key: None,
         kind: EndpointKind::OpenAi,
         stream,
+        stream_unary: stream,
         timeouts: AttemptTimeouts {
             first_token: Duration::from_secs(10),
             token_gap: Duration::from_secs(10),

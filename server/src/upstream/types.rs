@@ -136,4 +136,15 @@ pub struct ChatCompletionBody {
     /// An error reported with HTTP 200 (in-stream or in-body).
     #[serde(default)]
     pub error: Option<WireError>,
+    /// llama-server's own timings (non-standard; absent elsewhere).
+    #[serde(default)]
+    pub timings: Option<WireTimings>,
+}
+
+/// The part of llama-server's `timings` the router uses.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct WireTimings {
+    /// Time spent generating tokens after the first, in milliseconds.
+    #[serde(default)]
+    pub predicted_ms: Option<f64>,
 }

@@ -127,8 +127,9 @@ async fn unary_calls_reuse_one_child_connection_and_streams_do_not() {
         let timing = answer.timing.unwrap();
         let ttft = timing.time_to_first_token.unwrap();
         let total = timing.total.unwrap();
-        let as_nanos =
-            |d: ai_router_client::proto::Duration| d.seconds as i128 * 1_000_000_000 + d.nanos as i128;
+        let as_nanos = |d: ai_router_client::proto::Duration| {
+            d.seconds as i128 * 1_000_000_000 + d.nanos as i128
+        };
         assert!(
             as_nanos(ttft) < as_nanos(total),
             "the child's timings put the first token before the end: {ttft:?} vs {total:?}"

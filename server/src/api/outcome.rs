@@ -20,16 +20,16 @@ pub fn record_invalid(engine: &Engine, error: &RouterError) {
 /// Drop guard recording one request's outcome.
 pub struct OutcomeRecorder<'a> {
     engine: &'a Engine,
-    model: String,
+    model: &'a str,
     recorded: bool,
 }
 
 impl<'a> OutcomeRecorder<'a> {
     /// Starts tracking a request for `model` (a validated id or a placeholder).
-    pub fn new(engine: &'a Engine, model: &str) -> OutcomeRecorder<'a> {
+    pub fn new(engine: &'a Engine, model: &'a str) -> OutcomeRecorder<'a> {
         OutcomeRecorder {
             engine,
-            model: model.to_string(),
+            model,
             recorded: false,
         }
     }
@@ -39,7 +39,7 @@ impl<'a> OutcomeRecorder<'a> {
         self.recorded = true;
         match result {
             Ok(c) => self.engine.stats().record(
-                &self.model,
+                self.model,
                 Outcome::Ok,
                 Some(&c.timing),
                 c.completion_tokens,
@@ -48,7 +48,7 @@ impl<'a> OutcomeRecorder<'a> {
                 let model = if matches!(e, RouterError::ModelNotFound { .. }) {
                     UNKNOWN_MODEL
                 } else {
-                    self.model.as_str()
+                    self.model
                 };
                 self.engine.stats().record(model, e.outcome(), None, 0);
             }
@@ -61,7 +61,7 @@ impl Drop for OutcomeRecorder<'_> {
         if !self.recorded {
             self.engine
                 .stats()
-                .record(&self.model, Outcome::Cancelled, None, 0);
+                .record(self.model, Outcome::Cancelled, None, 0);
         }
     }
 }

@@ -16,7 +16,7 @@ use prost::Message;
 const WELL_KNOWN: (&str, &str) = (".google.protobuf", "::pbjson_types");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["airouter/v1/router.proto"];
+    let protos = ["airouter/v1/router.proto", "airouter/v1/admin.proto"];
     println!("cargo:rerun-if-changed=airouter/v1");
     let fds = protox::compile(protos, ["."])?;
     let descriptor_set = fds.encode_to_vec();

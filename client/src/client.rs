@@ -7,6 +7,7 @@ use futures::{Stream, TryStreamExt};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::ClientError;
+use crate::proto::admin_client::AdminClient;
 use crate::proto::router_client::RouterClient;
 use crate::proto::{
     BatchGenerateRequest, BatchItemResult, GenerateChunk, GenerateRequest, GenerateResponse,
@@ -29,6 +30,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: RouterClient<Channel>,
+    /// The `Admin` service on the same connection.
+    pub(crate) admin: AdminClient<Channel>,
     timeout: Option<Duration>,
 }
 
@@ -60,7 +63,8 @@ impl Client {
     /// connection, or tests against an in-process server.
     pub fn from_channel(channel: Channel) -> Self {
         Self {
-            inner: RouterClient::new(channel),
+            inner: RouterClient::new(channel.clone()),
+            admin: AdminClient::new(channel),
             timeout: None,
         }
     }
@@ -163,7 +167,7 @@ impl Client {
     }
 
     /// Wraps a message in a request carrying the configured deadline.
-    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, msg: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         if let Some(timeout) = self.timeout {
             req.set_timeout(timeout);

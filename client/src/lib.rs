@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+mod admin;
 mod client;
 mod error;
 mod request;

@@ -79,6 +79,7 @@ impl RouterError {
             RouterError::ShuttingDown => Outcome::Unavailable,
             RouterError::Pool(e) => match e {
                 PoolError::NoCapacity { .. } => Outcome::ResourceExhausted,
+                PoolError::UnknownModel { .. } => Outcome::NotFound,
                 _ => Outcome::Unavailable,
             },
             RouterError::Upstream(e) => match e {

@@ -9,11 +9,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ai_router_proto::v1::admin_server::AdminServer;
 use ai_router_proto::v1::router_server::RouterServer;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
-use crate::api::RouterService;
+use crate::api::{AdminService, RouterService};
 use crate::backend::{Backend, LocalModel, RemoteEndpoint};
 use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
@@ -152,6 +153,7 @@ pub async fn serve(
     let router = RouterServer::new(RouterService::new(engine.clone()))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
+    let admin = AdminServer::new(AdminService::new(engine.clone()));
     let stop_accepting = life.root().child_token();
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
@@ -162,6 +164,7 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(router)
+        .add_service(admin)
         .serve_with_incoming_shutdown(
             // `Server::tcp_nodelay` does not apply to a caller-provided
             // stream; the incoming stream must set it, or every small reply

@@ -19,6 +19,7 @@
 
 mod common;
 
+mod admin;
 mod bad_input;
 mod batch;
 mod batch_backpressure;

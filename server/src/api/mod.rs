@@ -2,6 +2,7 @@
 //! for the single error → status mapping, `convert` for results → messages.
 
 mod accept;
+mod admin;
 mod batch;
 mod convert;
 mod deadline;
@@ -24,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
 
+pub use admin::AdminService;
 pub use tonic_statuses::remap_tonic_statuses;
 pub use validate::validate;
 

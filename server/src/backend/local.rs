@@ -125,6 +125,9 @@ impl Backend for LocalModel {
             let Some(lease) = &acquired.lease else {
                 return Diagnosis::Final;
             };
+            if lease.unloaded() {
+                return Diagnosis::Unloaded;
+            }
             match error {
                 UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
                     lease.report_hung();

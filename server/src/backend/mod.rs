@@ -90,6 +90,9 @@ pub enum Diagnosis {
     Died,
     /// The connection broke but the server is alive: a new connection is safe.
     BrokenConnection,
+    /// An operator unloaded the model with `force`: the call must not be
+    /// retried (that would start the model again).
+    Unloaded,
 }
 
 /// One line of `ListModels`.

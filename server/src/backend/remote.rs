@@ -178,6 +178,7 @@ impl Backend for RemoteEndpoint {
                     idle: None,
                     rss_bytes: 0,
                     last_error: None,
+                    pinned: false,
                 },
             })
             .collect()

@@ -74,6 +74,12 @@ pub(super) async fn run(
                 });
                 return Err(Failed { error, emitted });
             }
+            Verdict::Unloaded => {
+                let error = RouterError::Pool(PoolError::Unloaded {
+                    model: route.model_id.to_string(),
+                });
+                return Err(Failed { error, emitted });
+            }
             Verdict::GiveUp => {
                 return Err(Failed {
                     error: error.into(),

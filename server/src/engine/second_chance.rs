@@ -26,6 +26,8 @@ pub(super) enum Verdict {
     ChildDied,
     /// Answer with the upstream's error.
     GiveUp,
+    /// Answer that an operator unloaded the model.
+    Unloaded,
 }
 
 /// The state of one call's second chance.
@@ -60,6 +62,9 @@ impl SecondChance {
 }
 
 fn decide(unused: &mut bool, diagnosis: Diagnosis, emitted: bool, route: &Route) -> Verdict {
+    if diagnosis == Diagnosis::Unloaded {
+        return Verdict::Unloaded;
+    }
     if *unused && !emitted && diagnosis != Diagnosis::Final {
         *unused = false;
         tracing::warn!(model = %route.model_id, ?diagnosis, "call failed before any output; retrying once");
@@ -68,5 +73,6 @@ fn decide(unused: &mut bool, diagnosis: Diagnosis, emitted: bool, route: &Route)
     match diagnosis {
         Diagnosis::Died => Verdict::ChildDied,
         Diagnosis::Final | Diagnosis::BrokenConnection => Verdict::GiveUp,
+        Diagnosis::Unloaded => Verdict::Unloaded,
     }
 }

@@ -95,7 +95,12 @@ pub(super) fn evict_if_idle_for(
 
 /// Asks an evicted child to stop and reports it. Its slot is released by its
 /// supervisor once the process has been reaped.
-fn retire(inner: &PoolInner, entry: &ModelEntry, child: &ChildProcess, reason: &'static str) {
+pub(super) fn retire(
+    inner: &PoolInner,
+    entry: &ModelEntry,
+    child: &ChildProcess,
+    reason: &'static str,
+) {
     child.stop();
     inner.counters.evictions.inc();
     inner.events.send(PoolEvent::Evicted {

@@ -4,7 +4,7 @@
 //! its waiters stays until they have taken their leases.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -54,6 +54,10 @@ pub struct ModelEntry {
     /// Signalled when the last waiting caller leaves, so a loader still
     /// queued for a slot can give its place up.
     pub(super) demand_gone: Notify,
+    /// Pinned by an operator: never evicted (for room or by the idle TTL).
+    pub(super) pinned: AtomicBool,
+    /// Signalled when the last lease is released (a draining unload waits).
+    pub(super) released: Notify,
 }
 
 impl ModelEntry {
@@ -68,7 +72,20 @@ impl ModelEntry {
             failures: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             demand_gone: Notify::new(),
+            pinned: AtomicBool::new(false),
+            released: Notify::new(),
         }
+    }
+
+    /// Whether an operator pinned it.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.load(Ordering::Acquire)
+    }
+
+    /// Preloaded or pinned: started without a caller and restarted when it
+    /// dies.
+    pub fn kept_warm(&self) -> bool {
+        self.preload || self.is_pinned()
     }
 
     /// Callers waiting for a load.
@@ -82,6 +99,7 @@ impl ModelEntry {
         match phase {
             Phase::Warm(child)
                 if child.is_alive()
+                    && !self.pinned.load(Ordering::Acquire)
                     && self.in_flight.load(Ordering::Acquire) == 0
                     && self.waiting.load(Ordering::Acquire) == 0 =>
             {
@@ -198,12 +216,18 @@ impl Drop for Lease {
             .last_used_ms
             .store(self.pool.now_ms(), Ordering::Relaxed);
         if self.entry.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.entry.released.notify_waiters();
             capacity::make_room(&self.pool);
         }
     }
 }
 
 impl Lease {
+    /// Whether an operator's forced unload stopped the child.
+    pub fn unloaded(&self) -> bool {
+        self.child.unloaded.load(Ordering::Acquire)
+    }
+
     /// True if the child has exited, or exits within `wait`.
     pub async fn child_exited_within(&self, wait: std::time::Duration) -> bool {
         tokio::time::timeout(wait, self.child.exited())

@@ -68,6 +68,20 @@ pub enum PoolError {
         /// Model id.
         model: String,
     },
+    /// An operator unloaded the model with `force` while the call ran.
+    #[error(
+        "model '{model}' was unloaded by an operator while serving the request; retry to start it again"
+    )]
+    Unloaded {
+        /// Model id.
+        model: String,
+    },
+    /// An admin call named a model the pool does not have.
+    #[error("no local model '{model}'; ListModels shows the local ids")]
+    UnknownModel {
+        /// The id asked for.
+        model: String,
+    },
     /// The pool is stopping.
     #[error("the local model pool is shutting down")]
     ShuttingDown,
@@ -84,6 +98,8 @@ impl PoolError {
             PoolError::BackingOff { .. } => "pool_backing_off",
             PoolError::NoCapacity { .. } => "pool_no_capacity",
             PoolError::ChildDied { .. } => "pool_child_died",
+            PoolError::Unloaded { .. } => "pool_unloaded",
+            PoolError::UnknownModel { .. } => "pool_unknown_model",
             PoolError::ShuttingDown => "pool_shutting_down",
         }
     }

@@ -10,6 +10,18 @@ const CAPACITY: usize = 256;
 /// Something that happened to a model's process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolEvent {
+    /// A process is starting.
+    Loading {
+        /// Model id.
+        model: String,
+    },
+    /// An operator pinned or unpinned the model.
+    Pinned {
+        /// Model id.
+        model: String,
+        /// The new setting.
+        pinned: bool,
+    },
     /// A process became ready.
     Ready {
         /// Model id.
@@ -21,7 +33,7 @@ pub enum PoolEvent {
         /// Model id.
         model: String,
         pid: u32,
-        /// "lru", "memory" or "idle_ttl".
+        /// "lru", "memory", "idle_ttl" or "unload".
         reason: &'static str,
     },
     /// A process died or was killed as hung.

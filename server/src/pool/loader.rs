@@ -43,6 +43,9 @@ pub(super) fn begin(
 ) -> watch::Receiver<LoadResult> {
     let (tx, rx) = watch::channel(None);
     *phase = Phase::Loading(rx.clone());
+    inner.events.send(PoolEvent::Loading {
+        model: entry.spec.id.clone(),
+    });
     let inner2 = inner.clone();
     let entry2 = entry.clone();
     // A child of the span of the request that triggered the start, so the
@@ -182,7 +185,7 @@ async fn wait_for_slot(
         let demand_gone = entry.demand_gone.notified();
         tokio::pin!(demand_gone);
         demand_gone.as_mut().enable();
-        if !entry.preload && abandon_if_unwanted(entry) {
+        if !entry.kept_warm() && abandon_if_unwanted(entry) {
             return Err(Outcome::Abandoned);
         }
         tokio::select! {
@@ -235,7 +238,7 @@ async fn watch_child(inner: Arc<PoolInner>, entry: Arc<ModelEntry>, child: Arc<C
         pid: child.pid,
     });
     tracing::warn!(model = %entry.spec.id, pid = child.pid, last_output = %child.stderr_tail(), "llama-server died; it will be replaced");
-    if entry.preload {
+    if entry.kept_warm() {
         preload(&inner, entry);
     }
 }

@@ -104,7 +104,7 @@ async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<St
 }
 
 fn retry_preloads(inner: &Arc<PoolInner>) {
-    for entry in inner.entries.values().filter(|e| e.preload) {
+    for entry in inner.entries.values().filter(|e| e.kept_warm()) {
         let due = matches!(&*entry.phase(), Phase::Failed { retry_at, .. } if Instant::now() >= *retry_at);
         if due {
             loader::preload(inner, entry.clone());

@@ -9,6 +9,7 @@
 //! `launcher` and `process` (one child's life), `maintenance` (health, TTL,
 //! RSS sampling), `binary` and `port` (what to run, where).
 
+mod admin;
 mod binary;
 mod capacity;
 pub mod catalogue;
@@ -81,6 +82,8 @@ pub struct ModelStatus {
     pub rss_bytes: u64,
     /// Why the last start failed.
     pub last_error: Option<String>,
+    /// Pinned by an operator (never evicted).
+    pub pinned: bool,
 }
 
 /// Coarse model state.
@@ -291,6 +294,7 @@ impl Pool {
             idle,
             rss_bytes: rss,
             last_error,
+            pinned: e.is_pinned(),
         }
     }
 

@@ -38,6 +38,9 @@ pub struct ChildProcess {
     pub base_url: String,
     /// Its chat completions URL, parsed once.
     pub chat_url: reqwest::Url,
+    /// Stopped by an operator's forced unload: its in-flight calls fail
+    /// with that reason instead of being retried on a new process.
+    pub(super) unloaded: AtomicBool,
     /// When it was spawned.
     pub spawned_at: Instant,
     /// Last sampled resident memory, bytes.
@@ -116,6 +119,7 @@ impl ChildProcess {
             port,
             base_url: format!("http://127.0.0.1:{port}/v1"),
             chat_url: loopback_chat_url(port),
+            unloaded: AtomicBool::new(false),
             spawned_at: Instant::now(),
             rss_bytes: AtomicU64::new(0),
             slot_id: slot.id(),

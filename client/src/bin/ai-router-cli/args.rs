@@ -37,8 +37,52 @@ pub enum Command {
     Batch(BatchArgs),
     /// Show the router's statistics.
     Stats(JsonArgs),
-    /// List the models the router can serve.
-    Models(JsonArgs),
+    /// List the models the router can serve, or operate the local pool
+    /// (`models load|unload|pin|unpin|watch`, the Admin service).
+    Models(ModelsArgs),
+}
+
+/// `models` arguments: the list by default, or an admin action.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Print JSON instead of a table (one message per line for `watch`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<ModelAction>,
+}
+
+/// What to do to a local model.
+#[derive(Debug, Subcommand)]
+pub enum ModelAction {
+    /// Start a local model now and wait until it is ready.
+    Load {
+        /// Local model id.
+        model: String,
+        /// Keep it loaded: never evicted until unpinned or unloaded.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Stop a local model after its calls finish (`--force`: fail them now).
+    Unload {
+        /// Local model id.
+        model: String,
+        /// Stop at once; calls in flight fail with UNAVAILABLE.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Never evict this model (it is not started by this).
+    Pin {
+        /// Local model id.
+        model: String,
+    },
+    /// Let this model be evicted again.
+    Unpin {
+        /// Local model id.
+        model: String,
+    },
+    /// Print the pool's state changes as they happen (Ctrl-C to stop).
+    Watch,
 }
 
 /// `generate` arguments.

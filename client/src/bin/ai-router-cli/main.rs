@@ -11,6 +11,7 @@
 //! was unusable (the same code clap uses for bad arguments), so scripts can
 //! tell "some prompts failed" from "nothing ran".
 
+mod admin;
 mod args;
 mod batch;
 mod failure;
@@ -63,7 +64,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             batch::run(&conn.connect().await?, items, &args, cli.quiet).await
         }
         Command::Stats(args) => info::stats(&conn.connect().await?, args.json).await,
-        Command::Models(args) => info::models(&conn.connect().await?, args.json).await,
+        Command::Models(args) => match args.action {
+            None => info::models(&conn.connect().await?, args.json).await,
+            Some(action) => admin::run(&conn.connect().await?, action, args.json).await,
+        },
     }
 }
 

@@ -31,7 +31,11 @@ pub fn format_models(models: &ListModelsResponse) -> String {
         table.row(vec![
             m.id.clone(),
             backend_name(m.backend),
-            state_name(m.state),
+            if m.pinned {
+                format!("{} (pinned)", state_name(m.state))
+            } else {
+                state_name(m.state)
+            },
             m.slots.to_string(),
             m.in_flight.to_string(),
             m.idle
@@ -78,6 +82,7 @@ mod tests {
                     idle: None,
                     rss_bytes: 0,
                     last_error: String::new(),
+                    pinned: false,
                 },
                 ModelInfo {
                     id: "tiny".into(),
@@ -91,6 +96,7 @@ mod tests {
                     }),
                     rss_bytes: 100 * 1024 * 1024,
                     last_error: String::new(),
+                    pinned: false,
                 },
                 ModelInfo {
                     id: "broken".into(),
@@ -101,6 +107,7 @@ mod tests {
                     idle: None,
                     rss_bytes: 0,
                     last_error: "llama-server exited\nwith status 1".into(),
+                    pinned: false,
                 },
             ],
         };

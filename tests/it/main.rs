@@ -33,6 +33,7 @@ mod openrouter;
 mod pool_eviction;
 mod pool_failures;
 mod pool_preload_budget;
+mod pool_races;
 mod pool_single_flight;
 mod pool_swap_stress;
 mod shutdown;

@@ -32,6 +32,7 @@ mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;
 mod pool_failures;
+mod pool_hang;
 mod pool_preload_budget;
 mod pool_races;
 mod pool_single_flight;

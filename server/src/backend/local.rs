@@ -17,6 +17,10 @@ use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
 use crate::upstream::{AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamError};
 
+/// How long to wait for a child killed as hung to be reaped (SIGKILL: it
+/// cannot ignore it; this only bounds a slow reap on a loaded machine).
+const HUNG_REAP: Duration = Duration::from_secs(2);
+
 /// One catalogued local model.
 pub struct LocalModel {
     name: String,
@@ -129,9 +133,15 @@ impl Backend for LocalModel {
                 return Diagnosis::Unloaded;
             }
             match error {
+                // Hung mid-call: killed here, so the next acquire gets a new
+                // process; a call that had sent nothing yet is retried on it.
                 UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
                     lease.report_hung();
-                    Diagnosis::Final
+                    if lease.child_exited_within(HUNG_REAP).await {
+                        Diagnosis::Died
+                    } else {
+                        Diagnosis::Final
+                    }
                 }
                 UpstreamError::Connect { .. } | UpstreamError::Disconnected { .. } => {
                     if lease.child_exited_within(patience).await {

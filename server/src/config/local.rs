@@ -90,6 +90,14 @@ pub struct LocalConfig {
     /// Interval of the health check of warm children.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
+    /// How often an idle warm child is asked for a one-token generation (a
+    /// wedged llama-server can still answer `/health`); "0s" disables.
+    #[serde(with = "humantime_serde")]
+    pub generation_probe_interval: Duration,
+    /// How long that one token may take before the child counts as hung
+    /// (killed and replaced).
+    #[serde(with = "humantime_serde")]
+    pub generation_probe_timeout: Duration,
     /// SIGTERM → SIGKILL grace when stopping a child.
     #[serde(with = "humantime_serde")]
     pub stop_grace: Duration,
@@ -120,6 +128,8 @@ impl Default for LocalConfig {
             startup_timeout: Duration::from_secs(120),
             slot_wait_timeout: Duration::from_secs(120),
             health_interval: Duration::from_secs(5),
+            generation_probe_interval: Duration::from_secs(60),
+            generation_probe_timeout: Duration::from_secs(15),
             stop_grace: Duration::from_secs(5),
             token_gap_timeout: Duration::from_secs(30),
             first_token_timeout: Duration::from_secs(120),

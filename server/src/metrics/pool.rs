@@ -19,6 +19,8 @@ pub struct PoolMetrics {
     pub evictions: Counter,
     /// Processes that died or hung and were replaced.
     pub restarts: Counter,
+    /// Idle children that failed their one-token generation probe (killed).
+    pub generation_probe_failures: Counter,
     /// Spawn to ready.
     pub load_time: LatencyHistogram,
 }
@@ -46,6 +48,11 @@ impl PoolMetrics {
             "pool_restarts",
             "Model processes replaced after dying or hanging",
             m.restarts.clone(),
+        );
+        r.register(
+            "pool_generation_probe_failures",
+            "Idle model processes killed after failing a one-token generation probe",
+            m.generation_probe_failures.clone(),
         );
         r.register_with_unit(
             "model_load_duration",

@@ -1,6 +1,7 @@
 //! The pool's one background loop: samples children's RSS, stops models idle
 //! past the TTL, probes warm children's `/health` (three failures in a row:
-//! killed and replaced), and retries preloads whose backoff has passed.
+//! killed and replaced) and idle ones' generation (`probe`), and retries
+//! preloads whose backoff has passed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -43,6 +44,7 @@ pub(super) async fn run(inner: Arc<PoolInner>) {
             last_health = Instant::now();
             probe_health(&inner, &health_failures).await;
         }
+        super::probe::start_due(&inner);
         retry_preloads(&inner);
     }
 }

@@ -21,6 +21,7 @@ mod launcher;
 mod loader;
 mod maintenance;
 mod port;
+mod probe;
 mod process;
 #[cfg(test)]
 mod simulation;

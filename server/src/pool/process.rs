@@ -41,6 +41,10 @@ pub struct ChildProcess {
     /// Stopped by an operator's forced unload: its in-flight calls fail
     /// with that reason instead of being retried on a new process.
     pub(super) unloaded: AtomicBool,
+    /// A generation probe is running (never two at once).
+    pub(super) probing: AtomicBool,
+    /// When its last generation probe started (pool epoch milliseconds).
+    pub(super) probed_at_ms: AtomicU64,
     /// When it was spawned.
     pub spawned_at: Instant,
     /// Last sampled resident memory, bytes.
@@ -120,6 +124,8 @@ impl ChildProcess {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             chat_url: loopback_chat_url(port),
             unloaded: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+            probed_at_ms: AtomicU64::new(0),
             spawned_at: Instant::now(),
             rss_bytes: AtomicU64::new(0),
             slot_id: slot.id(),

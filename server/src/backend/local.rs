@@ -138,7 +138,7 @@ impl Backend for LocalModel {
                 UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
                     lease.report_hung();
                     if lease.child_exited_within(HUNG_REAP).await {
-                        Diagnosis::Died
+                        Diagnosis::Hung
                     } else {
                         Diagnosis::Final
                     }

@@ -93,6 +93,9 @@ pub enum Diagnosis {
     /// An operator unloaded the model with `force`: the call must not be
     /// retried (that would start the model again).
     Unloaded,
+    /// The process hung and was killed: a retry gets a new one, and the
+    /// hang's own error (which timeout) is the answer when none is made.
+    Hung,
 }
 
 /// One line of `ListModels`.

@@ -72,7 +72,7 @@ fn decide(unused: &mut bool, diagnosis: Diagnosis, emitted: bool, route: &Route)
     }
     match diagnosis {
         Diagnosis::Died => Verdict::ChildDied,
-        Diagnosis::Final | Diagnosis::BrokenConnection => Verdict::GiveUp,
+        Diagnosis::Final | Diagnosis::BrokenConnection | Diagnosis::Hung => Verdict::GiveUp,
         Diagnosis::Unloaded => Verdict::Unloaded,
     }
 }

@@ -78,8 +78,14 @@ async fn a_call_that_meets_a_hung_child_is_retried_once_on_a_new_one() {
         .unwrap();
     assert_eq!(reply.usage.unwrap().completion_tokens, 3);
     let timing = reply.timing.unwrap();
-    assert_eq!(timing.attempts, 2, "the timed-out attempt and the retry: {timing:?}");
-    assert!(timing.cold_start, "the retry waited for a new process: {timing:?}");
+    assert_eq!(
+        timing.attempts, 2,
+        "the timed-out attempt and the retry: {timing:?}"
+    );
+    assert!(
+        timing.cold_start,
+        "the retry waited for a new process: {timing:?}"
+    );
     let died = wait_for_event(&mut events, Duration::from_secs(5), |e| {
         matches!(e, PoolEvent::Died { .. })
     })

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use super::entry::{ModelEntry, Phase};
 use super::{Pool, PoolError, PoolEvent, capacity};

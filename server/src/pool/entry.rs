@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};

@@ -30,7 +30,11 @@ mod slots;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The pool reads tokio's clock, so the model check's paused time governs
+// every timeout, TTL and back-off alike (one clock, deterministic per seed).
+use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;

@@ -23,6 +23,9 @@ pub enum Caller {
     Stream(RouterClient<Channel>, GenerateRequest),
     /// HTTP POST of a chat-completions body.
     Http(ThinHttp, Bytes),
+    /// `Generate` for a model the router does not know, which must be
+    /// answered `NOT_FOUND` with no upstream I/O: the floor of a gRPC call.
+    NotFound(RouterClient<Channel>, GenerateRequest),
 }
 
 impl Caller {
@@ -55,6 +58,17 @@ impl Caller {
     pub async fn call(&self) -> anyhow::Result<Reply> {
         match self {
             Caller::Http(http, body) => http.post(body).await,
+            Caller::NotFound(client, request) => {
+                let started = Instant::now();
+                match client.clone().generate(request.clone()).await {
+                    Err(status) if status.code() == tonic::Code::NotFound => Ok(Reply {
+                        tokens: 0,
+                        token_times: vec![started.elapsed()],
+                    }),
+                    Err(status) => bail!("expected NOT_FOUND, got {status}"),
+                    Ok(_) => bail!("expected NOT_FOUND, got an answer"),
+                }
+            }
             Caller::Unary(client, request) => {
                 let started = Instant::now();
                 let response = client

@@ -230,6 +230,14 @@ async fn remote_cells(
 
     eprintln!("unary cells");
     remote::unary(&subjects, upstream_pid, plan, results).await?;
+    if let Some(router) = subjects
+        .iter()
+        .find(|s| s.running.kind == SystemKind::AiRouter)
+    {
+        let client = systems::grpc_channel(&router.running.url).await?;
+        let unknown = Caller::NotFound(client, Ask::new("nope/none", "x", 1).grpc());
+        remote::floor(router, &unknown, plan, results).await?;
+    }
     eprintln!("rate sweep");
     remote::rates(&subjects, plan, results).await?;
     remote::memory(&subjects, "loaded_rss", results);

@@ -243,6 +243,43 @@ pub async fn unary(
     Ok(())
 }
 
+/// The gRPC floor: ai-router answering `NOT_FOUND` for an unknown model
+/// (no routing to an upstream, no upstream I/O) at concurrency 1, so a
+/// reader can tell the server's fixed cost from the forwarding cost.
+pub async fn floor(
+    router: &Subject,
+    floor: &Caller,
+    plan: &Plan,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let mut rec = Recorded::empty()?;
+    let mut cpu = Duration::ZERO;
+    for _ in 0..plan.rounds {
+        let c0 = tree_cpu_time(router.pid());
+        rec.merge(closed(floor, plan.unary_calls[0], 1, plan.round_time).await?)?;
+        settle(router.pid()).await;
+        cpu += tree_cpu_time(router.pid()).saturating_sub(c0);
+    }
+    let label = "ai-router NOT_FOUND floor";
+    results.add_us("floor", label, "c=1", "p50", q(&rec.latency, 0.5));
+    results.add_us("floor", label, "c=1", "p99", q(&rec.latency, 0.99));
+    results.add(
+        "floor",
+        label,
+        "c=1",
+        "cpu_per_req",
+        cpu.as_nanos() as f64 / 1e3 / rec.ok.max(1) as f64,
+        "us",
+    );
+    results.add("floor", label, "c=1", "errors", rec.errors as f64, "count");
+    if let Some(e) = rec.first_error {
+        results
+            .notes
+            .push(format!("floor: {} errors, first: {e}", rec.errors));
+    }
+    Ok(())
+}
+
 /// Open-loop sweep: the highest rate each system serves with p99 under
 /// 1 / 5 / 10 ms. A system leaves the sweep after two steps in a row over
 /// 10 ms or behind the offered rate (one step may be a neighbour's blip).

@@ -81,6 +81,14 @@ fn unary(r: &Results) -> Option<Table> {
         ]);
     }
     t.note("Direct = the thin HTTP client straight to the upstream (SSE, as ai-router asks it). CPU per request: the system's own processes from /proc (router process only for ai-router; the upstream's for direct).");
+    if let Some(p50) = r.get("floor", "ai-router NOT_FOUND floor", "c=1", "p50") {
+        t.note(format!(
+            "gRPC floor (ai-router answering NOT_FOUND, no upstream I/O, c=1): p50 {}, p99 {}, router CPU {} per call.",
+            us(p50),
+            r.show("floor", "ai-router NOT_FOUND floor", "c=1", "p99", us),
+            r.show("floor", "ai-router NOT_FOUND floor", "c=1", "cpu_per_req", us),
+        ));
+    }
     Some(t)
 }
 

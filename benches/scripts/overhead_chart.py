@@ -98,7 +98,10 @@ def main():
     if skipped:
         note += "; skipped: " + "; ".join(skipped)[:150]
     fig.suptitle(note, fontsize=10)
-    fig.tight_layout()
+    fig.text(0.01, 0.003, "Log panels: a value at or below zero (within noise of direct) is drawn at the axis floor "
+             "and labelled with its value. Ratios within one run; absolute figures move with the machine's load.",
+             fontsize=7)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(sys.argv[2], dpi=110)
     print(f"wrote {sys.argv[2]}")
 

@@ -53,14 +53,14 @@ impl Plan {
     /// The full run (about 6 minutes for the remote cells).
     pub fn full() -> Plan {
         Plan {
-            rounds: 4,
-            unary_calls: [1000, 3000],
-            round_time: Duration::from_secs(3),
+            rounds: 6,
+            unary_calls: [700, 2000],
+            round_time: Duration::from_secs(2),
             rates: vec![
                 100.0, 250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0,
             ],
             rate_step: Duration::from_millis(1500),
-            stream_calls: [60, 320],
+            stream_calls: [40, 240],
             levels: vec![64, 128, 256, 512],
         }
     }

@@ -333,7 +333,7 @@ fn targets(r: &Results) -> Option<Table> {
         check(
             "local: ahead of llama.cpp's router mode at c=16",
             Some(mine / theirs),
-            |v| format!("{v:.2}× theirs"),
+            |v| format!("{v:.3}× theirs"),
             &|v| v > 1.0,
         );
     }

@@ -83,6 +83,11 @@ impl Recorded {
     pub fn empty() -> anyhow::Result<Recorded> {
         Recorded::new()
     }
+
+    /// One empty record per system.
+    pub fn per_system(n: usize) -> anyhow::Result<Vec<Recorded>> {
+        (0..n).map(|_| Recorded::new()).collect()
+    }
 }
 
 /// `concurrency` callers, each starting its next call when its last ends,

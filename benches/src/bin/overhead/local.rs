@@ -20,9 +20,10 @@ use ai_router_testkit::gguf::{TinyModelSpec, write_tiny_llama};
 
 use crate::caller::Caller;
 use crate::drive::{Recorded, closed};
+use crate::remote::order;
 use crate::results::Results;
 use crate::servers::{Launch, Settings, System};
-use crate::systems::{grpc_channel, path_str, wait_until};
+use crate::systems::{grpc_channel, http_ok, path_str, wait_until};
 
 /// Model id (file stem).
 const MODEL: &str = "tiny";
@@ -178,15 +179,11 @@ pub async fn run(
 
     for (ci, concurrency) in [1usize, 16].into_iter().enumerate() {
         let param = format!("c={concurrency}");
-        let mut recs: Vec<Recorded> = subjects
-            .iter()
-            .map(|_| Recorded::empty())
-            .collect::<anyhow::Result<_>>()?;
+        let mut recs = Recorded::per_system(subjects.len())?;
         let mut router_cpu = vec![Duration::ZERO; subjects.len()];
         let mut model_cpu = vec![Duration::ZERO; subjects.len()];
         for round in 0..plan.rounds {
-            for k in 0..subjects.len() {
-                let i = (k + round) % subjects.len();
+            for i in order(subjects.len(), round) {
                 let s = &subjects[i];
                 let pid = s.server.pid();
                 let (own0, tree0) = (cpu_time(pid).unwrap_or_default(), tree_cpu_time(pid));
@@ -243,13 +240,7 @@ pub async fn run(
                 model_cpu[i].as_nanos() as f64 / 1e3 / calls,
                 "us",
             );
-            results.add("local", s.label, &param, "errors", r.errors as f64, "count");
-            if let Some(e) = &r.first_error {
-                results.notes.push(format!(
-                    "local {param} {}: {} errors, first: {e}",
-                    s.label, r.errors
-                ));
-            }
+            results.add_errors("local", s.label, &param, r);
         }
         eprintln!("  local {param}: done");
     }
@@ -291,14 +282,7 @@ async fn start_direct(
     let mut server = Server::spawn(llama, &args, &scratch.join("llama-direct.log"), port)?;
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().no_proxy().build()?;
-    wait_until(&mut server, "llama-server", || async {
-        Ok(http
-            .get(format!("{url}/health"))
-            .send()
-            .await?
-            .status()
-            .is_success())
-    })
-    .await?;
+    let probe = format!("{url}/health");
+    wait_until(&mut server, "llama-server", || http_ok(&http, &probe)).await?;
     Ok((server, url))
 }

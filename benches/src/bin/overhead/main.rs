@@ -2,8 +2,8 @@
 //! side with peers (issue 14).
 //!
 //! ```sh
-//! scripts/bench-overhead            # builds, prepares the peers' venv, runs (~10 min)
-//! scripts/bench-overhead --quick    # the same cells, fewer calls (~4 min)
+//! scripts/bench-overhead            # builds, prepares the peers' venv, runs (~5 min)
+//! scripts/bench-overhead --quick    # the same cells, fewer calls (~3 min)
 //! cargo run --release -p ai-router-benches --bin overhead -- [--quick] [--no-peers] [--no-local]
 //!     [--venv DIR] [--out DIR]
 //! ```

@@ -50,7 +50,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full run (about 6 minutes for the remote cells).
+    /// The full run (about 3.5 minutes for the remote cells).
     pub fn full() -> Plan {
         Plan {
             rounds: 6,
@@ -65,7 +65,7 @@ impl Plan {
         }
     }
 
-    /// `--quick`: the same cells with fewer calls (about 2 minutes).
+    /// `--quick`: the same cells with fewer calls (about 2 minutes for the remote cells).
     pub fn quick() -> Plan {
         Plan {
             rounds: 2,
@@ -121,7 +121,7 @@ pub async fn settle(pid: u32) {
 }
 
 /// The order of round `round`: rotated by one each round.
-fn order(n: usize, round: usize) -> impl Iterator<Item = usize> {
+pub fn order(n: usize, round: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (i + round) % n)
 }
 
@@ -139,10 +139,7 @@ pub async fn unary(
 ) -> anyhow::Result<()> {
     for (ci, concurrency) in [1usize, 16].into_iter().enumerate() {
         let param = format!("c={concurrency}");
-        let mut recs: Vec<Recorded> = subjects
-            .iter()
-            .map(|_| Recorded::empty())
-            .collect::<anyhow::Result<_>>()?;
+        let mut recs = Recorded::per_system(subjects.len())?;
         let mut cpu = vec![Duration::ZERO; subjects.len()];
         let mut up_cpu = vec![Duration::ZERO; subjects.len()];
         for round in 0..plan.rounds {
@@ -230,13 +227,7 @@ pub async fn unary(
                 "req/s",
             );
             results.add("unary", label, &param, "calls", r.ok as f64, "count");
-            results.add("unary", label, &param, "errors", r.errors as f64, "count");
-            if let Some(e) = &r.first_error {
-                results.notes.push(format!(
-                    "unary {param} {label}: {} errors, first: {e}",
-                    r.errors
-                ));
-            }
+            results.add_errors("unary", label, &param, r);
         }
         eprintln!("  unary {param}: done");
     }
@@ -271,12 +262,7 @@ pub async fn floor(
         cpu.as_nanos() as f64 / 1e3 / rec.ok.max(1) as f64,
         "us",
     );
-    results.add("floor", label, "c=1", "errors", rec.errors as f64, "count");
-    if let Some(e) = rec.first_error {
-        results
-            .notes
-            .push(format!("floor: {} errors, first: {e}", rec.errors));
-    }
+    results.add_errors("floor", label, "c=1", &rec);
     Ok(())
 }
 
@@ -336,10 +322,7 @@ pub async fn streams(
 ) -> anyhow::Result<()> {
     for (ci, concurrency) in [1usize, 16].into_iter().enumerate() {
         let param = format!("c={concurrency}");
-        let mut recs: Vec<Recorded> = subjects
-            .iter()
-            .map(|_| Recorded::empty())
-            .collect::<anyhow::Result<_>>()?;
+        let mut recs = Recorded::per_system(subjects.len())?;
         for round in 0..plan.rounds {
             for i in order(subjects.len(), round) {
                 let rec = closed(
@@ -377,13 +360,7 @@ pub async fn streams(
                 "us",
             );
             results.add("stream", label, &param, "streams", r.ok as f64, "count");
-            results.add("stream", label, &param, "errors", r.errors as f64, "count");
-            if let Some(e) = &r.first_error {
-                results.notes.push(format!(
-                    "stream {param} {label}: {} errors, first: {e}",
-                    r.errors
-                ));
-            }
+            results.add_errors("stream", label, &param, r);
         }
         eprintln!("  streams {param}: done");
     }

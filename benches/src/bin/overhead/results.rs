@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::drive::Recorded;
+
 /// One figure.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -57,6 +59,17 @@ impl Results {
     /// Adds a duration in microseconds.
     pub fn add_us(&mut self, cell: &str, system: &str, param: &str, metric: &str, d: Duration) {
         self.add(cell, system, param, metric, d.as_nanos() as f64 / 1e3, "us");
+    }
+
+    /// The failed calls of a run (a figure) and its first failure (a note).
+    pub fn add_errors(&mut self, cell: &str, system: &str, param: &str, rec: &Recorded) {
+        self.add(cell, system, param, "errors", rec.errors as f64, "count");
+        if let Some(e) = &rec.first_error {
+            self.notes.push(format!(
+                "{cell} {param} {system}: {} errors, first: {e}",
+                rec.errors
+            ));
+        }
     }
 
     /// A figure, if recorded.

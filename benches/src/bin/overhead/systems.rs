@@ -217,15 +217,8 @@ pub async fn start_litellm(
     let mut server = Server::spawn_env(&litellm, &args, &env, &scratch.join("litellm.log"), port)?;
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().no_proxy().build()?;
-    wait_until(&mut server, "litellm", || async {
-        Ok(http
-            .get(format!("{url}/health/liveliness"))
-            .send()
-            .await?
-            .status()
-            .is_success())
-    })
-    .await?;
+    let probe = format!("{url}/health/liveliness");
+    wait_until(&mut server, "litellm", || http_ok(&http, &probe)).await?;
     Ok(Running {
         kind: SystemKind::LiteLlm,
         server,
@@ -322,6 +315,11 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(200));
     }
+}
+
+/// Whether `GET url` answers 2xx (a readiness probe).
+pub async fn http_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<bool> {
+    Ok(http.get(url).send().await?.status().is_success())
 }
 
 /// A gRPC channel with `TCP_NODELAY`, as a latency-minded client opens it.

@@ -4,8 +4,9 @@
 //! ```sh
 //! scripts/bench-overhead            # builds, prepares the peers' venv, runs (~5 min)
 //! scripts/bench-overhead --quick    # the same cells, fewer calls (~3 min)
+//! cargo build --release -p ai-router --bin ai-router -p ai-router-testkit --bin emulator
 //! cargo run --release -p ai-router-benches --bin overhead -- [--quick] [--no-peers] [--no-local]
-//!     [--venv DIR] [--out DIR]
+//!     [--no-remote] [--venv DIR] [--out DIR]
 //! ```
 //!
 //! Every system is its own process: the upstream (the testkit's `emulator`
@@ -18,7 +19,9 @@
 //! JSON parsing) to the upstream and the peers. Cells alternate the
 //! systems in rounds. CPU and memory come from `/proc` for each system's
 //! own processes. A peer that cannot be installed or started is reported
-//! as skipped with the reason. Output: a summary on stdout, and
+//! as skipped with the reason. The local cell ([`local`]) puts a warm tiny
+//! GGUF model behind ai-router, behind llama.cpp's router mode and in
+//! front of the client directly. Output: a summary on stdout, and
 //! `overhead-<time>.csv` / `.md` under `--out` (default `benches/results`).
 
 mod caller;

@@ -25,6 +25,7 @@ mod batch;
 mod batch_backpressure;
 mod batch_scheduling;
 mod clients;
+mod emulator_bin;
 mod executor;
 mod generate_local;
 mod health_reflection;

@@ -158,7 +158,7 @@ fn count(value: Option<&str>) -> Result<u64, String> {
 
 /// Parses `250us`, `5ms`, `1.5s`, `2m`. A unit is mandatory: a bare `50`
 /// is ambiguous and rejected.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("duration `{text}` needs a unit (us, ms, s, m)"))?;

@@ -83,6 +83,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use behaviour::parse_duration;
 pub use config::EmulatorConfig;
 pub use stats::EmulatorStats;
 
@@ -109,12 +110,18 @@ impl Emulator {
     /// bound before this returns, so the server is immediately reachable
     /// (the kernel queues connections until the task accepts them).
     pub async fn start_with(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Like [`Emulator::start_with`] on a given address (the `emulator`
+    /// binary lets its caller choose the port; tests use port 0).
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> anyhow::Result<Emulator> {
         if config.slots == Some(0) {
             anyhow::bail!("EmulatorConfig::slots must be at least 1 (None = unlimited)");
         }
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        let listener = TcpListener::bind(addr)
             .await
-            .context("binding the emulator listener")?;
+            .with_context(|| format!("binding the emulator listener on {addr}"))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let app = handlers::router(AppState::new(config, shared.clone()))

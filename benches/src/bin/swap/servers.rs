@@ -2,17 +2,12 @@
 //! free loopback port and waited on until it answers (never a blind sleep):
 //! the ai-router release binary, and llama-server in router mode.
 //!
-//! Every process is stopped on drop, errors included: SIGTERM, a grace
-//! period, then SIGKILL to its whole process group; it also gets SIGTERM if
-//! this bench dies (`PR_SET_PDEATHSIG`).
+//! Every process is a [`Server`]: stopped on drop, errors included.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ai_router_benches::server_proc::{Server, free_port};
 use ai_router_proto::v1::ListModelsRequest;
 use ai_router_proto::v1::router_client::RouterClient;
 use ai_router_testkit::procs::{proc_info, signal};
@@ -20,10 +15,6 @@ use anyhow::{Context, bail};
 
 /// Longest a server may take to answer after its spawn.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// SIGTERM → SIGKILL grace. llama.cpp's router waits for its children on
-/// SIGTERM (they get 10 s each), ai-router stops its own within 2-5 s.
-const STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// Start attempts (a free port chosen by binding :0 can be taken by a
 /// stranger before the server binds it).
@@ -249,132 +240,6 @@ fn path_str(p: &Path) -> anyhow::Result<String> {
     p.to_str()
         .map(str::to_string)
         .with_context(|| format!("path is not UTF-8: {}", p.display()))
-}
-
-/// A free loopback port (bound, then released for the server to take).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// A server process in its own process group, logging to a file.
-pub struct Server {
-    child: Option<Child>,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn spawn(binary: &Path, args: &[String], log: &Path, port: u16) -> anyhow::Result<Server> {
-        let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
-        let mut command = Command::new(binary);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
-        // SAFETY: the closure runs between fork and exec and only calls
-        // prctl(2), which is async-signal-safe. The bench spawns from its
-        // main thread (a current-thread runtime), which lives until the
-        // end, so the signal means "the bench died", not "a thread ended".
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
-        Ok(Server {
-            child: Some(child),
-            port,
-            log: log.to_path_buf(),
-        })
-    }
-
-    /// Its pid (0 once stopped).
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
-        match self.child.as_mut() {
-            Some(c) => Ok(c.try_wait()?),
-            None => bail!("already stopped"),
-        }
-    }
-
-    /// Its log file (stdout and stderr).
-    pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-
-    /// The last `lines` lines of its log.
-    pub fn log_tail(&self, lines: usize) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = File::open(&self.log) {
-            let len = f.metadata().map_or(0, |m| m.len());
-            let _ = f.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
-            let _ = f.read_to_string(&mut text);
-        }
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// SIGTERM, up to [`STOP_GRACE`] for it to exit, then SIGKILL to the
-    /// process group; reaps it. Returns how it ended.
-    pub fn stop(&mut self) -> String {
-        let Some(mut child) = self.child.take() else {
-            return "already stopped".into();
-        };
-        let pid = child.id();
-        let _ = signal(pid, libc::SIGTERM);
-        let until = Instant::now() + STOP_GRACE;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    // Anything it left in its group (llama.cpp's children
-                    // share it) goes too.
-                    kill_group(pid);
-                    return format!("exited ({status})");
-                }
-                Ok(None) if Instant::now() < until => {
-                    // Bounded poll for the exit of a process that is not
-                    // ours to wait on asynchronously.
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                _ => {
-                    kill_group(pid);
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return format!("killed after {STOP_GRACE:?}");
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn kill_group(pgid: u32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        // SAFETY: kill(2) has no memory-safety preconditions; a negative
-        // pid names the process group the child leads (process_group(0)).
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
 }
 
 /// SIGKILLs every pid in `pids` still running llama-server (children a

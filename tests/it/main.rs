@@ -26,6 +26,8 @@ mod batch_scheduling;
 mod executor;
 mod generate_local;
 mod health_reflection;
+mod http_door;
+mod http_openai_sdk;
 mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;

@@ -8,11 +8,11 @@ mod deadline;
 mod generate;
 mod generate_stream;
 mod list_models;
-mod outcome;
+pub(crate) mod outcome;
 mod stats;
 pub mod status;
 mod tonic_statuses;
-mod trace;
+pub(crate) mod trace;
 mod validate;
 
 use std::sync::Arc;

@@ -1,0 +1,137 @@
+"""Calls the ai-router HTTP door with the official `openai` package and
+prints what came back as one JSON line, for the Rust tests to check.
+
+usage: openai_sdk.py CASE BASE_URL MODEL [ARG]
+
+Any error the SDK raises that the case does not expect fails the script
+(non-zero exit, traceback on stderr).
+"""
+
+import json
+import sys
+
+import openai
+
+
+def client(base_url):
+    # max_retries=0: a test sees the router's answer, not the SDK's retries.
+    return openai.OpenAI(base_url=base_url, api_key="sk-test-key", max_retries=0, timeout=60)
+
+
+def chat(c, model, _arg):
+    r = c.chat.completions.create(
+        model=model,
+        messages=[
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Say hello"},
+        ],
+        max_tokens=5,
+    )
+    choice = r.choices[0]
+    return {
+        "id": r.id,
+        "object": r.object,
+        "model": r.model,
+        "content": choice.message.content,
+        "role": choice.message.role,
+        "finish_reason": choice.finish_reason,
+        "usage": r.usage.model_dump(exclude_none=True),
+    }
+
+
+def stream(c, model, _arg):
+    chunks = c.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Count"}],
+        max_tokens=6,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    content, finish, usage, roles, ids, count = "", None, None, [], set(), 0
+    for chunk in chunks:
+        count += 1
+        ids.add(chunk.id)
+        if chunk.usage is not None:
+            usage = chunk.usage.model_dump(exclude_none=True)
+        for choice in chunk.choices:
+            if choice.delta.role:
+                roles.append(choice.delta.role)
+            content += choice.delta.content or ""
+            finish = choice.finish_reason or finish
+    return {
+        "content": content,
+        "finish_reason": finish,
+        "usage": usage,
+        "roles": roles,
+        "ids": len(ids),
+        "chunks": count,
+    }
+
+
+def stream_error(c, model, _arg):
+    """A stream whose upstream fails after some text: the SDK must raise."""
+    content = ""
+    try:
+        for chunk in c.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], max_tokens=8, stream=True
+        ):
+            for choice in chunk.choices:
+                content += choice.delta.content or ""
+    except openai.APIError as e:
+        return {"raised": type(e).__name__, "message": e.message, "content": content}
+    return {"raised": None, "content": content}
+
+
+def completion(c, model, _arg):
+    r = c.completions.create(model=model, prompt="Once upon a time", max_tokens=4)
+    return {
+        "object": r.object,
+        "text": r.choices[0].text,
+        "finish_reason": r.choices[0].finish_reason,
+        "usage": r.usage.model_dump(exclude_none=True),
+    }
+
+
+def completion_stream(c, model, _arg):
+    text, finish = "", None
+    for chunk in c.completions.create(
+        model=model, prompt="Once", max_tokens=3, stream=True
+    ):
+        for choice in chunk.choices:
+            text += choice.text
+            finish = choice.finish_reason or finish
+    return {"text": text, "finish_reason": finish}
+
+
+def models(c, _model, _arg):
+    return {"ids": [m.id for m in c.models.list()]}
+
+
+def error(c, model, _arg):
+    """A call the router refuses: the SDK's typed error, status and body."""
+    try:
+        c.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], max_tokens=2
+        )
+    except openai.APIStatusError as e:
+        body = e.body if isinstance(e.body, dict) else {}
+        return {
+            "class": type(e).__name__,
+            "status": e.status_code,
+            "type": body.get("type"),
+            "code": body.get("code"),
+            "message": body.get("message"),
+            "retry_after": e.response.headers.get("retry-after"),
+        }
+    return {"class": None}
+
+
+CASES = {
+    f.__name__: f
+    for f in [chat, stream, stream_error, completion, completion_stream, models, error]
+}
+
+if __name__ == "__main__":
+    case, base_url, model = sys.argv[1], sys.argv[2], sys.argv[3]
+    arg = sys.argv[4] if len(sys.argv) > 4 else None
+    print(json.dumps(CASES[case](client(base_url), model, arg)))

@@ -28,6 +28,7 @@ mod generate_local;
 mod health_reflection;
 mod http_door;
 mod http_openai_sdk;
+mod http_readme;
 mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;

@@ -25,6 +25,7 @@ mod batch_backpressure;
 mod batch_scheduling;
 mod executor;
 mod generate_local;
+mod generation_features;
 mod health_reflection;
 mod http_door;
 mod http_openai_sdk;

@@ -126,9 +126,138 @@ def error(c, model, _arg):
     return {"class": None}
 
 
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def tools(c, model, _arg):
+    """An agent loop: the model calls a tool, gets its result, answers."""
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    first = c.chat.completions.create(
+        model=model, messages=messages, tools=[WEATHER], tool_choice="auto", max_tokens=3
+    )
+    call = first.choices[0].message.tool_calls[0]
+    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"})
+    second = c.chat.completions.create(
+        model=model, messages=messages, tools=[WEATHER], max_tokens=3
+    )
+    return {
+        "finish_reason": first.choices[0].finish_reason,
+        "content": first.choices[0].message.content,
+        "call": {"id": call.id, "type": call.type, "name": call.function.name,
+                 "arguments": json.loads(call.function.arguments)},
+        "answer": second.choices[0].message.content,
+        "answer_finish": second.choices[0].finish_reason,
+    }
+
+
+def tools_stream(c, model, _arg):
+    calls, finish, content = {}, None, ""
+    for chunk in c.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        max_tokens=4,
+        stream=True,
+    ):
+        for choice in chunk.choices:
+            content += choice.delta.content or ""
+            finish = choice.finish_reason or finish
+            for d in choice.delta.tool_calls or []:
+                call = calls.setdefault(d.index, {"id": None, "name": "", "arguments": "", "pieces": 0})
+                call["id"] = d.id or call["id"]
+                call["name"] += (d.function.name or "") if d.function else ""
+                call["arguments"] += (d.function.arguments or "") if d.function else ""
+                call["pieces"] += 1
+    return {"calls": [calls[i] for i in sorted(calls)], "finish_reason": finish, "content": content}
+
+
+def json_schema(c, model, _arg):
+    """Structured output through the SDK's own parse() with a pydantic model."""
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        text: str
+
+    parsed = c.chat.completions.parse(
+        model=model, messages=[{"role": "user", "content": "Answer in JSON"}],
+        response_format=Answer, max_tokens=50,
+    )
+    plain = c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Answer in JSON"}],
+        response_format={"type": "json_object"}, max_tokens=2,
+    )
+    return {
+        "parsed": parsed.choices[0].message.parsed.text,
+        "json_object": json.loads(plain.choices[0].message.content),
+    }
+
+
+def schema_local(c, model, _arg):
+    """A real llama-server constrains its output to the schema by grammar."""
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    r = c.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Is the sky blue?"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "yes_no", "schema": schema}},
+        max_tokens=200,
+        temperature=0,
+    )
+    return {"content": r.choices[0].message.content, "finish_reason": r.choices[0].finish_reason}
+
+
+def reasoning(c, model, _arg):
+    whole = c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Think"}], max_tokens=2
+    )
+    reasoning_streamed, content_streamed = "", ""
+    for chunk in c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Think"}], max_tokens=2, stream=True
+    ):
+        for choice in chunk.choices:
+            extra = choice.delta.model_extra or {}
+            reasoning_streamed += extra.get("reasoning_content") or ""
+            content_streamed += choice.delta.content or ""
+    message = whole.choices[0].message
+    return {
+        "content": message.content,
+        "reasoning": (message.model_extra or {}).get("reasoning_content"),
+        "content_streamed": content_streamed,
+        "reasoning_streamed": reasoning_streamed,
+    }
+
+
+def penalties(c, model, _arg):
+    r = c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "x"}], max_tokens=2,
+        presence_penalty=0.5, frequency_penalty=-0.25, seed=7,
+    )
+    return {"content": r.choices[0].message.content}
+
+
 CASES = {
     f.__name__: f
-    for f in [chat, stream, stream_error, completion, completion_stream, models, error]
+    for f in [
+        chat, stream, stream_error, completion, completion_stream, models, error,
+        tools, tools_stream, json_schema, schema_local, reasoning, penalties,
+    ]
 }
 
 if __name__ == "__main__":

@@ -107,14 +107,17 @@ impl Router for FakeRouter {
             GenerateChunk {
                 delta: head.to_owned(),
                 done: None,
+                ..Default::default()
             },
             GenerateChunk {
                 delta: tail.to_owned(),
                 done: None,
+                ..Default::default()
             },
             GenerateChunk {
                 delta: String::new(),
                 done: Some(done),
+                ..Default::default()
             },
         ];
         Ok(Response::new(Box::pin(futures::stream::iter(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ai_router_proto::v1 as pb;
 
-use crate::domain::{BackendKind, Completion};
+use crate::domain::{BackendKind, Completion, ToolCall, ToolCallDelta};
 use crate::metrics::Summary;
 
 /// A `google.protobuf.Duration`.
@@ -43,6 +43,27 @@ pub fn response(
         trace_id,
         client_request_id,
         upstream_id: c.upstream_id.unwrap_or_default(),
+        tool_calls: c.tool_calls.into_iter().map(tool_call).collect(),
+        reasoning: c.reasoning,
+    }
+}
+
+/// A tool call message.
+pub fn tool_call(c: ToolCall) -> pb::ToolCall {
+    pb::ToolCall {
+        id: c.id,
+        name: c.name,
+        arguments: c.arguments,
+    }
+}
+
+/// A streamed tool-call piece.
+pub fn tool_call_delta(d: ToolCallDelta) -> pb::ToolCallDelta {
+    pb::ToolCallDelta {
+        index: d.index,
+        id: d.id.unwrap_or_default(),
+        name: d.name.unwrap_or_default(),
+        arguments: d.arguments,
     }
 }
 

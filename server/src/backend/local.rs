@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::{Acquired, Backend, Diagnosis, Listing};
 use crate::config::{EndpointKind, LocalConfig};
-use crate::domain::{BackendKind, ModelId};
+use crate::domain::{BackendKind, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
@@ -85,6 +85,19 @@ impl Backend for LocalModel {
 
     fn upstream_model<'a>(&'a self, id: &'a ModelId) -> &'a str {
         id.as_str()
+    }
+
+    /// llama-server formats tools with its jinja chat templates; a model
+    /// started with `--no-jinja` cannot take them.
+    fn unsupported(&self, job: &Job) -> Option<&'static str> {
+        let no_jinja = self
+            .entry
+            .spec
+            .settings
+            .extra_args
+            .iter()
+            .any(|a| a == "--no-jinja");
+        (no_jinja && !job.params.tools.is_empty()).then_some("tools")
     }
 
     fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 pub use local::LocalModel;
 pub use remote::RemoteEndpoint;
 
-use crate::domain::{BackendKind, ModelId};
+use crate::domain::{BackendKind, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{Lease, ModelStatus};
@@ -42,6 +42,13 @@ pub trait Backend: Send + Sync {
     fn serves(&self, upstream_model: &str) -> bool {
         let _ = upstream_model;
         true
+    }
+
+    /// The first request feature this backend cannot do (`tools`,
+    /// `response_format`...), if any; the request is then refused naming it.
+    fn unsupported(&self, job: &Job) -> Option<&'static str> {
+        let _ = job;
+        None
     }
 
     /// A ready target for one request.

@@ -74,6 +74,47 @@ pub enum ValidationError {
         /// The limit in bytes.
         max_bytes: usize,
     },
+    /// A penalty that is NaN, infinite or out of -2..=2.
+    #[error("{field} must be a number from -2 to 2")]
+    Penalty {
+        /// `presence_penalty` or `frequency_penalty`.
+        field: &'static str,
+    },
+    /// Too many tools.
+    #[error("at most {max} tools are allowed")]
+    TooManyTools {
+        /// The limit.
+        max: usize,
+    },
+    /// A tool name outside `[A-Za-z0-9_-]{1,64}`, or given twice.
+    #[error("tools[{index}].name must be 1 to 64 letters, digits, '_' or '-', and unique")]
+    ToolName {
+        /// Position of the tool.
+        index: usize,
+    },
+    /// JSON text that is not a JSON object.
+    #[error("{field} must be a JSON object")]
+    NotAJsonObject {
+        /// Which field (`tools[2].parameters`, `response_format.json_schema.schema`).
+        field: String,
+    },
+    /// `tool_choice` without tools, or naming a function that is not a tool.
+    #[error("tool_choice {0}")]
+    ToolChoice(&'static str),
+    /// A tool message without the id of the call it answers.
+    #[error("messages[{index}] has role tool but no tool_call_id")]
+    ToolCallId {
+        /// Position of the message.
+        index: usize,
+    },
+    /// A feature the backend that would answer cannot do.
+    #[error("{feature} is not supported by {backend}")]
+    Unsupported {
+        /// The request field (`tools`, `response_format`, ...).
+        feature: &'static str,
+        /// Who would have answered (`local:embed-model`, `lab`).
+        backend: String,
+    },
     /// A batch with no items.
     #[error("items is empty: a batch needs at least one item")]
     EmptyBatch,

@@ -15,7 +15,7 @@ use super::status::HttpError;
 use super::stream::{self, Render, json_event};
 use super::unary;
 use super::wire::{ChatRequest, Delta};
-use crate::domain::Completion;
+use crate::domain::{self, Completion};
 
 /// The span name, as `generate` is on the gRPC door.
 const SPAN: &str = "chat_completions";
@@ -50,16 +50,27 @@ impl Render for ChatRender {
         let delta = Delta {
             role: Some("assistant"),
             content: Some(String::new()),
+            ..Delta::default()
         };
         vec![json_event(&response::chat_chunk(&self.id, delta, None))]
     }
 
-    fn text(&self, text: String) -> Event {
-        let delta = Delta {
-            role: None,
-            content: Some(text),
+    fn delta(&self, delta: domain::Delta) -> Option<Event> {
+        let delta = match delta {
+            domain::Delta::Text(text) => Delta {
+                content: Some(text),
+                ..Delta::default()
+            },
+            domain::Delta::Reasoning(text) => Delta {
+                reasoning_content: Some(text),
+                ..Delta::default()
+            },
+            domain::Delta::ToolCall(call) => Delta {
+                tool_calls: Some(vec![response::tool_call_chunk(call)]),
+                ..Delta::default()
+            },
         };
-        json_event(&response::chat_chunk(&self.id, delta, None))
+        Some(json_event(&response::chat_chunk(&self.id, delta, None)))
     }
 
     fn closing(&self, c: &Completion) -> Vec<Event> {

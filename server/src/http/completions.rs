@@ -14,7 +14,7 @@ use super::status::HttpError;
 use super::stream::{self, Render, json_event};
 use super::unary;
 use super::wire::CompletionRequest;
-use crate::domain::Completion;
+use crate::domain::{Completion, Delta};
 
 const SPAN: &str = "completions";
 
@@ -54,8 +54,15 @@ impl Render for TextRender {
         Vec::new()
     }
 
-    fn text(&self, text: String) -> Event {
-        json_event(&response::text_completion(&self.id, text, None, None))
+    /// Only answer text: the text-completion API has no field for
+    /// reasoning, and its requests cannot declare tools.
+    fn delta(&self, delta: Delta) -> Option<Event> {
+        match delta {
+            Delta::Text(text) => Some(json_event(&response::text_completion(
+                &self.id, text, None, None,
+            ))),
+            Delta::Reasoning(_) | Delta::ToolCall(_) => None,
+        }
     }
 
     fn closing(&self, c: &Completion) -> Vec<Event> {

@@ -11,11 +11,20 @@ use serde_json::Value;
 
 use super::caller::Caller;
 use super::status::HttpError;
-use super::wire::{ChatRequest, CompletionRequest, OtherFields, RequestMessage};
+use super::wire::{
+    ChatRequest, CompletionRequest, OtherFields, RequestMessage, ResponseFormatIn, ToolIn,
+};
 
 /// Fields accepted and ignored: they label or bill a request, they do not
-/// change the answer.
-const IGNORED: [&str; 4] = ["user", "store", "metadata", "service_tier"];
+/// change the answer. (`parallel_tool_calls`: the model may make several
+/// calls in one answer either way; every call it makes is returned.)
+const IGNORED: [&str; 5] = [
+    "user",
+    "store",
+    "metadata",
+    "service_tier",
+    "parallel_tool_calls",
+];
 
 /// A chat request as the proto request, and whether to stream.
 pub fn chat(body: ChatRequest, caller: &Caller) -> Result<(pb::GenerateRequest, bool), HttpError> {
@@ -32,6 +41,13 @@ pub fn chat(body: ChatRequest, caller: &Caller) -> Result<(pb::GenerateRequest, 
         .into_iter()
         .filter(|m| *m != body.model)
         .collect();
+    let tools = body
+        .tools
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| tool(i, t))
+        .collect::<Result<Vec<_>, _>>()?;
     let request = pb::GenerateRequest {
         model: body.model,
         input: Some(Input::Messages(pb::ChatMessages { messages })),
@@ -41,6 +57,11 @@ pub fn chat(body: ChatRequest, caller: &Caller) -> Result<(pb::GenerateRequest, 
             top_p: body.top_p,
             stop: body.stop.map(|s| s.into_vec()).unwrap_or_default(),
             seed: body.seed,
+            presence_penalty: body.presence_penalty,
+            frequency_penalty: body.frequency_penalty,
+            response_format: body.response_format.map(response_format).transpose()?,
+            tools,
+            tool_choice: body.tool_choice.map(tool_choice).transpose()?,
         }),
         fallback_models,
         client_request_id: caller.client_request_id.clone(),
@@ -77,6 +98,7 @@ pub fn completion(
             top_p: body.top_p,
             stop: body.stop.map(|s| s.into_vec()).unwrap_or_default(),
             seed: body.seed,
+            ..Default::default()
         }),
         fallback_models: Vec::new(),
         client_request_id: caller.client_request_id.clone(),
@@ -109,7 +131,98 @@ fn message(index: usize, m: RequestMessage) -> Result<pb::ChatMessage, HttpError
             ));
         }
     };
-    Ok(pb::ChatMessage { role, content })
+    let tool_calls = m
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| pb::ToolCall {
+            id: c.id,
+            name: c.function.name,
+            arguments: c.function.arguments,
+        })
+        .collect();
+    Ok(pb::ChatMessage {
+        role,
+        content,
+        tool_calls,
+        tool_call_id: m.tool_call_id.unwrap_or_default(),
+    })
+}
+
+fn tool(index: usize, t: ToolIn) -> Result<pb::Tool, HttpError> {
+    if t.kind != "function" {
+        return Err(HttpError::unsupported(
+            &format!("tools[{index}].type"),
+            "only function tools are taken",
+        ));
+    }
+    Ok(pb::Tool {
+        name: t.function.name,
+        description: t.function.description.unwrap_or_default(),
+        parameters_json: t
+            .function
+            .parameters
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    })
+}
+
+fn tool_choice(choice: Value) -> Result<pb::ToolChoice, HttpError> {
+    use pb::tool_choice::{Choice, Mode};
+    let mode = |m: Mode| Choice::Mode(m as i32);
+    let choice = match choice.as_str() {
+        Some("auto") => mode(Mode::AutoUnspecified),
+        Some("none") => mode(Mode::None),
+        Some("required") => mode(Mode::Required),
+        _ => match choice.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) if choice.get("type").and_then(Value::as_str) == Some("function") => {
+                Choice::Function(name.to_string())
+            }
+            _ => {
+                return Err(HttpError::invalid_field(
+                    "tool_choice",
+                    "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                ));
+            }
+        },
+    };
+    Ok(pb::ToolChoice {
+        choice: Some(choice),
+    })
+}
+
+fn response_format(format: ResponseFormatIn) -> Result<pb::ResponseFormat, HttpError> {
+    use pb::response_format::Format;
+    let format = match format.kind.as_str() {
+        "text" => None,
+        "json_object" => Some(Format::JsonObject(pb::JsonObject {})),
+        "json_schema" => {
+            let spec = format.json_schema.ok_or_else(|| {
+                HttpError::invalid_field(
+                    "response_format.json_schema",
+                    "is required with type json_schema",
+                )
+            })?;
+            let schema = spec.schema.ok_or_else(|| {
+                HttpError::invalid_field(
+                    "response_format.json_schema.schema",
+                    "is required with type json_schema",
+                )
+            })?;
+            Some(Format::JsonSchema(pb::JsonSchema {
+                name: spec.name.unwrap_or_default(),
+                schema_json: schema.to_string(),
+                strict: spec.strict.unwrap_or(false),
+            }))
+        }
+        _ => {
+            return Err(HttpError::invalid_field(
+                "response_format.type",
+                "must be text, json_object or json_schema",
+            ));
+        }
+    };
+    Ok(pb::ResponseFormat { format })
 }
 
 /// The text of a list of content parts, joined by newlines; any other kind
@@ -178,7 +291,8 @@ fn why_unsupported(name: &str) -> &'static str {
         "n" | "best_of" => "one choice per request; send several requests instead",
         "logit_bias" => "the backends are not given token biases",
         "echo" | "suffix" => "the prompt is sent as a chat message, which has no echo or suffix",
-        "functions" | "function_call" => "the legacy functions API is not taken",
+        "functions" | "function_call" => "the legacy functions API is not taken; use tools",
+        "logprobs" | "top_logprobs" => "log-probabilities are not returned by this router",
         "audio" | "modalities" | "prediction" | "web_search_options" => {
             "this router generates text only"
         }

@@ -7,10 +7,10 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::wire::{
-    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChunkChoice, Delta, TextChoice,
-    TextCompletion, Usage,
+    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChunkChoice, Delta, FunctionCall,
+    FunctionChunk, TextChoice, TextCompletion, ToolCallChunk, ToolCallOut, Usage,
 };
-use crate::domain::Completion;
+use crate::domain::{Completion, ToolCall, ToolCallDelta};
 
 /// Identity shared by every chunk of one answer.
 #[derive(Debug, Clone)]
@@ -75,10 +75,38 @@ pub fn chat_completion(id: AnswerId, c: Completion) -> ChatCompletion {
             logprobs: None,
             message: AssistantMessage {
                 role: "assistant",
-                content: Some(c.text),
+                // OpenAI's shape: null content when the model only called tools.
+                content: (!c.text.is_empty() || c.tool_calls.is_empty()).then_some(c.text),
+                reasoning_content: Some(c.reasoning).filter(|r| !r.is_empty()),
+                tool_calls: (!c.tool_calls.is_empty())
+                    .then(|| c.tool_calls.into_iter().map(tool_call).collect()),
             },
         }],
         model: c.model,
+    }
+}
+
+fn tool_call(c: ToolCall) -> ToolCallOut {
+    ToolCallOut {
+        id: c.id,
+        kind: "function".to_string(),
+        function: FunctionCall {
+            name: c.name,
+            arguments: c.arguments,
+        },
+    }
+}
+
+/// A streamed tool-call piece.
+pub fn tool_call_chunk(d: ToolCallDelta) -> ToolCallChunk {
+    ToolCallChunk {
+        index: d.index,
+        kind: d.id.is_some().then_some("function"),
+        id: d.id,
+        function: FunctionChunk {
+            name: d.name,
+            arguments: d.arguments,
+        },
     }
 }
 

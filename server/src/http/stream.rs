@@ -25,7 +25,7 @@ use super::caller::Caller;
 use super::status::HttpError;
 use crate::api::outcome::OutcomeRecorder;
 use crate::api::trace;
-use crate::domain::{Completion, DeltaSink, Job};
+use crate::domain::{Completion, Delta, DeltaSink, Job};
 use crate::error::RouterError;
 
 /// Pieces buffered towards a slow reader before the upstream is slowed down.
@@ -33,8 +33,8 @@ const CHANNEL: usize = 32;
 
 /// What the producer hands the response body.
 pub enum Piece {
-    /// New text.
-    Text(String),
+    /// New output.
+    Output(Delta),
     /// The end, with the summary.
     Done(Box<Completion>),
     /// The end, failed.
@@ -45,8 +45,8 @@ pub enum Piece {
 pub trait Render: Send + 'static {
     /// Events before the first text (the chat role chunk).
     fn opening(&self) -> Vec<Event>;
-    /// One piece of text.
-    fn text(&self, text: String) -> Event;
+    /// One piece of output; None for a kind the route cannot show.
+    fn delta(&self, delta: Delta) -> Option<Event>;
     /// The finish chunk, and the usage chunk when asked for.
     fn closing(&self, completion: &Completion) -> Vec<Event>;
 }
@@ -72,7 +72,7 @@ pub async fn respond(
     let hard_stop = state.hard_stop.clone();
     state.tasks.spawn(
         async move {
-            let (text_tx, mut text_rx) = mpsc::channel::<String>(CHANNEL);
+            let (text_tx, mut text_rx) = mpsc::channel::<Delta>(CHANNEL);
             let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(
                 &job,
@@ -85,7 +85,7 @@ pub async fn respond(
                 tokio::select! {
                     biased;
                     Some(text) = text_rx.recv() => {
-                        if tx.send(Piece::Text(text)).await.is_err() {
+                        if tx.send(Piece::Output(text)).await.is_err() {
                             return;
                         }
                     }
@@ -98,7 +98,7 @@ pub async fn respond(
                 }
             };
             while let Ok(text) = text_rx.try_recv() {
-                if tx.send(Piece::Text(text)).await.is_err() {
+                if tx.send(Piece::Output(text)).await.is_err() {
                     return;
                 }
             }
@@ -128,7 +128,7 @@ pub async fn respond(
 
 fn events(render: &impl Render, piece: Piece) -> Vec<Event> {
     match piece {
-        Piece::Text(text) => vec![render.text(text)],
+        Piece::Output(delta) => render.delta(delta).into_iter().collect(),
         Piece::Done(c) => {
             let mut events = render.closing(&c);
             events.push(Event::default().data("[DONE]"));

@@ -13,7 +13,7 @@ use super::connections::CountConnections;
 use super::error::UpstreamError;
 use super::response::{self, AttemptError};
 use super::retry::{RetryPolicy, next_delay};
-use super::types::{ChatCompletionRequest, StreamOptions, WireMessage};
+use super::types::{self, ChatCompletionRequest, StreamOptions, WireMessage};
 use crate::config::EndpointKind;
 use crate::domain::DeltaSink;
 use crate::metrics::UpstreamMetrics;
@@ -258,6 +258,11 @@ impl UpstreamClient {
             top_p: call.top_p,
             stop: &call.stop,
             seed: call.seed,
+            presence_penalty: call.presence_penalty,
+            frequency_penalty: call.frequency_penalty,
+            response_format: types::response_format(call.response_format.as_ref()),
+            tools: types::tools(&call.tools),
+            tool_choice: types::tool_choice(call.tool_choice.as_ref()),
             stream: target.stream,
             stream_options: target.stream.then_some(StreamOptions {
                 include_usage: true,

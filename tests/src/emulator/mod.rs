@@ -45,6 +45,17 @@
 //! | `retry_after=S` | `Retry-After` value for 429 (and 503 if given) |
 //! | `midstream_error=N` | N tokens then an SSE `error` event (`finish_reason: "error"`), no `[DONE]`; non-streaming: 200 with an `error` object |
 //! | `reset` | TCP RST, no response at all (see below) |
+//! | `reasoning` | the answer starts with reasoning (`"think0 think1"`, OpenRouter's `reasoning` field, streamed in two pieces) |
+//!
+//! # Tools and JSON output
+//! With `tools` (and `tool_choice` not `"none"`), the model calls the
+//! function `tool_choice` names, else the first tool, instead of answering
+//! (with `"auto"` or no choice, only while the last message is not a tool
+//! result, so an agent loop ends): `finish_reason: "tool_calls"`, one call
+//! with id `call_0` whose arguments are the tokens as a JSON object,
+//! `{"text":"tok0 tok1"}`, streamed in pieces after a first piece that
+//! names the function. With `response_format` `json_object` or
+//! `json_schema`, the content is that same JSON object.
 //!
 //! Precedence: `reset` > `status` > `flaky` > `rate_limit` > `silent` >
 //! generation. Generating requests (and `silent`) wait for a slot when

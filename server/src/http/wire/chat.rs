@@ -38,6 +38,21 @@ pub struct ChatRequest {
     /// OpenRouter's convention: models to fall back to, in order.
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// Presence penalty, -2..=2.
+    #[serde(default)]
+    pub presence_penalty: Option<f32>,
+    /// Frequency penalty, -2..=2.
+    #[serde(default)]
+    pub frequency_penalty: Option<f32>,
+    /// `{"type": "text" | "json_object" | "json_schema", "json_schema": {...}}`.
+    #[serde(default)]
+    pub response_format: Option<ResponseFormatIn>,
+    /// Function tools.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolIn>>,
+    /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
     /// Everything else.
     #[serde(flatten)]
     pub other: OtherFields,
@@ -51,9 +66,113 @@ pub struct RequestMessage {
     /// A string, a list of content parts, or null.
     #[serde(default)]
     pub content: Option<serde_json::Value>,
+    /// Assistant messages: the calls the model made.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<ToolCallOut>>,
+    /// Tool messages: the call answered.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
     /// Everything else (`name`, `tool_calls`, ...).
     #[serde(flatten)]
     pub other: OtherFields,
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResponseFormatIn {
+    /// `text`, `json_object` or `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// With `json_schema`.
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaIn>,
+}
+
+/// `response_format.json_schema`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JsonSchemaIn {
+    /// A name for it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The schema.
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    /// OpenAI's strict mode.
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+/// One entry of `tools`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolIn {
+    /// Must be `function`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The function.
+    pub function: FunctionIn,
+}
+
+/// A function tool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FunctionIn {
+    /// Name.
+    pub name: String,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// JSON Schema of its parameters.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// A tool call, in a request's assistant message or in an answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolCallOut {
+    /// The call's id.
+    pub id: String,
+    /// Always `"function"`.
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    /// Name and arguments.
+    pub function: FunctionCall,
+}
+
+fn function_kind() -> String {
+    "function".to_string()
+}
+
+/// A function call's name and arguments (JSON text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// Function name.
+    pub name: String,
+    /// Arguments, JSON text.
+    pub arguments: String,
+}
+
+/// A streamed piece of a tool call.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolCallChunk {
+    /// Which call.
+    pub index: u32,
+    /// Its id (first piece).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `"function"` (first piece).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// Name (first piece) and more arguments.
+    pub function: FunctionChunk,
+}
+
+/// A piece of a function call.
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionChunk {
+    /// Name (first piece).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// More argument text.
+    pub arguments: String,
 }
 
 /// A whole answer.
@@ -91,8 +210,15 @@ pub struct ChatChoice {
 pub struct AssistantMessage {
     /// Always `"assistant"`.
     pub role: &'static str,
-    /// The text.
+    /// The text; null when the model only called tools.
     pub content: Option<String>,
+    /// The model's reasoning, apart from the answer (llama-server's and
+    /// DeepSeek's name for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    /// The calls the model made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallOut>>,
 }
 
 /// One streamed chunk (`object: "chat.completion.chunk"`).
@@ -135,4 +261,10 @@ pub struct Delta {
     /// New text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// New reasoning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    /// Pieces of tool calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallChunk>>,
 }

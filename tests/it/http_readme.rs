@@ -1,7 +1,10 @@
 //! The README's `curl` examples for the HTTP door, run as written (only the
 //! address changed) against a router serving a real tiny local model named
-//! `demo`, so the documentation cannot drift from what the door does.
+//! `demo` (and a second tiny file as the embedding model `demo-embed`), so the
+//! documentation cannot drift from what the door does.
 
+use ai_router::config::{LlamaSettings, LocalModelConfig};
+use ai_router_testkit::gguf::write_tiny_llama_default;
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::router::{TestRouter, local_config};
 use serde_json::Value;
@@ -28,10 +31,22 @@ fn curl_examples() -> Vec<String> {
 #[tokio::test]
 async fn the_readme_curl_examples_work_as_written() {
     let examples = curl_examples();
-    assert!(examples.len() >= 3, "{examples:?}");
+    assert!(examples.len() >= 5, "{examples:?}");
     let models = ModelDir::with_models(&["demo"]).unwrap();
     let mut config = local_config(models.path()).unwrap();
     config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    // Its own file: a declared model on a scanned file's path replaces it.
+    let embed_dir = tempfile::tempdir().unwrap();
+    let embed_path = embed_dir.path().join("demo-embed.gguf");
+    write_tiny_llama_default(&embed_path, 3).unwrap();
+    config.local.models.push(LocalModelConfig {
+        id: "demo-embed".into(),
+        path: embed_path,
+        settings: LlamaSettings {
+            embeddings: true,
+            ..config.local.defaults.clone()
+        },
+    });
     let router = TestRouter::start(config).await.unwrap();
     let addr = router.http_addr.unwrap().to_string();
 
@@ -63,13 +78,34 @@ async fn the_readme_curl_examples_work_as_written() {
 
 fn check_whole(example: &str, body: &Value) {
     match body["object"].as_str() {
+        Some("chat.completion") if example.contains("json_schema") => {
+            // Grammar-constrained: the answer is the schema's JSON.
+            let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+            let answer: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("{example}\nnot JSON ({e}): {text:?}"));
+            assert!(
+                answer["answer"] == "yes" || answer["answer"] == "no",
+                "{answer}"
+            );
+        }
         Some("chat.completion") => {
             let text = body["choices"][0]["message"]["content"].as_str().unwrap();
             assert!(!text.is_empty(), "{example}\n{body}");
             assert_eq!(body["usage"]["completion_tokens"], 8, "{body}");
         }
-        Some("list") => assert_eq!(body["data"][0]["id"], "demo", "{body}"),
-        Some("embedding") | Some("text_completion") => {}
+        Some("list") if body["data"][0]["object"] == "embedding" => {
+            assert_eq!(body["data"].as_array().unwrap().len(), 2, "{body}");
+            assert_eq!(body["data"][1]["embedding"].as_array().unwrap().len(), 64);
+        }
+        Some("list") => {
+            let ids: Vec<&str> = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|m| m["id"].as_str())
+                .collect();
+            assert_eq!(ids, ["demo", "demo-embed"], "{body}");
+        }
         other => panic!("{example}\nunexpected object {other:?}: {body}"),
     }
 }

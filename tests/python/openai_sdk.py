@@ -252,11 +252,24 @@ def penalties(c, model, _arg):
     return {"content": r.choices[0].message.content}
 
 
+def embeddings(c, model, _arg):
+    """Default (the SDK asks for base64 and decodes it) and float encodings."""
+    default = c.embeddings.create(model=model, input=["hello world", "a"])
+    floats = c.embeddings.create(model=model, input="hello world", encoding_format="float")
+    return {
+        "vectors": [d.embedding for d in default.data],
+        "indexes": [d.index for d in default.data],
+        "float": floats.data[0].embedding,
+        "usage": default.usage.model_dump(),
+        "model": default.model,
+    }
+
+
 CASES = {
     f.__name__: f
     for f in [
         chat, stream, stream_error, completion, completion_stream, models, error,
-        tools, tools_stream, json_schema, schema_local, reasoning, penalties,
+        tools, tools_stream, json_schema, schema_local, reasoning, penalties, embeddings,
     ]
 }
 

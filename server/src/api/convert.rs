@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ai_router_proto::v1 as pb;
 
-use crate::domain::{BackendKind, Completion, ToolCall, ToolCallDelta};
+use crate::domain::{BackendKind, Completion, RequestTiming, ToolCall, ToolCallDelta};
 use crate::metrics::Summary;
 
 /// A `google.protobuf.Duration`.
@@ -32,14 +32,7 @@ pub fn response(
             completion_tokens: c.completion_tokens,
             cost_usd: c.cost_usd,
         }),
-        timing: Some(pb::Timing {
-            queue_wait: Some(duration(t.queue_wait)),
-            model_acquire: Some(duration(t.model_acquire)),
-            cold_start: t.cold_start,
-            time_to_first_token: t.time_to_first_token.map(duration),
-            total: Some(duration(t.total)),
-            attempts: t.attempts,
-        }),
+        timing: Some(timing(&t)),
         trace_id,
         client_request_id,
         upstream_id: c.upstream_id.unwrap_or_default(),
@@ -64,6 +57,18 @@ pub fn tool_call_delta(d: ToolCallDelta) -> pb::ToolCallDelta {
         id: d.id.unwrap_or_default(),
         name: d.name.unwrap_or_default(),
         arguments: d.arguments,
+    }
+}
+
+/// The timing message.
+pub fn timing(t: &RequestTiming) -> pb::Timing {
+    pb::Timing {
+        queue_wait: Some(duration(t.queue_wait)),
+        model_acquire: Some(duration(t.model_acquire)),
+        cold_start: t.cold_start,
+        time_to_first_token: t.time_to_first_token.map(duration),
+        total: Some(duration(t.total)),
+        attempts: t.attempts,
     }
 }
 

@@ -5,6 +5,7 @@ mod accept;
 mod batch;
 mod convert;
 mod deadline;
+mod embed;
 mod generate;
 mod generate_stream;
 mod list_models;
@@ -27,7 +28,7 @@ use tonic::{Request, Response, Status};
 use crate::engine::Engine;
 
 pub use tonic_statuses::remap_tonic_statuses;
-pub use validate::validate;
+pub use validate::{validate, validate_embed};
 
 /// The `airouter.v1.Router` service.
 #[derive(Clone)]
@@ -102,5 +103,12 @@ impl RouterRpc for RouterService {
         _request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         Ok(Response::new(list_models::build(&self.engine)))
+    }
+
+    async fn embed(
+        &self,
+        request: Request<pb::EmbedRequest>,
+    ) -> Result<Response<pb::EmbedResponse>, Status> {
+        embed::handle(&self.engine, request).await
     }
 }

@@ -8,7 +8,7 @@ use ai_router_proto::v1 as pb;
 
 use crate::config::RequestLimits;
 use crate::domain::{
-    ChatMessage, Job, ModelId, Params, ResponseFormat, Role, Tool, ToolCall, ToolChoice,
+    ChatMessage, EmbedJob, Job, ModelId, Params, ResponseFormat, Role, Tool, ToolCall, ToolChoice,
     ValidationError,
 };
 
@@ -40,13 +40,7 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
         .into_iter()
         .map(|id| model_id("fallback_models", id))
         .collect::<Result<Vec<_>, _>>()?;
-    if request.client_request_id.len() > MAX_CLIENT_ID_BYTES
-        || request.client_request_id.chars().any(char::is_control)
-    {
-        return Err(ValidationError::ClientRequestId {
-            max: MAX_CLIENT_ID_BYTES,
-        });
-    }
+    check_client_request_id(&request.client_request_id)?;
     let messages = match request.input {
         None => return Err(ValidationError::NoInput),
         Some(Input::Prompt(prompt)) => {
@@ -65,6 +59,42 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
         params,
         client_request_id: request.client_request_id,
     })
+}
+
+/// Checks an embedding request (its model id, client id and inputs; at
+/// most `limits.max_batch_items` texts, none empty).
+pub fn validate_embed(
+    request: pb::EmbedRequest,
+    limits: &RequestLimits,
+) -> Result<EmbedJob, ValidationError> {
+    let model = model_id("model", request.model)?;
+    check_client_request_id(&request.client_request_id)?;
+    if request.inputs.is_empty() {
+        return Err(ValidationError::NoInputs);
+    }
+    if request.inputs.len() > limits.max_batch_items {
+        return Err(ValidationError::TooManyInputs {
+            inputs: request.inputs.len(),
+            max: limits.max_batch_items,
+        });
+    }
+    if let Some(index) = request.inputs.iter().position(|t| t.is_empty()) {
+        return Err(ValidationError::EmptyInput { index });
+    }
+    Ok(EmbedJob {
+        model,
+        inputs: request.inputs,
+        client_request_id: request.client_request_id,
+    })
+}
+
+fn check_client_request_id(id: &str) -> Result<(), ValidationError> {
+    if id.len() > MAX_CLIENT_ID_BYTES || id.chars().any(char::is_control) {
+        return Err(ValidationError::ClientRequestId {
+            max: MAX_CLIENT_ID_BYTES,
+        });
+    }
+    Ok(())
 }
 
 fn messages(

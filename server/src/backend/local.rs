@@ -87,17 +87,22 @@ impl Backend for LocalModel {
         id.as_str()
     }
 
-    /// llama-server formats tools with its jinja chat templates; a model
-    /// started with `--no-jinja` cannot take them.
+    /// An embedding model does not generate; llama-server formats tools
+    /// with its jinja chat templates, so a model started with `--no-jinja`
+    /// cannot take them.
     fn unsupported(&self, job: &Job) -> Option<&'static str> {
-        let no_jinja = self
-            .entry
-            .spec
-            .settings
-            .extra_args
-            .iter()
-            .any(|a| a == "--no-jinja");
+        let settings = &self.entry.spec.settings;
+        if settings.embeddings {
+            return Some("generation (it is an embedding model)");
+        }
+        let no_jinja = settings.extra_args.iter().any(|a| a == "--no-jinja");
         (no_jinja && !job.params.tools.is_empty()).then_some("tools")
+    }
+
+    /// Only models configured with `embeddings = true` (started with
+    /// llama-server's `--embeddings`).
+    fn embeds(&self) -> bool {
+        self.entry.spec.settings.embeddings
     }
 
     fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {

@@ -51,6 +51,11 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// Whether it answers embedding calls.
+    fn embeds(&self) -> bool {
+        true
+    }
+
     /// A ready target for one request.
     fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>>;
 

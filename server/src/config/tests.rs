@@ -405,4 +405,6 @@ fn the_readme_example_loads() {
         ["--flash-attn", "on"]
     );
     assert_eq!(c.endpoints.last().unwrap().name, "lab");
+    assert!(c.local.models[1].settings.embeddings);
+    assert_eq!(c.http_listen.map(|a| a.port()), Some(8080));
 }

@@ -1,7 +1,8 @@
 //! The service's own vocabulary, at the bottom of the module graph: what a
 //! request asks for (a validated [`Job`]), which model may answer
 //! ([`ModelId`]) and of which kind ([`BackendKind`]), what came back
-//! ([`Completion`] with its [`RequestTiming`]), tools and output formats
+//! ([`Completion`] with its [`RequestTiming`]), embeddings ([`EmbedJob`],
+//! [`Embeddings`]), tools and output formats
 //! ([`Tool`], [`ToolCall`], [`ResponseFormat`]), where streamed output goes
 //! ([`DeltaSink`], [`Delta`]), why a request was refused ([`ValidationError`]) and how
 //! it ended ([`Outcome`]).
@@ -12,6 +13,7 @@
 //! between speaks only this.
 
 mod completion;
+mod embedding;
 mod generation;
 mod job;
 mod model_id;
@@ -21,6 +23,7 @@ mod timing;
 mod validation;
 
 pub use completion::{BackendKind, Completion};
+pub use embedding::{EmbedJob, Embeddings};
 pub use generation::{ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice};
 pub use job::{ChatMessage, Job, Params, Role};
 pub use model_id::{ModelId, ModelIdError};

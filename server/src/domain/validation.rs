@@ -115,6 +115,23 @@ pub enum ValidationError {
         /// Who would have answered (`local:embed-model`, `lab`).
         backend: String,
     },
+    /// An embedding request with no inputs.
+    #[error("inputs is empty: send at least one text to embed")]
+    NoInputs,
+    /// An empty text to embed.
+    #[error("inputs[{index}] is empty")]
+    EmptyInput {
+        /// Position of the input.
+        index: usize,
+    },
+    /// More inputs than the batch limit.
+    #[error("{inputs} inputs; this router embeds at most {max} per request (split it)")]
+    TooManyInputs {
+        /// Inputs sent.
+        inputs: usize,
+        /// `limits.max_batch_items`.
+        max: usize,
+    },
     /// A batch with no items.
     #[error("items is empty: a batch needs at least one item")]
     EmptyBatch,

@@ -11,6 +11,7 @@
 //! trace context, client request id) are read in one place, [`caller`].
 //!
 //! Files: [`chat`] and [`completions`] (the two generation routes),
+//! [`embeddings`],
 //! [`models`] (`/v1/models`, `/health`), [`unary`] and [`stream`] (running
 //! a job for a whole answer or as server-sent events), [`body`] (the JSON
 //! body extractor), [`wire`] (the OpenAI JSON types).
@@ -19,6 +20,7 @@ pub mod body;
 pub mod caller;
 mod chat;
 mod completions;
+mod embeddings;
 mod models;
 pub mod request;
 mod response;
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/completions", post(completions::handle))
+        .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::one))
         .route("/health", get(models::health))
@@ -80,7 +83,7 @@ pub async fn serve(listener: TcpListener, app: Router, stop: CancellationToken) 
 
 async fn not_found(method: Method, uri: Uri) -> HttpError {
     HttpError::not_found(format!(
-        "no route for {method} {}; this router serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
+        "no route for {method} {}; this router serves POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /health",
         uri.path()
     ))
 }

@@ -138,6 +138,16 @@ impl UpstreamClient {
         &self.counters
     }
 
+    /// The pooled HTTP client.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The breaker, when this client has one.
+    pub(super) fn breaker(&self) -> Option<&Breaker> {
+        self.breaker.as_deref()
+    }
+
     /// The breaker's state, or None when this client has no breaker.
     pub fn breaker_state(&self) -> Option<BreakerSnapshot> {
         self.breaker.as_ref().map(|b| b.snapshot(Instant::now()))
@@ -310,7 +320,7 @@ impl UpstreamClient {
 }
 
 /// A failed send: before any response, so always safe to retry.
-fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
+pub(super) fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
     // reqwest's Display omits the cause ("error sending request"); the chain
     // says what actually happened (connection refused, reset...).
     let detail = response::clean_message(target, &error_chain(e));

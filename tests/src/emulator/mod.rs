@@ -16,7 +16,9 @@
 //!
 //! # Routes
 //! `POST /v1/chat/completions` and `POST /api/v1/chat/completions` (same
-//! handler), `GET /v1/models`, `GET /api/v1/models`, `GET /health`.
+//! handler), `POST /v1/embeddings` (and under `/api`: a deterministic
+//! 4-dimensional vector per input), `GET /v1/models`, `GET /api/v1/models`,
+//! `GET /health`.
 //!
 //! # Output
 //! Deterministic: token `i` is `tok{i}`, so the content is

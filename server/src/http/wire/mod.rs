@@ -6,12 +6,14 @@
 
 mod chat;
 mod completions;
+mod embeddings;
 mod models;
 
 use serde::{Deserialize, Serialize};
 
 pub use chat::*;
 pub use completions::*;
+pub use embeddings::*;
 pub use models::*;
 
 /// Unknown request fields, by name.

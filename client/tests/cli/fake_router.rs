@@ -161,6 +161,14 @@ impl Router for FakeRouter {
         }))
     }
 
+    /// The CLI has no embed command.
+    async fn embed(
+        &self,
+        _: Request<ai_router_client::proto::EmbedRequest>,
+    ) -> Result<Response<ai_router_client::proto::EmbedResponse>, Status> {
+        Err(Status::unimplemented("the fake router does not embed"))
+    }
+
     async fn list_models(
         &self,
         _: Request<ListModelsRequest>,

@@ -105,6 +105,48 @@ async fn reasoning_is_kept_apart_from_the_answer() {
 }
 
 #[tokio::test]
+async fn logprobs_come_back_whole_and_streamed() {
+    let (emulator, router) = http_router_over_emulator(|_| {}).await;
+    let r = run_sdk("logprobs", &router.openai_base(), "lab/m", None)
+        .await
+        .unwrap();
+    assert_eq!(r["tokens"], json!(["tok0", " tok1", " tok2"]), "{r}");
+    assert_eq!(r["logprobs"], json!([-0.5, -0.5, -0.5]));
+    assert_eq!(r["top"][0], json!(["tok0", "alt1"]));
+    assert_eq!(r["streamed_tokens"], r["tokens"]);
+    let sent = emulator.stats().last_body.unwrap();
+    assert_eq!(
+        (sent["logprobs"].clone(), sent["top_logprobs"].clone()),
+        (json!(true), json!(2))
+    );
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_real_llama_server_returns_logprobs() {
+    let models = ModelDir::with_models(&["tiny"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    let router = TestRouter::start(config).await.unwrap();
+    let r = run_sdk("logprobs", &router.openai_base(), "tiny", None)
+        .await
+        .unwrap();
+    let logprobs = r["logprobs"].as_array().unwrap();
+    assert_eq!(logprobs.len(), 3, "one per generated token: {r}");
+    assert!(logprobs.iter().all(|l| l.as_f64().unwrap() <= 0.0), "{r}");
+    assert!(
+        r["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.as_array().unwrap().len() == 2),
+        "{r}"
+    );
+    assert_eq!(r["streamed_tokens"].as_array().unwrap().len(), 3, "{r}");
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn penalties_reach_the_upstream() {
     let (emulator, router) = http_router_over_emulator(|_| {}).await;
     run_sdk("penalties", &router.openai_base(), "lab/m", None)

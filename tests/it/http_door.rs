@@ -200,3 +200,40 @@ async fn a_stream_refused_before_any_text_gets_its_own_status() {
     assert_eq!(e["type"], "rate_limit_error");
     router.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_full_queue_is_a_429_with_retry_after() {
+    let (emulator, router) = http_router_over_emulator(|c| {
+        c.endpoints[0].max_concurrency = 1;
+        c.executor.max_queue = 0;
+    })
+    .await;
+    let url = format!("{}/chat/completions", router.openai_base());
+    // The one slot is held by a request the upstream never answers.
+    let holder = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&chat_body("lab/m@silent"))
+                .send()
+                .await
+        })
+    };
+    assert!(emulator.wait_until(WAIT, |s| s.in_flight == 1).await);
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&chat_body("lab/m"))
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, e) = error_of(response).await;
+    assert_eq!(status, 429, "{e}");
+    assert_eq!(e["code"], "resource_exhausted");
+    assert!(e["message"].as_str().unwrap().contains("queue"), "{e}");
+    assert!(retry_after.is_some(), "a full queue says when to retry");
+    holder.abort();
+    assert!(emulator.wait_until(WAIT, |s| s.cancelled == 1).await);
+    router.stop().await.unwrap();
+}

@@ -31,6 +31,7 @@ mod health_reflection;
 mod http_door;
 mod http_openai_sdk;
 mod http_readme;
+mod http_tracing;
 mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;

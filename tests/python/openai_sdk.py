@@ -265,11 +265,35 @@ def embeddings(c, model, _arg):
     }
 
 
+def logprobs(c, model, _arg):
+    whole = c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "x"}], max_tokens=3,
+        logprobs=True, top_logprobs=2,
+    )
+    streamed = []
+    for chunk in c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "x"}], max_tokens=3,
+        logprobs=True, top_logprobs=2, stream=True,
+    ):
+        for choice in chunk.choices:
+            if choice.logprobs and choice.logprobs.content:
+                streamed += [t.token for t in choice.logprobs.content]
+    content = whole.choices[0].logprobs.content
+    return {
+        "tokens": [t.token for t in content],
+        "logprobs": [t.logprob for t in content],
+        "top": [[a.token for a in t.top_logprobs] for t in content],
+        "streamed_tokens": streamed,
+        "text": whole.choices[0].message.content,
+    }
+
+
 CASES = {
     f.__name__: f
     for f in [
         chat, stream, stream_error, completion, completion_stream, models, error,
         tools, tools_stream, json_schema, schema_local, reasoning, penalties, embeddings,
+        logprobs,
     ]
 }
 

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use ai_router_proto::v1 as pb;
 
-use crate::domain::{BackendKind, Completion, RequestTiming, ToolCall, ToolCallDelta};
+use crate::domain::{
+    BackendKind, Completion, RequestTiming, TokenLogprob, ToolCall, ToolCallDelta,
+};
 use crate::metrics::Summary;
 
 /// A `google.protobuf.Duration`.
@@ -38,7 +40,23 @@ pub fn response(
         upstream_id: c.upstream_id.unwrap_or_default(),
         tool_calls: c.tool_calls.into_iter().map(tool_call).collect(),
         reasoning: c.reasoning,
+        logprobs: logprobs(c.logprobs),
     }
+}
+
+/// Log-probability messages.
+pub fn logprobs(list: Vec<TokenLogprob>) -> Vec<pb::TokenLogprob> {
+    list.into_iter()
+        .map(|t| pb::TokenLogprob {
+            token: t.token,
+            logprob: t.logprob,
+            top_logprobs: t
+                .top
+                .into_iter()
+                .map(|(token, logprob)| pb::TopLogprob { token, logprob })
+                .collect(),
+        })
+        .collect()
 }
 
 /// A tool call message.

@@ -101,5 +101,9 @@ fn delta_chunk(delta: Delta) -> pb::GenerateChunk {
             tool_calls: vec![convert::tool_call_delta(call)],
             ..Default::default()
         },
+        Delta::Logprobs(list) => pb::GenerateChunk {
+            logprobs: convert::logprobs(list),
+            ..Default::default()
+        },
     }
 }

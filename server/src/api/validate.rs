@@ -24,6 +24,8 @@ const MAX_CLIENT_ID_BYTES: usize = 128;
 const MAX_TOOLS: usize = 128;
 /// Longest tool name (OpenAI's limit).
 const MAX_TOOL_NAME: usize = 64;
+/// Most alternatives per position (OpenAI's limit).
+const MAX_TOP_LOGPROBS: u32 = 20;
 
 fn model_id(field: &'static str, id: String) -> Result<ModelId, ValidationError> {
     ModelId::parse(id).map_err(|reason| ValidationError::ModelId { field, reason })
@@ -180,6 +182,11 @@ fn params(
     }
     let tools = tools(p.tools)?;
     let tool_choice = tool_choice(p.tool_choice, &tools)?;
+    let logprobs = match (p.logprobs, p.top_logprobs) {
+        (false, None) => None,
+        (true, top) if top.unwrap_or(0) <= MAX_TOP_LOGPROBS => Some(top.unwrap_or(0)),
+        _ => return Err(ValidationError::TopLogprobs),
+    };
     Ok(Params {
         max_tokens,
         temperature: p.temperature,
@@ -191,6 +198,7 @@ fn params(
         response_format: response_format(p.response_format)?,
         tools,
         tool_choice,
+        logprobs,
     })
 }
 

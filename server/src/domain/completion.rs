@@ -1,6 +1,6 @@
 //! What a finished generation hands back to the doors.
 
-use super::generation::ToolCall;
+use super::generation::{TokenLogprob, ToolCall};
 use super::timing::RequestTiming;
 
 /// Which kind of backend answered.
@@ -37,4 +37,6 @@ pub struct Completion {
     pub tool_calls: Vec<ToolCall>,
     /// Reasoning kept apart from the answer (empty when it was streamed).
     pub reasoning: String,
+    /// Per-token log-probabilities, when asked for (empty when streamed).
+    pub logprobs: Vec<TokenLogprob>,
 }

@@ -66,3 +66,14 @@ pub enum ResponseFormat {
         strict: bool,
     },
 }
+
+/// The log-probability of one generated token, with the alternatives asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's text.
+    pub token: String,
+    /// Its natural-log probability.
+    pub logprob: f64,
+    /// The most likely tokens at this position, with theirs.
+    pub top: Vec<(String, f64)>,
+}

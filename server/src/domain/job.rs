@@ -85,6 +85,9 @@ pub struct Params {
     pub tools: Vec<Tool>,
     /// Only with tools.
     pub tool_choice: Option<ToolChoice>,
+    /// Return per-token log-probabilities with this many alternatives
+    /// (0..=20); None: none.
+    pub logprobs: Option<u32>,
 }
 
 /// One unit of work for the engine.

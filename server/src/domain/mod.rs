@@ -24,7 +24,7 @@ mod validation;
 
 pub use completion::{BackendKind, Completion};
 pub use embedding::{EmbedJob, Embeddings};
-pub use generation::{ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice};
+pub use generation::{ResponseFormat, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice};
 pub use job::{ChatMessage, Job, Params, Role};
 pub use model_id::{ModelId, ModelIdError};
 pub use outcome::Outcome;

@@ -3,7 +3,7 @@
 
 use tokio::sync::mpsc;
 
-use super::generation::ToolCallDelta;
+use super::generation::{TokenLogprob, ToolCallDelta};
 
 /// Where generated output goes while it arrives.
 pub enum DeltaSink {
@@ -14,7 +14,7 @@ pub enum DeltaSink {
 }
 
 /// One streamed piece of output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Delta {
     /// Answer text.
     Text(String),
@@ -22,4 +22,6 @@ pub enum Delta {
     Reasoning(String),
     /// A piece of a tool call.
     ToolCall(ToolCallDelta),
+    /// Log-probabilities of the tokens just sent.
+    Logprobs(Vec<TokenLogprob>),
 }

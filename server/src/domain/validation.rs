@@ -101,6 +101,9 @@ pub enum ValidationError {
     /// `tool_choice` without tools, or naming a function that is not a tool.
     #[error("tool_choice {0}")]
     ToolChoice(&'static str),
+    /// `top_logprobs` over 20, or without `logprobs`.
+    #[error("top_logprobs must be 0 to 20 and needs logprobs")]
+    TopLogprobs,
     /// A tool message without the id of the call it answers.
     #[error("messages[{index}] has role tool but no tool_call_id")]
     ToolCallId {

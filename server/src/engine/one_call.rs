@@ -186,6 +186,7 @@ fn chat_call(route: &Route, job: &Job) -> ChatCall {
         response_format: job.params.response_format.clone(),
         tools: job.params.tools.clone(),
         tool_choice: job.params.tool_choice.clone(),
+        logprobs: job.params.logprobs,
     }
 }
 
@@ -226,5 +227,6 @@ fn completion(
         timing,
         tool_calls: outcome.tool_calls,
         reasoning: outcome.reasoning,
+        logprobs: outcome.logprobs,
     }
 }

@@ -69,6 +69,15 @@ impl Render for ChatRender {
                 tool_calls: Some(vec![response::tool_call_chunk(call)]),
                 ..Delta::default()
             },
+            domain::Delta::Logprobs(list) => {
+                let chunk = response::chat_chunk_with(
+                    &self.id,
+                    Delta::default(),
+                    response::logprobs(list),
+                    None,
+                );
+                return Some(json_event(&chunk));
+            }
         };
         Some(json_event(&response::chat_chunk(&self.id, delta, None)))
     }

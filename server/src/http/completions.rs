@@ -55,13 +55,14 @@ impl Render for TextRender {
     }
 
     /// Only answer text: the text-completion API has no field for
-    /// reasoning, and its requests cannot declare tools.
+    /// reasoning, and its requests cannot ask for tools or (here)
+    /// log-probabilities.
     fn delta(&self, delta: Delta) -> Option<Event> {
         match delta {
             Delta::Text(text) => Some(json_event(&response::text_completion(
                 &self.id, text, None, None,
             ))),
-            Delta::Reasoning(_) | Delta::ToolCall(_) => None,
+            Delta::Reasoning(_) | Delta::ToolCall(_) | Delta::Logprobs(_) => None,
         }
     }
 

@@ -62,6 +62,8 @@ pub fn chat(body: ChatRequest, caller: &Caller) -> Result<(pb::GenerateRequest, 
             response_format: body.response_format.map(response_format).transpose()?,
             tools,
             tool_choice: body.tool_choice.map(tool_choice).transpose()?,
+            logprobs: body.logprobs.unwrap_or(false),
+            top_logprobs: body.top_logprobs,
         }),
         fallback_models,
         client_request_id: caller.client_request_id.clone(),
@@ -292,7 +294,7 @@ fn why_unsupported(name: &str) -> &'static str {
         "logit_bias" => "the backends are not given token biases",
         "echo" | "suffix" => "the prompt is sent as a chat message, which has no echo or suffix",
         "functions" | "function_call" => "the legacy functions API is not taken; use tools",
-        "logprobs" | "top_logprobs" => "log-probabilities are not returned by this router",
+        "logprobs" => "log-probabilities are returned on /v1/chat/completions only",
         "audio" | "modalities" | "prediction" | "web_search_options" => {
             "this router generates text only"
         }

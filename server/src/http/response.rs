@@ -7,10 +7,11 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::wire::{
-    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChunkChoice, Delta, FunctionCall,
-    FunctionChunk, TextChoice, TextCompletion, ToolCallChunk, ToolCallOut, Usage,
+    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChoiceLogprobs, ChunkChoice, Delta,
+    FunctionCall, FunctionChunk, LogprobOut, TextChoice, TextCompletion, ToolCallChunk,
+    ToolCallOut, TopLogprobOut, Usage,
 };
-use crate::domain::{Completion, ToolCall, ToolCallDelta};
+use crate::domain::{Completion, TokenLogprob, ToolCall, ToolCallDelta};
 
 /// Identity shared by every chunk of one answer.
 #[derive(Debug, Clone)]
@@ -72,7 +73,7 @@ pub fn chat_completion(id: AnswerId, c: Completion) -> ChatCompletion {
         choices: vec![ChatChoice {
             index: 0,
             finish_reason: finish_reason(c.finish_reason.as_deref()),
-            logprobs: None,
+            logprobs: logprobs(c.logprobs),
             message: AssistantMessage {
                 role: "assistant",
                 // OpenAI's shape: null content when the model only called tools.
@@ -84,6 +85,31 @@ pub fn chat_completion(id: AnswerId, c: Completion) -> ChatCompletion {
         }],
         model: c.model,
     }
+}
+
+/// OpenAI's `logprobs` object; None when there are none.
+pub fn logprobs(list: Vec<TokenLogprob>) -> Option<ChoiceLogprobs> {
+    if list.is_empty() {
+        return None;
+    }
+    let content = list
+        .into_iter()
+        .map(|t| LogprobOut {
+            bytes: t.token.as_bytes().to_vec(),
+            token: t.token,
+            logprob: t.logprob,
+            top_logprobs: t
+                .top
+                .into_iter()
+                .map(|(token, logprob)| TopLogprobOut {
+                    bytes: token.as_bytes().to_vec(),
+                    token,
+                    logprob,
+                })
+                .collect(),
+        })
+        .collect();
+    Some(ChoiceLogprobs { content })
 }
 
 fn tool_call(c: ToolCall) -> ToolCallOut {
@@ -112,6 +138,16 @@ pub fn tool_call_chunk(d: ToolCallDelta) -> ToolCallChunk {
 
 /// A chat chunk with one choice.
 pub fn chat_chunk(id: &AnswerId, delta: Delta, finish: Option<&'static str>) -> ChatChunk {
+    chat_chunk_with(id, delta, None, finish)
+}
+
+/// A chat chunk with one choice and its tokens' log-probabilities.
+pub fn chat_chunk_with(
+    id: &AnswerId,
+    delta: Delta,
+    logprobs: Option<ChoiceLogprobs>,
+    finish: Option<&'static str>,
+) -> ChatChunk {
     ChatChunk {
         id: id.id.clone(),
         object: "chat.completion.chunk",
@@ -120,7 +156,7 @@ pub fn chat_chunk(id: &AnswerId, delta: Delta, finish: Option<&'static str>) -> 
         choices: vec![ChunkChoice {
             index: 0,
             delta,
-            logprobs: None,
+            logprobs,
             finish_reason: finish,
         }],
         usage: None,

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use super::secret::ApiKey;
 use super::types::WireUsage;
 use crate::config::EndpointKind;
-use crate::domain::{ChatMessage, ResponseFormat, Tool, ToolCall, ToolChoice};
+use crate::domain::{ChatMessage, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice};
 
 /// Where and how to send a request.
 #[derive(Debug, Clone)]
@@ -62,6 +62,8 @@ pub struct ChatCall {
     /// Functions the model may call.
     pub tools: Vec<Tool>,
     pub tool_choice: Option<ToolChoice>,
+    /// Per-token log-probabilities with this many alternatives.
+    pub logprobs: Option<u32>,
 }
 
 /// A finished completion.
@@ -86,4 +88,6 @@ pub struct ChatOutcome {
     pub tool_calls: Vec<ToolCall>,
     /// Reasoning text (empty when it was forwarded).
     pub reasoning: String,
+    /// Per-token log-probabilities (empty when they were forwarded).
+    pub logprobs: Vec<TokenLogprob>,
 }

@@ -273,6 +273,8 @@ impl UpstreamClient {
             response_format: types::response_format(call.response_format.as_ref()),
             tools: types::tools(&call.tools),
             tool_choice: types::tool_choice(call.tool_choice.as_ref()),
+            logprobs: call.logprobs.is_some(),
+            top_logprobs: call.logprobs.filter(|n| *n > 0),
             stream: target.stream,
             stream_options: target.stream.then_some(StreamOptions {
                 include_usage: true,

@@ -109,6 +109,10 @@ async fn apply_chunk(
             let index = call.index.unwrap_or(position as u32);
             pieces.push(Delta::ToolCall(merge_call(out, index, call)));
         }
+        let logprobs = choice.logprobs.map(|l| l.into_domain()).unwrap_or_default();
+        if !logprobs.is_empty() {
+            pieces.push(Delta::Logprobs(logprobs));
+        }
         for piece in pieces {
             out.first_token_at.get_or_insert_with(Instant::now);
             emit(sink, out, piece, emitted).await?;
@@ -164,6 +168,7 @@ async fn emit(
             Delta::Reasoning(text) => out.reasoning.push_str(&text),
             // Assembled in `out.tool_calls` already.
             Delta::ToolCall(_) => {}
+            Delta::Logprobs(list) => out.logprobs.extend(list),
         },
         DeltaSink::Forward(tx) => {
             // Marked before the send: once a send is attempted the client may
@@ -216,6 +221,10 @@ pub(super) async fn read_whole(
     for (index, call) in message.tool_calls.into_iter().enumerate() {
         let piece = merge_call(&mut out, index as u32, call);
         emit(sink, &mut out, Delta::ToolCall(piece), emitted).await?;
+    }
+    let logprobs = choice.logprobs.map(|l| l.into_domain()).unwrap_or_default();
+    if !logprobs.is_empty() {
+        emit(sink, &mut out, Delta::Logprobs(logprobs), emitted).await?;
     }
     Ok(out)
 }

@@ -172,6 +172,12 @@ pub struct ChatCompletionRequest<'a> {
     /// [`tool_choice`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
+    /// Per-token log-probabilities.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub logprobs: bool,
+    /// Alternatives per position, with `logprobs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u32>,
     /// SSE streaming.
     pub stream: bool,
     /// Only with `stream`.
@@ -272,6 +278,61 @@ pub struct WireChoice {
     /// Why generation stopped; set on the last chunk.
     #[serde(default)]
     pub finish_reason: Option<String>,
+    /// Log-probabilities of this choice's (or chunk's) tokens.
+    #[serde(default)]
+    pub logprobs: Option<WireLogprobs>,
+}
+
+/// `choices[].logprobs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WireLogprobs {
+    /// One entry per token.
+    #[serde(default)]
+    pub content: Option<Vec<WireTokenLogprob>>,
+}
+
+/// One token's log-probability.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WireTokenLogprob {
+    /// The token's text.
+    #[serde(default)]
+    pub token: String,
+    /// Its log-probability.
+    #[serde(default)]
+    pub logprob: f64,
+    /// Alternatives.
+    #[serde(default)]
+    pub top_logprobs: Vec<WireTopLogprob>,
+}
+
+/// One alternative.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WireTopLogprob {
+    /// The token's text.
+    #[serde(default)]
+    pub token: String,
+    /// Its log-probability.
+    #[serde(default)]
+    pub logprob: f64,
+}
+
+impl WireLogprobs {
+    /// As domain values (empty when the upstream sent none).
+    pub fn into_domain(self) -> Vec<crate::domain::TokenLogprob> {
+        self.content
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| crate::domain::TokenLogprob {
+                token: t.token,
+                logprob: t.logprob,
+                top: t
+                    .top_logprobs
+                    .into_iter()
+                    .map(|a| (a.token, a.logprob))
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// A non-streaming response, or one SSE chunk: same shape, different fields set.

@@ -75,6 +75,25 @@ impl Plan {
 /// The reasoning pieces a `reasoning` request streams before its answer.
 pub(crate) const REASONING: [&str; 2] = ["think0", " think1"];
 
+/// `logprobs.content` for `pieces`: every token at log-probability -0.5,
+/// its `top` alternatives the token itself then `alt1`, `alt2`... at -1.5,
+/// -2.5...
+pub(crate) fn logprobs(pieces: &[String], top: u64) -> Value {
+    let content: Vec<Value> = pieces
+        .iter()
+        .map(|piece| {
+            let alternatives: Vec<Value> = (0..top)
+                .map(|k| match k {
+                    0 => json!({"token": piece, "logprob": -0.5, "bytes": piece.as_bytes()}),
+                    k => json!({"token": format!("alt{k}"), "logprob": -0.5 - k as f64, "bytes": null}),
+                })
+                .collect();
+            json!({"token": piece, "logprob": -0.5, "bytes": piece.as_bytes(), "top_logprobs": alternatives})
+        })
+        .collect();
+    json!({"content": content})
+}
+
 /// Id of the (one) tool call an answer makes.
 pub(crate) const TOOL_CALL_ID: &str = "call_0";
 

@@ -57,7 +57,10 @@
 //! with id `call_0` whose arguments are the tokens as a JSON object,
 //! `{"text":"tok0 tok1"}`, streamed in pieces after a first piece that
 //! names the function. With `response_format` `json_object` or
-//! `json_schema`, the content is that same JSON object.
+//! `json_schema`, the content is that same JSON object. With `logprobs`,
+//! every token has log-probability -0.5 and `top_logprobs` alternatives
+//! (itself, then `alt1`, `alt2`... at -1.5, -2.5...), per chunk when
+//! streamed.
 //!
 //! Precedence: `reset` > `status` > `flaky` > `rate_limit` > `silent` >
 //! generation. Generating requests (and `silent`) wait for a slot when

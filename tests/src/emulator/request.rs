@@ -25,6 +25,8 @@ pub(crate) struct ChatRequest {
     pub tool: Option<String>,
     /// `response_format` asked for JSON (`json_object` or `json_schema`).
     pub json: bool,
+    /// `logprobs: true`: Some(`top_logprobs`, 0 when unset).
+    pub logprobs: Option<u64>,
 }
 
 impl ChatRequest {
@@ -65,6 +67,9 @@ impl ChatRequest {
             prompt_tokens,
             tool: tool(obj)?,
             json: json_output(obj.get("response_format"))?,
+            logprobs: opt_bool(obj.get("logprobs"), "logprobs")?
+                .filter(|on| *on)
+                .map(|_| obj.get("top_logprobs").and_then(Value::as_u64).unwrap_or(0)),
         })
     }
 }
@@ -254,6 +259,7 @@ mod tests {
                 prompt_tokens: 6,
                 tool: None,
                 json: false,
+                logprobs: None,
             }
         );
     }

@@ -179,6 +179,7 @@ async fn generate(
             midstream_error: b.midstream_error,
             tool,
             reasoning: b.reasoning,
+            logprobs: p.req.logprobs,
         };
         let body = Body::from_stream(sse::body(spec, guard, permit));
         return (
@@ -218,12 +219,16 @@ async fn generate(
         }
         _ => {
             pause(times(gap, n)).await;
-            generate::completion_body(
+            let mut body = generate::completion_body(
                 &meta,
                 generate::message(&plan.text(), tool.as_deref(), b.reasoning),
                 plan.finish_reason,
                 generate::usage(prompt, n),
-            )
+            );
+            if let Some(top) = p.req.logprobs {
+                body["choices"][0]["logprobs"] = generate::logprobs(&plan.pieces, top);
+            }
+            body
         }
     };
     guard.finish();

@@ -30,6 +30,8 @@ pub(crate) struct StreamSpec {
     pub tool: Option<String>,
     /// Stream [`generate::REASONING`] first, in OpenRouter's `reasoning` field.
     pub reasoning: bool,
+    /// Each token chunk carries its log-probability, with this many alternatives.
+    pub logprobs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,7 +156,11 @@ impl State {
                         json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
                     }
                 };
-                let choices = json!([{"index": 0, "delta": delta, "finish_reason": null}]);
+                let logprobs = self
+                    .spec
+                    .logprobs
+                    .map(|top| generate::logprobs(std::slice::from_ref(piece), top));
+                let choices = json!([{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": null}]);
                 Some(data(&generate::chunk(&self.spec.meta, choices, None)))
             }
             Step::Usage => {

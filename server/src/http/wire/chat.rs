@@ -53,6 +53,12 @@ pub struct ChatRequest {
     /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
     #[serde(default)]
     pub tool_choice: Option<serde_json::Value>,
+    /// Return per-token log-probabilities.
+    #[serde(default)]
+    pub logprobs: Option<bool>,
+    /// With `logprobs`: alternatives per position, 0..=20.
+    #[serde(default)]
+    pub top_logprobs: Option<u32>,
     /// Everything else.
     #[serde(flatten)]
     pub other: OtherFields,
@@ -199,8 +205,8 @@ pub struct ChatChoice {
     pub index: u32,
     /// The answer.
     pub message: AssistantMessage,
-    /// `null`: log-probabilities are not returned.
-    pub logprobs: Option<()>,
+    /// Per-token log-probabilities, when asked for.
+    pub logprobs: Option<ChoiceLogprobs>,
     /// `stop`, `length`, `content_filter` or `tool_calls`.
     pub finish_reason: &'static str,
 }
@@ -246,8 +252,8 @@ pub struct ChunkChoice {
     pub index: u32,
     /// What is new.
     pub delta: Delta,
-    /// `null`: log-probabilities are not returned.
-    pub logprobs: Option<()>,
+    /// Log-probabilities of the tokens in this chunk, when asked for.
+    pub logprobs: Option<ChoiceLogprobs>,
     /// Set on the last content chunk.
     pub finish_reason: Option<&'static str>,
 }
@@ -267,4 +273,35 @@ pub struct Delta {
     /// Pieces of tool calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallChunk>>,
+}
+
+/// `choices[].logprobs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChoiceLogprobs {
+    /// One entry per token.
+    pub content: Vec<LogprobOut>,
+}
+
+/// One token's log-probability.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogprobOut {
+    /// The token's text.
+    pub token: String,
+    /// Its natural-log probability.
+    pub logprob: f64,
+    /// The token's UTF-8 bytes.
+    pub bytes: Vec<u8>,
+    /// The most likely tokens at this position.
+    pub top_logprobs: Vec<TopLogprobOut>,
+}
+
+/// One alternative.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopLogprobOut {
+    /// The token's text.
+    pub token: String,
+    /// Its natural-log probability.
+    pub logprob: f64,
+    /// The token's UTF-8 bytes.
+    pub bytes: Vec<u8>,
 }

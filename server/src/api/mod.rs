@@ -5,7 +5,7 @@ mod accept;
 mod batch;
 mod convert;
 mod deadline;
-mod embed;
+pub(crate) mod embed;
 mod generate;
 mod generate_stream;
 mod list_models;

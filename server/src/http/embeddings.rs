@@ -13,8 +13,8 @@ use super::body::JsonBody;
 use super::caller::Caller;
 use super::status::HttpError;
 use super::wire::{EmbeddingItem, EmbeddingList, EmbeddingUsage, EmbeddingsRequest, Vector};
-use crate::api::outcome::{OutcomeRecorder, record_invalid};
-use crate::error::RouterError;
+use crate::api::embed;
+use crate::api::outcome::OutcomeRecorder;
 use ai_router_proto::v1 as pb;
 
 pub async fn handle(
@@ -57,19 +57,8 @@ pub async fn handle(
         inputs,
         client_request_id: caller.client_request_id.clone(),
     };
-    let job = crate::api::validate_embed(request, &engine.config().limits).map_err(|e| {
-        let e = RouterError::from(e);
-        record_invalid(engine, &e);
-        HttpError::from(e)
-    })?;
-    let span = tracing::info_span!(
-        "embed",
-        otel.name = "embeddings",
-        gen_ai.operation.name = "embeddings",
-        gen_ai.request.model = %job.model,
-        inputs = job.inputs.len(),
-    );
-    crate::telemetry::extract_parent(&span, &caller.trace_context);
+    let job = embed::accept(engine, request)?;
+    let span = embed::span("embeddings", &job, &caller.trace_context);
     let recorder = OutcomeRecorder::new(engine, job.model.as_str());
     let result = engine
         .embed(&job, caller.arrived, caller.deadline)

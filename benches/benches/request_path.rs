@@ -27,6 +27,7 @@ fn request(model: &str) -> GenerateRequest {
             top_p: Some(0.9),
             stop: vec!["\n\n".into()],
             seed: Some(1),
+            ..Default::default()
         }),
         ..Default::default()
     }

@@ -61,6 +61,7 @@ impl GenerateRequestBuilder {
         let msg = ChatMessage {
             role: role.into(),
             content: content.into(),
+            ..Default::default()
         };
         match &mut self.req.input {
             Some(Input::Messages(list)) => list.messages.push(msg),
@@ -198,6 +199,7 @@ mod tests {
             .messages(vec![ChatMessage {
                 role: "user".into(),
                 content: "x".into(),
+                ..Default::default()
             }])
             .prompt("last wins")
             .build();

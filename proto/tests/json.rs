@@ -36,6 +36,7 @@ fn response() -> GenerateResponse {
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         client_request_id: String::new(),
         upstream_id: String::new(),
+        ..Default::default()
     }
 }
 

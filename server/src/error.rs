@@ -96,6 +96,19 @@ impl RouterError {
         }
     }
 
+    /// When the caller may try again, if the failure says: the queue's
+    /// hint, an upstream's `Retry-After`, an open breaker's remaining time.
+    /// Each door sends it its own way (gRPC pushback metadata, HTTP
+    /// `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RouterError::ResourceExhausted { retry_after, .. } => *retry_after,
+            RouterError::Upstream(UpstreamError::Http { retry_after, .. }) => *retry_after,
+            RouterError::Upstream(UpstreamError::BreakerOpen { retry_in, .. }) => Some(*retry_in),
+            _ => None,
+        }
+    }
+
     /// True when trying the next fallback model could help: the failure is
     /// about this model or its upstream, not about the request or the caller.
     pub fn allows_fallback(&self) -> bool {

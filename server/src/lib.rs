@@ -1,4 +1,6 @@
 //! ai-router: a gRPC service for fast, predictable LLM text generation.
+//! `http` is its second door, the OpenAI-compatible HTTP API, over the same
+//! engine.
 //!
 //! `domain` holds the vocabulary every layer speaks (no wire types, no
 //! dependencies). The modules follow the data path (README "Architecture"):
@@ -16,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod exec_path;
 pub mod executor;
+pub mod http;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pool;
@@ -25,4 +28,4 @@ pub mod stats;
 pub mod telemetry;
 pub mod upstream;
 
-pub use server::{StartError, build_engine, run, serve};
+pub use server::{Listeners, StartError, build_engine, run, serve, serve_on};

@@ -1,5 +1,6 @@
 //! Wiring and lifecycle: builds the engine from a validated config, serves
-//! the gRPC services on a listener, and shuts down in a fixed order:
+//! the gRPC services on a listener (and the OpenAI-compatible HTTP door on
+//! its own, when configured), and shuts down in a fixed order:
 //! health NOT_SERVING → stop accepting → drain in-flight calls (bounded by
 //! the grace period) → stop streaming work that outlived it → stop every
 //! child process and reap it → stop the monitors. Each step fires a token
@@ -48,6 +49,14 @@ pub enum StartError {
     /// The metrics listener could not be bound.
     #[error("cannot listen for metrics: {0}")]
     Metrics(#[from] std::io::Error),
+    /// The HTTP door's listener could not be bound.
+    #[error("cannot listen for the HTTP door on {addr}: {source}")]
+    HttpListen {
+        /// `http_listen`.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The gRPC server failed.
     #[error("gRPC server error: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -133,13 +142,46 @@ fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// Serves the router, health and reflection services on `listener` until
-/// `shutdown` completes, then shuts down in order (see the module docs).
+/// The sockets the router serves on.
+pub struct Listeners {
+    /// gRPC: the router, health and reflection services.
+    pub grpc: TcpListener,
+    /// The OpenAI-compatible HTTP door, when it is on.
+    pub http: Option<TcpListener>,
+}
+
+/// Serves on `listener` (gRPC) and, when `http_listen` is set, binds and
+/// serves the HTTP door too, until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let http = match engine.config().http_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::HttpListen { addr, source })?,
+        ),
+        None => None,
+    };
+    let grpc = listener;
+    serve_on(Listeners { grpc, http }, engine, shutdown).await
+}
+
+/// Serves the router, health and reflection services (and the HTTP door,
+/// when given a listener for it) until `shutdown` completes, then shuts
+/// down in order (see the module docs): both doors stop accepting at once
+/// and their in-flight work drains together.
+pub async fn serve_on(
+    listeners: Listeners,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let Listeners {
+        grpc: listener,
+        http,
+    } = listeners;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RouterServer<RouterService>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
@@ -173,6 +215,19 @@ pub async fn serve(
             stop_accepting.clone().cancelled_owned(),
         );
     tokio::pin!(server);
+    if let Some(listener) = http {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("OpenAI-compatible HTTP API on http://{addr}/v1");
+        }
+        let app = crate::http::router(crate::http::AppState {
+            engine: engine.clone(),
+            tasks: life.tasks().clone(),
+            hard_stop: life.requests_stop().clone(),
+        });
+        // Stops accepting with the gRPC door; its in-flight calls hold
+        // executor permits and work guards, so the drain below covers them.
+        life.spawn(crate::http::serve(listener, app, stop_accepting.clone()));
+    }
     // The monitors and the metrics listener stop on the root token, last,
     // so they report the whole drain.
     {

@@ -65,6 +65,7 @@ async fn bad_requests_are_rejected_with_actionable_statuses() {
                     messages: vec![ChatMessage {
                         role: "wizard".into(),
                         content: "x".into(),
+                        ..Default::default()
                     }],
                 })),
                 ..prompt("known", "hi", 4)

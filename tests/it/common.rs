@@ -71,3 +71,23 @@ pub async fn in_own_process(module: &str, test: &str) -> bool {
     );
     false
 }
+
+/// A router with its OpenAI-compatible HTTP door on, over one emulator
+/// endpoint named `lab` that makes one attempt per call (so an upstream
+/// fault reaches the caller as it is). `configure` adjusts the config first.
+pub async fn http_router_over_emulator(
+    configure: impl FnOnce(&mut ai_router::config::Config),
+) -> (ai_router_testkit::emulator::Emulator, TestRouter) {
+    use ai_router::config::{EndpointConfig, EndpointKind};
+    let emulator = ai_router_testkit::emulator::Emulator::start()
+        .await
+        .expect("emulator");
+    let mut config = ai_router_testkit::router::remote_config().expect("config");
+    config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
+    let mut lab = EndpointConfig::new("lab", EndpointKind::OpenAi, &emulator.openai_base());
+    lab.max_attempts = 1;
+    config.endpoints.push(lab);
+    configure(&mut config);
+    let router = TestRouter::start(config).await.expect("router");
+    (emulator, router)
+}

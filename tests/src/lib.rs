@@ -6,6 +6,7 @@
 //! - [`llama`]: finds the llama-server binary.
 //! - [`router`]: starts the router in-process on 127.0.0.1:0, connects the
 //!   published client to it, and stops it.
+//! - [`python`]: runs the official `openai` Python package against the HTTP door.
 //! - [`procs`]: reads /proc to count child processes and zombies, scoped to
 //!   one router's children ([`procs::ChildWatch`]) so tests sharing a process
 //!   do not count each other's.
@@ -25,5 +26,6 @@ pub mod llama;
 pub mod models;
 pub mod otlp;
 pub mod procs;
+pub mod python;
 pub mod router;
 pub mod swap;

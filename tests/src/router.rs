@@ -4,7 +4,9 @@
 //! it through the published `ai_router_client::Client` ([`TestRouter::client`]),
 //! so the client crate is exercised end to end; the generated stub
 //! ([`TestRouter::raw_client`]) is there for what the client does not offer
-//! (request metadata) and for benchmarks that measure the bare stub.
+//! (request metadata) and for benchmarks that measure the bare stub. With
+//! `http_listen` set in the config it also serves the OpenAI-compatible HTTP
+//! door on a second port ([`TestRouter::openai_base`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,6 +27,9 @@ use crate::llama::llama_server;
 pub struct TestRouter {
     /// Bound address.
     pub addr: SocketAddr,
+    /// The HTTP door's address, when the config turned it on
+    /// (`http_listen`; the router is given a listener on 127.0.0.1:0).
+    pub http_addr: Option<SocketAddr>,
     /// The engine, for white-box checks (pool pids, counters).
     pub engine: Arc<Engine>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -69,13 +74,23 @@ impl TestRouter {
         let config = config.validate()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let http = match config.http_listen {
+            Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await?),
+            None => None,
+        };
+        let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
         let engine = ai_router::build_engine(config, Instant::now())?;
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(ai_router::serve(listener, engine.clone(), async {
+        let listeners = ai_router::Listeners {
+            grpc: listener,
+            http,
+        };
+        let task = tokio::spawn(ai_router::serve_on(listeners, engine.clone(), async {
             let _ = rx.await;
         }));
         Ok(TestRouter {
             addr,
+            http_addr,
             engine,
             shutdown: Some(tx),
             task: Some(task),
@@ -85,6 +100,17 @@ impl TestRouter {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The HTTP door's OpenAI base URL, `http://127.0.0.1:PORT/v1`.
+    ///
+    /// # Panics
+    /// When the router was started without `http_listen`.
+    pub fn openai_base(&self) -> String {
+        match self.http_addr {
+            Some(addr) => format!("http://{addr}/v1"),
+            None => panic!("this router has no HTTP door: set config.http_listen"),
+        }
     }
 
     /// The published client (`ai_router_client::Client`), connected.

@@ -107,14 +107,17 @@ impl Router for FakeRouter {
             GenerateChunk {
                 delta: head.to_owned(),
                 done: None,
+                ..Default::default()
             },
             GenerateChunk {
                 delta: tail.to_owned(),
                 done: None,
+                ..Default::default()
             },
             GenerateChunk {
                 delta: String::new(),
                 done: Some(done),
+                ..Default::default()
             },
         ];
         Ok(Response::new(Box::pin(futures::stream::iter(
@@ -156,6 +159,14 @@ impl Router for FakeRouter {
             total_requests: 3,
             ..StatsResponse::default()
         }))
+    }
+
+    /// The CLI has no embed command.
+    async fn embed(
+        &self,
+        _: Request<ai_router_client::proto::EmbedRequest>,
+    ) -> Result<Response<ai_router_client::proto::EmbedResponse>, Status> {
+        Err(Status::unimplemented("the fake router does not embed"))
     }
 
     async fn list_models(

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use ai_router_proto::v1 as pb;
 
-use crate::domain::{BackendKind, Completion};
+use crate::domain::{
+    BackendKind, Completion, RequestTiming, TokenLogprob, ToolCall, ToolCallDelta,
+};
 use crate::metrics::Summary;
 
 /// A `google.protobuf.Duration`.
@@ -32,17 +34,59 @@ pub fn response(
             completion_tokens: c.completion_tokens,
             cost_usd: c.cost_usd,
         }),
-        timing: Some(pb::Timing {
-            queue_wait: Some(duration(t.queue_wait)),
-            model_acquire: Some(duration(t.model_acquire)),
-            cold_start: t.cold_start,
-            time_to_first_token: t.time_to_first_token.map(duration),
-            total: Some(duration(t.total)),
-            attempts: t.attempts,
-        }),
+        timing: Some(timing(&t)),
         trace_id,
         client_request_id,
         upstream_id: c.upstream_id.unwrap_or_default(),
+        tool_calls: c.tool_calls.into_iter().map(tool_call).collect(),
+        reasoning: c.reasoning,
+        logprobs: logprobs(c.logprobs),
+    }
+}
+
+/// Log-probability messages.
+pub fn logprobs(list: Vec<TokenLogprob>) -> Vec<pb::TokenLogprob> {
+    list.into_iter()
+        .map(|t| pb::TokenLogprob {
+            token: t.token,
+            logprob: t.logprob,
+            top_logprobs: t
+                .top
+                .into_iter()
+                .map(|(token, logprob)| pb::TopLogprob { token, logprob })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A tool call message.
+pub fn tool_call(c: ToolCall) -> pb::ToolCall {
+    pb::ToolCall {
+        id: c.id,
+        name: c.name,
+        arguments: c.arguments,
+    }
+}
+
+/// A streamed tool-call piece.
+pub fn tool_call_delta(d: ToolCallDelta) -> pb::ToolCallDelta {
+    pb::ToolCallDelta {
+        index: d.index,
+        id: d.id.unwrap_or_default(),
+        name: d.name.unwrap_or_default(),
+        arguments: d.arguments,
+    }
+}
+
+/// The timing message.
+pub fn timing(t: &RequestTiming) -> pb::Timing {
+    pb::Timing {
+        queue_wait: Some(duration(t.queue_wait)),
+        model_acquire: Some(duration(t.model_acquire)),
+        cold_start: t.cold_start,
+        time_to_first_token: t.time_to_first_token.map(duration),
+        total: Some(duration(t.total)),
+        attempts: t.attempts,
     }
 }
 

@@ -1,5 +1,5 @@
-//! `GenerateStream`: text deltas as the upstream produces them, then a
-//! summary chunk. The producer task sends through a bounded channel; when
+//! `GenerateStream`: text, reasoning and tool-call deltas as the upstream
+//! produces them, then a summary chunk. The producer task sends through a bounded channel; when
 //! the client goes away the send fails, the task ends, and dropping the
 //! engine future aborts the upstream request.
 
@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::accept::{Accepted, accept};
 use super::outcome::OutcomeRecorder;
 use super::{convert, trace};
-use crate::domain::DeltaSink;
+use crate::domain::{Delta, DeltaSink};
 use crate::engine::Engine;
 use crate::error::RouterError;
 
@@ -44,7 +44,7 @@ pub fn handle(
     life.spawn(
         async move {
             let _in_progress = in_progress;
-            let (delta_tx, mut delta_rx) = mpsc::channel::<String>(CHANNEL);
+            let (delta_tx, mut delta_rx) = mpsc::channel::<Delta>(CHANNEL);
             let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(&job, DeltaSink::Forward(delta_tx), arrived, deadline);
             tokio::pin!(work);
@@ -75,12 +75,12 @@ pub fn handle(
             let trace_id = crate::telemetry::trace_id_of(&current);
             let last = result
                 .map(|c| pb::GenerateChunk {
-                    delta: String::new(),
                     done: Some(convert::response(
                         c,
                         job.client_request_id.clone(),
                         trace_id,
                     )),
+                    ..Default::default()
                 })
                 .map_err(Status::from);
             let _ = tx.send(last).await;
@@ -90,6 +90,23 @@ pub fn handle(
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
-fn delta_chunk(delta: String) -> pb::GenerateChunk {
-    pb::GenerateChunk { delta, done: None }
+fn delta_chunk(delta: Delta) -> pb::GenerateChunk {
+    match delta {
+        Delta::Text(delta) => pb::GenerateChunk {
+            delta,
+            ..Default::default()
+        },
+        Delta::Reasoning(reasoning_delta) => pb::GenerateChunk {
+            reasoning_delta,
+            ..Default::default()
+        },
+        Delta::ToolCall(call) => pb::GenerateChunk {
+            tool_calls: vec![convert::tool_call_delta(call)],
+            ..Default::default()
+        },
+        Delta::Logprobs(list) => pb::GenerateChunk {
+            logprobs: convert::logprobs(list),
+            ..Default::default()
+        },
+    }
 }

@@ -6,14 +6,15 @@ mod admin;
 mod batch;
 mod convert;
 mod deadline;
+pub(crate) mod embed;
 mod generate;
 mod generate_stream;
 mod list_models;
-mod outcome;
+pub(crate) mod outcome;
 mod stats;
 pub mod status;
 mod tonic_statuses;
-mod trace;
+pub(crate) mod trace;
 mod validate;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::engine::Engine;
 
 pub use admin::AdminService;
 pub use tonic_statuses::remap_tonic_statuses;
-pub use validate::validate;
+pub use validate::{validate, validate_embed};
 
 /// The `airouter.v1.Router` service.
 #[derive(Clone)]
@@ -80,5 +81,12 @@ impl RouterRpc for RouterService {
         _request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         Ok(Response::new(list_models::build(&self.engine)))
+    }
+
+    async fn embed(
+        &self,
+        request: Request<pb::EmbedRequest>,
+    ) -> Result<Response<pb::EmbedResponse>, Status> {
+        embed::handle(&self.engine, request).await
     }
 }

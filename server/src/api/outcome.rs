@@ -1,7 +1,7 @@
 //! Records every request's outcome exactly once, including requests whose
 //! future is dropped because the caller cancelled (recorded as CANCELLED).
 
-use crate::domain::{Completion, Outcome};
+use crate::domain::{Completion, Embeddings, Outcome};
 use crate::engine::Engine;
 use crate::error::RouterError;
 
@@ -35,24 +35,36 @@ impl<'a> OutcomeRecorder<'a> {
     }
 
     /// Records the result.
-    pub fn finish(mut self, result: &Result<Completion, RouterError>) {
-        self.recorded = true;
+    pub fn finish(self, result: &Result<Completion, RouterError>) {
         match result {
-            Ok(c) => self.engine.stats().record(
-                self.model,
-                Outcome::Ok,
-                Some(&c.timing),
-                c.completion_tokens,
-            ),
-            Err(e) => {
-                let model = if matches!(e, RouterError::ModelNotFound { .. }) {
-                    UNKNOWN_MODEL
-                } else {
-                    self.model
-                };
-                self.engine.stats().record(model, e.outcome(), None, 0);
-            }
+            Ok(c) => self.ok(&c.timing, c.completion_tokens),
+            Err(e) => self.failed(e),
         }
+    }
+
+    /// Records an embedding call's result.
+    pub fn finish_embed(self, result: &Result<Embeddings, RouterError>) {
+        match result {
+            Ok(e) => self.ok(&e.timing, 0),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn ok(mut self, timing: &crate::domain::RequestTiming, tokens: u32) {
+        self.recorded = true;
+        self.engine
+            .stats()
+            .record(self.model, Outcome::Ok, Some(timing), tokens);
+    }
+
+    fn failed(mut self, e: &RouterError) {
+        self.recorded = true;
+        let model = if matches!(e, RouterError::ModelNotFound { .. }) {
+            UNKNOWN_MODEL
+        } else {
+            self.model
+        };
+        self.engine.stats().record(model, e.outcome(), None, 0);
     }
 }
 

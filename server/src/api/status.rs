@@ -1,11 +1,11 @@
-//! The one place where errors become gRPC statuses.
+//! The one place where errors become gRPC statuses (the HTTP door's
+//! counterpart is `http::status`).
 
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
 use crate::domain::Outcome;
 use crate::error::RouterError;
-use crate::upstream::UpstreamError;
 
 /// Trailing metadata key carrying a retry hint in milliseconds (gRPC's
 /// retry-pushback convention).
@@ -15,13 +15,7 @@ impl From<RouterError> for Status {
     fn from(error: RouterError) -> Status {
         let code = code_of(&error);
         let mut status = Status::new(code, error.to_string());
-        let retry_after = match &error {
-            RouterError::ResourceExhausted { retry_after, .. } => *retry_after,
-            RouterError::Upstream(UpstreamError::Http { retry_after, .. }) => *retry_after,
-            RouterError::Upstream(UpstreamError::BreakerOpen { retry_in, .. }) => Some(*retry_in),
-            _ => None,
-        };
-        if let Some(after) = retry_after
+        if let Some(after) = error.retry_after()
             && let Ok(v) = MetadataValue::try_from(after.as_millis().to_string())
         {
             status.metadata_mut().insert(PUSHBACK_KEY, v);

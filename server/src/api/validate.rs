@@ -4,8 +4,13 @@
 
 use ai_router_proto::v1::{GenerateRequest, generate_request::Input};
 
+use ai_router_proto::v1 as pb;
+
 use crate::config::RequestLimits;
-use crate::domain::{ChatMessage, Job, ModelId, Params, Role, ValidationError};
+use crate::domain::{
+    ChatMessage, EmbedJob, Job, ModelId, Params, ResponseFormat, Role, Tool, ToolCall, ToolChoice,
+    ValidationError,
+};
 
 /// Most fallback models per request.
 const MAX_FALLBACKS: usize = 8;
@@ -15,6 +20,12 @@ const MAX_STOP: usize = 16;
 const MAX_STOP_BYTES: usize = 256;
 /// Longest client request id, bytes.
 const MAX_CLIENT_ID_BYTES: usize = 128;
+/// Most tools per request (OpenAI's limit).
+const MAX_TOOLS: usize = 128;
+/// Longest tool name (OpenAI's limit).
+const MAX_TOOL_NAME: usize = 64;
+/// Most alternatives per position (OpenAI's limit).
+const MAX_TOP_LOGPROBS: u32 = 20;
 
 fn model_id(field: &'static str, id: String) -> Result<ModelId, ValidationError> {
     ModelId::parse(id).map_err(|reason| ValidationError::ModelId { field, reason })
@@ -31,23 +42,14 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
         .into_iter()
         .map(|id| model_id("fallback_models", id))
         .collect::<Result<Vec<_>, _>>()?;
-    if request.client_request_id.len() > MAX_CLIENT_ID_BYTES
-        || request.client_request_id.chars().any(char::is_control)
-    {
-        return Err(ValidationError::ClientRequestId {
-            max: MAX_CLIENT_ID_BYTES,
-        });
-    }
+    check_client_request_id(&request.client_request_id)?;
     let messages = match request.input {
         None => return Err(ValidationError::NoInput),
         Some(Input::Prompt(prompt)) => {
             if prompt.trim().is_empty() {
                 return Err(ValidationError::EmptyPrompt);
             }
-            vec![ChatMessage {
-                role: Role::User,
-                content: prompt,
-            }]
+            vec![ChatMessage::text(Role::User, prompt)]
         }
         Some(Input::Messages(list)) => messages(list.messages)?,
     };
@@ -61,23 +63,75 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
     })
 }
 
+/// Checks an embedding request (its model id, client id and inputs; at
+/// most `limits.max_batch_items` texts, none empty).
+pub fn validate_embed(
+    request: pb::EmbedRequest,
+    limits: &RequestLimits,
+) -> Result<EmbedJob, ValidationError> {
+    let model = model_id("model", request.model)?;
+    check_client_request_id(&request.client_request_id)?;
+    if request.inputs.is_empty() {
+        return Err(ValidationError::NoInputs);
+    }
+    if request.inputs.len() > limits.max_batch_items {
+        return Err(ValidationError::TooManyInputs {
+            inputs: request.inputs.len(),
+            max: limits.max_batch_items,
+        });
+    }
+    if let Some(index) = request.inputs.iter().position(|t| t.is_empty()) {
+        return Err(ValidationError::EmptyInput { index });
+    }
+    Ok(EmbedJob {
+        model,
+        inputs: request.inputs,
+        client_request_id: request.client_request_id,
+    })
+}
+
+fn check_client_request_id(id: &str) -> Result<(), ValidationError> {
+    if id.len() > MAX_CLIENT_ID_BYTES || id.chars().any(char::is_control) {
+        return Err(ValidationError::ClientRequestId {
+            max: MAX_CLIENT_ID_BYTES,
+        });
+    }
+    Ok(())
+}
+
 fn messages(
     list: Vec<ai_router_proto::v1::ChatMessage>,
 ) -> Result<Vec<ChatMessage>, ValidationError> {
     if list.is_empty() {
         return Err(ValidationError::NoMessages);
     }
-    if list.iter().all(|m| m.content.trim().is_empty()) {
+    if list
+        .iter()
+        .all(|m| m.content.trim().is_empty() && m.tool_calls.is_empty())
+    {
         return Err(ValidationError::BlankMessages);
     }
     list.into_iter()
         .enumerate()
-        .map(|(index, m)| match Role::parse(&m.role) {
-            Some(role) => Ok(ChatMessage {
+        .map(|(index, m)| {
+            let role = Role::parse(&m.role).ok_or(ValidationError::UnknownRole { index })?;
+            if role == Role::Tool && m.tool_call_id.is_empty() {
+                return Err(ValidationError::ToolCallId { index });
+            }
+            Ok(ChatMessage {
                 role,
                 content: m.content,
-            }),
-            None => Err(ValidationError::UnknownRole { index }),
+                tool_calls: m
+                    .tool_calls
+                    .into_iter()
+                    .map(|c| ToolCall {
+                        id: c.id,
+                        name: c.name,
+                        arguments: c.arguments,
+                    })
+                    .collect(),
+                tool_call_id: Some(m.tool_call_id).filter(|id| !id.is_empty()),
+            })
         })
         .collect()
 }
@@ -118,13 +172,119 @@ fn params(
             max_bytes: MAX_STOP_BYTES,
         });
     }
+    for (field, value) in [
+        ("presence_penalty", p.presence_penalty),
+        ("frequency_penalty", p.frequency_penalty),
+    ] {
+        if value.is_some_and(|v| !(v.is_finite() && (-2.0..=2.0).contains(&v))) {
+            return Err(ValidationError::Penalty { field });
+        }
+    }
+    let tools = tools(p.tools)?;
+    let tool_choice = tool_choice(p.tool_choice, &tools)?;
+    let logprobs = match (p.logprobs, p.top_logprobs) {
+        (false, None) => None,
+        (true, top) if top.unwrap_or(0) <= MAX_TOP_LOGPROBS => Some(top.unwrap_or(0)),
+        _ => return Err(ValidationError::TopLogprobs),
+    };
     Ok(Params {
         max_tokens,
         temperature: p.temperature,
         top_p: p.top_p,
         stop: p.stop,
         seed: p.seed,
+        presence_penalty: p.presence_penalty,
+        frequency_penalty: p.frequency_penalty,
+        response_format: response_format(p.response_format)?,
+        tools,
+        tool_choice,
+        logprobs,
     })
+}
+
+fn tools(list: Vec<pb::Tool>) -> Result<Vec<Tool>, ValidationError> {
+    if list.len() > MAX_TOOLS {
+        return Err(ValidationError::TooManyTools { max: MAX_TOOLS });
+    }
+    let mut seen = std::collections::HashSet::new();
+    list.into_iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let good_name = (1..=MAX_TOOL_NAME).contains(&t.name.len())
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !good_name || !seen.insert(t.name.clone()) {
+                return Err(ValidationError::ToolName { index });
+            }
+            let parameters = match t.parameters_json.trim() {
+                "" => None,
+                text => Some(json_object(text, || format!("tools[{index}].parameters"))?),
+            };
+            Ok(Tool {
+                name: t.name,
+                description: t.description,
+                parameters,
+            })
+        })
+        .collect()
+}
+
+fn tool_choice(
+    choice: Option<pb::ToolChoice>,
+    tools: &[Tool],
+) -> Result<Option<ToolChoice>, ValidationError> {
+    use pb::tool_choice::{Choice, Mode};
+    let Some(choice) = choice.and_then(|c| c.choice) else {
+        return Ok(None);
+    };
+    if tools.is_empty() {
+        return Err(ValidationError::ToolChoice("is only allowed with tools"));
+    }
+    Ok(Some(match choice {
+        Choice::Function(name) if tools.iter().any(|t| t.name == name) => {
+            ToolChoice::Function(name)
+        }
+        Choice::Function(_) => {
+            return Err(ValidationError::ToolChoice(
+                "names a function that is not in tools",
+            ));
+        }
+        Choice::Mode(m) => match Mode::try_from(m) {
+            Ok(Mode::None) => ToolChoice::None,
+            Ok(Mode::Required) => ToolChoice::Required,
+            Ok(Mode::AutoUnspecified) | Err(_) => ToolChoice::Auto,
+        },
+    }))
+}
+
+fn response_format(
+    format: Option<pb::ResponseFormat>,
+) -> Result<Option<ResponseFormat>, ValidationError> {
+    use pb::response_format::Format;
+    Ok(match format.and_then(|f| f.format) {
+        None => None,
+        Some(Format::JsonObject(_)) => Some(ResponseFormat::JsonObject),
+        Some(Format::JsonSchema(s)) => Some(ResponseFormat::JsonSchema {
+            name: if s.name.is_empty() {
+                "response".to_string()
+            } else {
+                s.name
+            },
+            schema: json_object(&s.schema_json, || {
+                "response_format.json_schema.schema".to_string()
+            })?,
+            strict: s.strict,
+        }),
+    })
+}
+
+/// `text` when it is a JSON object.
+fn json_object(text: &str, field: impl Fn() -> String) -> Result<String, ValidationError> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(text.to_string()),
+        _ => Err(ValidationError::NotAJsonObject { field: field() }),
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +395,7 @@ mod tests {
             messages: vec![ai_router_proto::v1::ChatMessage {
                 role: "wizard".into(),
                 content: "x".into(),
+                ..Default::default()
             }],
         }));
         let err = rejected(r);

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::{Acquired, Backend, Diagnosis, Listing};
 use crate::config::{EndpointKind, LocalConfig};
-use crate::domain::{BackendKind, ModelId};
+use crate::domain::{BackendKind, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
@@ -93,6 +93,24 @@ impl Backend for LocalModel {
 
     fn upstream_model<'a>(&'a self, id: &'a ModelId) -> &'a str {
         id.as_str()
+    }
+
+    /// An embedding model does not generate; llama-server formats tools
+    /// with its jinja chat templates, so a model started with `--no-jinja`
+    /// cannot take them.
+    fn unsupported(&self, job: &Job) -> Option<&'static str> {
+        let settings = &self.entry.spec.settings;
+        if settings.embeddings {
+            return Some("generation (it is an embedding model)");
+        }
+        let no_jinja = settings.extra_args.iter().any(|a| a == "--no-jinja");
+        (no_jinja && !job.params.tools.is_empty()).then_some("tools")
+    }
+
+    /// Only models configured with `embeddings = true` (started with
+    /// llama-server's `--embeddings`).
+    fn embeds(&self) -> bool {
+        self.entry.spec.settings.embeddings
     }
 
     fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {

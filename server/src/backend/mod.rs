@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 pub use local::LocalModel;
 pub use remote::{EndpointError, RemoteEndpoint};
 
-use crate::domain::{BackendKind, ModelId};
+use crate::domain::{BackendKind, Job, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{Lease, ModelStatus};
@@ -41,6 +41,18 @@ pub trait Backend: Send + Sync {
     /// Whether it serves `upstream_model` (an endpoint may list its models).
     fn serves(&self, upstream_model: &str) -> bool {
         let _ = upstream_model;
+        true
+    }
+
+    /// The first request feature this backend cannot do (`tools`,
+    /// `response_format`...), if any; the request is then refused naming it.
+    fn unsupported(&self, job: &Job) -> Option<&'static str> {
+        let _ = job;
+        None
+    }
+
+    /// Whether it answers embedding calls.
+    fn embeds(&self) -> bool {
         true
     }
 

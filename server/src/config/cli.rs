@@ -49,6 +49,10 @@ pub struct Overrides {
     /// Serve Prometheus metrics on this address (GET /metrics); off unless set.
     #[arg(long, env = "AI_ROUTER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve the OpenAI-compatible HTTP API on this address (POST
+    /// /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models); off unless set.
+    #[arg(long, env = "AI_ROUTER_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     /// Grace for in-flight calls after SIGTERM, e.g. "10s".
     #[arg(long, env = "AI_ROUTER_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]

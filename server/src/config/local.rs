@@ -25,6 +25,11 @@ pub struct LlamaSettings {
     pub gpu_layers: Option<u32>,
     /// Extra arguments passed verbatim (an argument list, never a shell).
     pub extra_args: Vec<String>,
+    /// Serve embeddings instead of chat (llama-server `--embeddings`, with
+    /// `--pooling mean` unless `extra_args` picks a pooling): the model then
+    /// answers `Embed` and `/v1/embeddings`, and generation requests for it
+    /// are refused.
+    pub embeddings: bool,
 }
 
 impl Default for LlamaSettings {
@@ -35,6 +40,7 @@ impl Default for LlamaSettings {
             threads: None,
             gpu_layers: None,
             extra_args: Vec::new(),
+            embeddings: false,
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Address for Prometheus metrics over HTTP (`GET /metrics`); None: off.
     pub metrics_listen: Option<SocketAddr>,
+    /// Address of the OpenAI-compatible HTTP door (`/v1/chat/completions`,
+    /// ...); None: off.
+    pub http_listen: Option<SocketAddr>,
     /// Per-request limits enforced by validation.
     pub limits: RequestLimits,
     /// Admission control.
@@ -65,6 +68,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace: Duration::from_secs(10),
             metrics_listen: None,
+            http_listen: None,
             limits: RequestLimits::default(),
             executor: ExecutorConfig::default(),
             local: LocalConfig::default(),

@@ -151,6 +151,7 @@ fn every_env_var_sets_its_key() {
         &[
             ("AI_ROUTER_LISTEN", "127.0.0.1:1"),
             ("AI_ROUTER_METRICS_LISTEN", "127.0.0.1:2"),
+            ("AI_ROUTER_HTTP_LISTEN", "127.0.0.1:3"),
             ("AI_ROUTER_SHUTDOWN_GRACE", "3s"),
             ("AI_ROUTER_MODELS_DIR", "/a,/b"),
             ("LLAMA_SERVER", "/bin/llama"),
@@ -187,6 +188,7 @@ fn every_flag_sets_its_key() {
     let c = load_args(&[
         "--listen=127.0.0.1:1",
         "--metrics-listen=127.0.0.1:2",
+        "--http-listen=127.0.0.1:3",
         "--shutdown-grace=3s",
         "--models-dir=/a",
         "--models-dir=/b",
@@ -215,6 +217,10 @@ fn assert_every_setting(c: &Config) {
     assert_eq!(
         c.metrics_listen.map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:2")
+    );
+    assert_eq!(
+        c.http_listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:3")
     );
     assert_eq!(c.shutdown_grace, Duration::from_secs(3));
     assert_eq!(
@@ -399,4 +405,6 @@ fn the_readme_example_loads() {
         ["--flash-attn", "on"]
     );
     assert_eq!(c.endpoints.last().unwrap().name, "lab");
+    assert!(c.local.models[1].settings.embeddings);
+    assert_eq!(c.http_listen.map(|a| a.port()), Some(8080));
 }

@@ -1,5 +1,6 @@
 //! What a finished generation hands back to the doors.
 
+use super::generation::{TokenLogprob, ToolCall};
 use super::timing::RequestTiming;
 
 /// Which kind of backend answered.
@@ -32,4 +33,10 @@ pub struct Completion {
     pub upstream_id: Option<String>,
     /// Where the time went.
     pub timing: RequestTiming,
+    /// Tool calls the model made, assembled whole (also when streamed).
+    pub tool_calls: Vec<ToolCall>,
+    /// Reasoning kept apart from the answer (empty when it was streamed).
+    pub reasoning: String,
+    /// Per-token log-probabilities, when asked for (empty when streamed).
+    pub logprobs: Vec<TokenLogprob>,
 }

@@ -1,6 +1,7 @@
 //! A validated request, ready for the engine: every field checked, the
 //! prompt turned into chat messages. Nothing downstream re-validates.
 
+use super::generation::{ResponseFormat, Tool, ToolCall, ToolChoice};
 use super::model_id::ModelId;
 
 /// Who wrote a chat message.
@@ -43,6 +44,22 @@ pub struct ChatMessage {
     pub role: Role,
     /// Text.
     pub content: String,
+    /// Assistant messages: the tool calls the model made.
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool messages: the call answered.
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    /// A plain text message.
+    pub fn text(role: Role, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
 }
 
 /// Generation parameters after validation.
@@ -58,6 +75,19 @@ pub struct Params {
     pub stop: Vec<String>,
     /// Sampling seed.
     pub seed: Option<i64>,
+    /// Finite, -2..=2.
+    pub presence_penalty: Option<f32>,
+    /// Finite, -2..=2.
+    pub frequency_penalty: Option<f32>,
+    /// JSON output, when asked for.
+    pub response_format: Option<ResponseFormat>,
+    /// Functions the model may call.
+    pub tools: Vec<Tool>,
+    /// Only with tools.
+    pub tool_choice: Option<ToolChoice>,
+    /// Return per-token log-probabilities with this many alternatives
+    /// (0..=20); None: none.
+    pub logprobs: Option<u32>,
 }
 
 /// One unit of work for the engine.

@@ -1,8 +1,10 @@
 //! The service's own vocabulary, at the bottom of the module graph: what a
 //! request asks for (a validated [`Job`]), which model may answer
 //! ([`ModelId`]) and of which kind ([`BackendKind`]), what came back
-//! ([`Completion`] with its [`RequestTiming`]), where streamed text goes
-//! ([`DeltaSink`]), why a request was refused ([`ValidationError`]) and how
+//! ([`Completion`] with its [`RequestTiming`]), embeddings ([`EmbedJob`],
+//! [`Embeddings`]), tools and output formats
+//! ([`Tool`], [`ToolCall`], [`ResponseFormat`]), where streamed output goes
+//! ([`DeltaSink`], [`Delta`]), why a request was refused ([`ValidationError`]) and how
 //! it ended ([`Outcome`]).
 //!
 //! Nothing here depends on another module of this crate or on a wire format
@@ -11,6 +13,8 @@
 //! between speaks only this.
 
 mod completion;
+mod embedding;
+mod generation;
 mod job;
 mod model_id;
 mod outcome;
@@ -19,9 +23,11 @@ mod timing;
 mod validation;
 
 pub use completion::{BackendKind, Completion};
+pub use embedding::{EmbedJob, Embeddings};
+pub use generation::{ResponseFormat, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice};
 pub use job::{ChatMessage, Job, Params, Role};
 pub use model_id::{ModelId, ModelIdError};
 pub use outcome::Outcome;
-pub use sink::DeltaSink;
+pub use sink::{Delta, DeltaSink};
 pub use timing::RequestTiming;
 pub use validation::ValidationError;

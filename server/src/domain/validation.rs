@@ -74,6 +74,67 @@ pub enum ValidationError {
         /// The limit in bytes.
         max_bytes: usize,
     },
+    /// A penalty that is NaN, infinite or out of -2..=2.
+    #[error("{field} must be a number from -2 to 2")]
+    Penalty {
+        /// `presence_penalty` or `frequency_penalty`.
+        field: &'static str,
+    },
+    /// Too many tools.
+    #[error("at most {max} tools are allowed")]
+    TooManyTools {
+        /// The limit.
+        max: usize,
+    },
+    /// A tool name outside `[A-Za-z0-9_-]{1,64}`, or given twice.
+    #[error("tools[{index}].name must be 1 to 64 letters, digits, '_' or '-', and unique")]
+    ToolName {
+        /// Position of the tool.
+        index: usize,
+    },
+    /// JSON text that is not a JSON object.
+    #[error("{field} must be a JSON object")]
+    NotAJsonObject {
+        /// Which field (`tools[2].parameters`, `response_format.json_schema.schema`).
+        field: String,
+    },
+    /// `tool_choice` without tools, or naming a function that is not a tool.
+    #[error("tool_choice {0}")]
+    ToolChoice(&'static str),
+    /// `top_logprobs` over 20, or without `logprobs`.
+    #[error("top_logprobs must be 0 to 20 and needs logprobs")]
+    TopLogprobs,
+    /// A tool message without the id of the call it answers.
+    #[error("messages[{index}] has role tool but no tool_call_id")]
+    ToolCallId {
+        /// Position of the message.
+        index: usize,
+    },
+    /// A feature the backend that would answer cannot do.
+    #[error("{feature} is not supported by {backend}")]
+    Unsupported {
+        /// The request field (`tools`, `response_format`, ...).
+        feature: &'static str,
+        /// Who would have answered (`local:embed-model`, `lab`).
+        backend: String,
+    },
+    /// An embedding request with no inputs.
+    #[error("inputs is empty: send at least one text to embed")]
+    NoInputs,
+    /// An empty text to embed.
+    #[error("inputs[{index}] is empty")]
+    EmptyInput {
+        /// Position of the input.
+        index: usize,
+    },
+    /// More inputs than the batch limit.
+    #[error("{inputs} inputs; this router embeds at most {max} per request (split it)")]
+    TooManyInputs {
+        /// Inputs sent.
+        inputs: usize,
+        /// `limits.max_batch_items`.
+        max: usize,
+    },
     /// A batch with no items.
     #[error("items is empty: a batch needs at least one item")]
     EmptyBatch,

@@ -3,9 +3,11 @@
 //! has reached the caller; [`one_call`] runs one model (admission, backend
 //! acquire, upstream call, result with its timing); [`second_chance`]
 //! decides whether a local call that failed before any output is retried
-//! on a replacement child. The engine knows backends only through the
+//! on a replacement child; [`embed`] runs an embedding call. The engine
+//! knows backends only through the
 //! [`Backend`](crate::backend::Backend) trait.
 
+mod embed;
 mod fallbacks;
 mod one_call;
 mod second_chance;

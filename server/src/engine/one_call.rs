@@ -9,7 +9,7 @@ use tracing::Instrument;
 use super::Engine;
 use super::second_chance::{SecondChance, Verdict};
 use crate::backend::Acquired;
-use crate::domain::{BackendKind, Completion, DeltaSink, Job, RequestTiming};
+use crate::domain::{BackendKind, Completion, DeltaSink, Job, RequestTiming, ValidationError};
 use crate::error::RouterError;
 use crate::pool::PoolError;
 use crate::routing::Route;
@@ -38,6 +38,15 @@ pub(super) async fn run(
     arrived: Instant,
     deadline: Option<Instant>,
 ) -> Result<Completion, Failed> {
+    // A feature this backend cannot do is the caller's to change, not
+    // something to drop silently (nor a reason to try a fallback).
+    if let Some(feature) = route.backend.unsupported(job) {
+        return Err(RouterError::from(ValidationError::Unsupported {
+            feature,
+            backend: route.backend.name().to_string(),
+        })
+        .into());
+    }
     let limiter = route.backend.limiter();
     let admission = engine
         .executor
@@ -178,6 +187,12 @@ fn chat_call(route: &Route, job: &Job) -> ChatCall {
         top_p: job.params.top_p,
         stop: job.params.stop.clone(),
         seed: job.params.seed,
+        presence_penalty: job.params.presence_penalty,
+        frequency_penalty: job.params.frequency_penalty,
+        response_format: job.params.response_format.clone(),
+        tools: job.params.tools.clone(),
+        tool_choice: job.params.tool_choice.clone(),
+        logprobs: job.params.logprobs,
     }
 }
 
@@ -216,5 +231,8 @@ fn completion(
         cost_usd: outcome.usage.cost,
         upstream_id: outcome.upstream_id,
         timing,
+        tool_calls: outcome.tool_calls,
+        reasoning: outcome.reasoning,
+        logprobs: outcome.logprobs,
     }
 }

@@ -169,10 +169,7 @@ fn job(model: &str, fallbacks: &[&str]) -> Job {
             .iter()
             .map(|f| ModelId::parse(*f).unwrap())
             .collect(),
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: "hi".into(),
-        }],
+        messages: vec![ChatMessage::text(Role::User, "hi")],
         params: Params {
             max_tokens: 3,
             ..Params::default()

@@ -312,6 +312,14 @@ fn arguments(spec: &LocalModelSpec, port: u16) -> Vec<String> {
     if let Some(layers) = s.gpu_layers {
         args.extend(["--n-gpu-layers".into(), layers.to_string()]);
     }
+    if s.embeddings {
+        args.push("--embeddings".into());
+        // The /v1/embeddings API needs pooled vectors; a model's default
+        // pooling may be `none`.
+        if !s.extra_args.iter().any(|a| a == "--pooling") {
+            args.extend(["--pooling".into(), "mean".into()]);
+        }
+    }
     args.extend(s.extra_args.iter().cloned());
     args
 }

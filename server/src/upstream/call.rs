@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 use super::secret::ApiKey;
 use super::types::WireUsage;
 use crate::config::EndpointKind;
-use crate::domain::ChatMessage;
+use crate::domain::{ChatMessage, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice};
 
 /// Where and how to send a request.
 #[derive(Debug, Clone)]
@@ -74,6 +74,15 @@ pub struct ChatCall {
     /// Stop sequences.
     pub stop: Vec<String>,
     pub seed: Option<i64>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    /// JSON output.
+    pub response_format: Option<ResponseFormat>,
+    /// Functions the model may call.
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    /// Per-token log-probabilities with this many alternatives.
+    pub logprobs: Option<u32>,
 }
 
 /// A finished completion.
@@ -94,4 +103,10 @@ pub struct ChatOutcome {
     pub first_token_at: Option<Instant>,
     /// Attempts made.
     pub attempts: u32,
+    /// Tool calls, assembled from their pieces when streamed.
+    pub tool_calls: Vec<ToolCall>,
+    /// Reasoning text (empty when it was forwarded).
+    pub reasoning: String,
+    /// Per-token log-probabilities (empty when they were forwarded).
+    pub logprobs: Vec<TokenLogprob>,
 }

@@ -13,7 +13,7 @@ use super::connections::CountConnections;
 use super::error::UpstreamError;
 use super::response::{self, AttemptError};
 use super::retry::{RetryPolicy, next_delay};
-use super::types::{ChatCompletionRequest, StreamOptions, WireMessage};
+use super::types::{self, ChatCompletionRequest, StreamOptions, WireMessage};
 use crate::config::EndpointKind;
 use crate::domain::DeltaSink;
 use crate::metrics::UpstreamMetrics;
@@ -155,6 +155,16 @@ impl UpstreamClient {
         &self.counters
     }
 
+    /// The pooled HTTP client.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The breaker, when this client has one.
+    pub(super) fn breaker(&self) -> Option<&Breaker> {
+        self.breaker.as_deref()
+    }
+
     /// The breaker's state, or None when this client has no breaker.
     pub fn breaker_state(&self) -> Option<BreakerSnapshot> {
         self.breaker.as_ref().map(|b| b.snapshot(Instant::now()))
@@ -280,6 +290,13 @@ impl UpstreamClient {
             top_p: call.top_p,
             stop: &call.stop,
             seed: call.seed,
+            presence_penalty: call.presence_penalty,
+            frequency_penalty: call.frequency_penalty,
+            response_format: types::response_format(call.response_format.as_ref()),
+            tools: types::tools(&call.tools),
+            tool_choice: types::tool_choice(call.tool_choice.as_ref()),
+            logprobs: call.logprobs.is_some(),
+            top_logprobs: call.logprobs.filter(|n| *n > 0),
             stream,
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
@@ -330,7 +347,7 @@ impl UpstreamClient {
 }
 
 /// A failed send: before any response, so always safe to retry.
-fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
+pub(super) fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
     // reqwest's Display omits the cause ("error sending request"); the chain
     // says what actually happened (connection refused, reset...).
     let detail = response::clean_message(target, &error_chain(e));

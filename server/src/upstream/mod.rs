@@ -1,6 +1,6 @@
 //! One OpenAI-compatible HTTP client for every backend: llama-server
 //! children and remote endpoints (OpenRouter included) speak the same
-//! `/v1/chat/completions`, so they share this code. Pooled connections,
+//! `/v1/chat/completions` (and `/v1/embeddings`), so they share this code. Pooled connections,
 //! SSE streaming, per-attempt timeouts, retries with backoff under a retry
 //! budget, a circuit breaker per remote endpoint, error mapping.
 
@@ -9,6 +9,7 @@ mod budget;
 mod call;
 mod client;
 mod connections;
+mod embed;
 mod error;
 mod response;
 mod retry;
@@ -19,6 +20,7 @@ pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use budget::RetryBudgetConfig;
 pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, Target};
 pub use client::{CallFailure, UpstreamClient};
+pub use embed::EmbedOutcome;
 pub use error::UpstreamError;
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;

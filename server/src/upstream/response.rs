@@ -10,8 +10,8 @@ use futures::StreamExt;
 
 use super::call::{ChatOutcome, Target};
 use super::error::UpstreamError;
-use super::types::{ChatCompletionBody, WireError, WireTimings};
-use crate::domain::DeltaSink;
+use super::types::{ChatCompletionBody, WireError, WireTimings, WireToolCallIn};
+use crate::domain::{Delta, DeltaSink, ToolCall, ToolCallDelta};
 
 /// Why one attempt ended without a completion.
 #[derive(Debug)]
@@ -97,13 +97,26 @@ async fn apply_chunk(
     let Some(choice) = chunk.choices.into_iter().next() else {
         return Ok(());
     };
-    if let Some(text) = choice
-        .delta
-        .and_then(|d| d.content)
-        .filter(|t| !t.is_empty())
-    {
-        out.first_token_at.get_or_insert_with(Instant::now);
-        emit(sink, out, text, emitted).await?;
+    if let Some(mut delta) = choice.delta {
+        let mut pieces = Vec::new();
+        if let Some(reasoning) = delta.take_reasoning() {
+            pieces.push(Delta::Reasoning(reasoning));
+        }
+        if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+            pieces.push(Delta::Text(text));
+        }
+        for (position, call) in delta.tool_calls.into_iter().enumerate() {
+            let index = call.index.unwrap_or(position as u32);
+            pieces.push(Delta::ToolCall(merge_call(out, index, call)));
+        }
+        let logprobs = choice.logprobs.map(|l| l.into_domain()).unwrap_or_default();
+        if !logprobs.is_empty() {
+            pieces.push(Delta::Logprobs(logprobs));
+        }
+        for piece in pieces {
+            out.first_token_at.get_or_insert_with(Instant::now);
+            emit(sink, out, piece, emitted).await?;
+        }
     }
     match choice.finish_reason.as_deref() {
         Some("error") => Err(UpstreamError::InStream {
@@ -119,19 +132,49 @@ async fn apply_chunk(
     }
 }
 
+/// Adds a piece of tool call `index` to the calls assembled so far and
+/// returns it as a delta.
+fn merge_call(out: &mut ChatOutcome, index: u32, call: WireToolCallIn) -> ToolCallDelta {
+    let slot = index as usize;
+    if out.tool_calls.len() <= slot {
+        out.tool_calls.resize_with(slot + 1, ToolCall::default);
+    }
+    let whole = &mut out.tool_calls[slot];
+    let arguments = call.function.arguments.unwrap_or_default();
+    whole.arguments.push_str(&arguments);
+    if let Some(id) = &call.id {
+        whole.id.clone_from(id);
+    }
+    if let Some(name) = &call.function.name {
+        whole.name.push_str(name);
+    }
+    ToolCallDelta {
+        index,
+        id: call.id,
+        name: call.function.name,
+        arguments,
+    }
+}
+
 async fn emit(
     sink: &mut DeltaSink,
     out: &mut ChatOutcome,
-    text: String,
+    piece: Delta,
     emitted: &mut bool,
 ) -> Result<(), AttemptError> {
     match sink {
-        DeltaSink::Collect => out.text.push_str(&text),
+        DeltaSink::Collect => match piece {
+            Delta::Text(text) => out.text.push_str(&text),
+            Delta::Reasoning(text) => out.reasoning.push_str(&text),
+            // Assembled in `out.tool_calls` already.
+            Delta::ToolCall(_) => {}
+            Delta::Logprobs(list) => out.logprobs.extend(list),
+        },
         DeltaSink::Forward(tx) => {
             // Marked before the send: once a send is attempted the client may
             // have the text, so the call must not be retried.
             *emitted = true;
-            tx.send(text).await.map_err(|_| AttemptError::ClientGone)?;
+            tx.send(piece).await.map_err(|_| AttemptError::ClientGone)?;
         }
     }
     Ok(())
@@ -169,9 +212,20 @@ pub(super) async fn read_whole(
         .next()
         .ok_or_else(|| protocol(target, "the answer has no choices"))?;
     out.finish_reason = choice.finish_reason;
-    let text = choice.message.and_then(|m| m.content).unwrap_or_default();
-    if !text.is_empty() {
-        emit(sink, &mut out, text, emitted).await?;
+    let mut message = choice.message.unwrap_or_default();
+    if let Some(reasoning) = message.take_reasoning() {
+        emit(sink, &mut out, Delta::Reasoning(reasoning), emitted).await?;
+    }
+    if let Some(text) = message.content.filter(|t| !t.is_empty()) {
+        emit(sink, &mut out, Delta::Text(text), emitted).await?;
+    }
+    for (index, call) in message.tool_calls.into_iter().enumerate() {
+        let piece = merge_call(&mut out, index as u32, call);
+        emit(sink, &mut out, Delta::ToolCall(piece), emitted).await?;
+    }
+    let logprobs = choice.logprobs.map(|l| l.into_domain()).unwrap_or_default();
+    if !logprobs.is_empty() {
+        emit(sink, &mut out, Delta::Logprobs(logprobs), emitted).await?;
     }
     Ok(out)
 }

@@ -44,10 +44,7 @@ fn target(base_url: &str, stream: bool) -> Target {
 fn call(model: &str) -> ChatCall {
     ChatCall {
         model: model.into(),
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: "hi".into(),
-        }],
+        messages: vec![ChatMessage::text(Role::User, "hi")],
         max_tokens: Some(3),
         ..ChatCall::default()
     }

@@ -26,6 +26,7 @@ pub(crate) struct Behaviour {
     pub rate_limit: Option<u64>,
     pub midstream_error: Option<u64>,
     pub reset: bool,
+    pub reasoning: bool,
 }
 
 impl Behaviour {
@@ -70,6 +71,7 @@ impl Behaviour {
             rate_limit: other.rate_limit.or(self.rate_limit),
             midstream_error: other.midstream_error.or(self.midstream_error),
             reset: other.reset || self.reset,
+            reasoning: other.reasoning || self.reasoning,
         }
     }
 
@@ -101,6 +103,7 @@ impl Behaviour {
         match name {
             "silent" => self.silent = flag(value)?,
             "reset" => self.reset = flag(value)?,
+            "reasoning" => self.reasoning = flag(value)?,
             "delay" => self.delay = Some(parse_duration(required(value)?)?),
             "gap" => self.gap = Some(parse_duration(required(value)?)?),
             "tokens" => self.tokens = Some(count(value)?),
@@ -119,7 +122,7 @@ impl Behaviour {
             _ => {
                 return Err(
                     "unknown directive (known: delay, gap, tokens, silent, silent_after, \
-                     flaky, status, retry_after, rate_limit, midstream_error, reset)"
+                     flaky, status, retry_after, rate_limit, midstream_error, reset, reasoning)"
                         .into(),
                 );
             }
@@ -200,7 +203,7 @@ mod tests {
     fn parses_all_directives() {
         let (base, b) = Behaviour::from_model(
             "m@delay=50ms@gap=1.5s@tokens=20@silent@silent_after=3@flaky=2@status=429\
-             @retry_after=7@rate_limit=1@midstream_error=4@reset",
+             @retry_after=7@rate_limit=1@midstream_error=4@reset@reasoning",
         )
         .unwrap();
         assert_eq!(base, "m");
@@ -218,6 +221,7 @@ mod tests {
                 rate_limit: Some(1),
                 midstream_error: Some(4),
                 reset: true,
+                reasoning: true,
             }
         );
     }

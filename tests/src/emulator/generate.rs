@@ -58,6 +58,60 @@ impl Plan {
     pub(crate) fn text(&self) -> String {
         self.pieces.concat()
     }
+
+    /// Makes the text a JSON object, `{"text":"tok0 tok1"}`, keeping one
+    /// piece per token (for `response_format` and tool-call arguments).
+    pub(crate) fn wrap_json(&mut self) {
+        match self.pieces.len() {
+            0 => self.pieces.push("{\"text\":\"\"}".to_owned()),
+            n => {
+                self.pieces[0].insert_str(0, "{\"text\":\"");
+                self.pieces[n - 1].push_str("\"}");
+            }
+        }
+    }
+}
+
+/// The reasoning pieces a `reasoning` request streams before its answer.
+pub(crate) const REASONING: [&str; 2] = ["think0", " think1"];
+
+/// `logprobs.content` for `pieces`: every token at log-probability -0.5,
+/// its `top` alternatives the token itself then `alt1`, `alt2`... at -1.5,
+/// -2.5...
+pub(crate) fn logprobs(pieces: &[String], top: u64) -> Value {
+    let content: Vec<Value> = pieces
+        .iter()
+        .map(|piece| {
+            let alternatives: Vec<Value> = (0..top)
+                .map(|k| match k {
+                    0 => json!({"token": piece, "logprob": -0.5, "bytes": piece.as_bytes()}),
+                    k => json!({"token": format!("alt{k}"), "logprob": -0.5 - k as f64, "bytes": null}),
+                })
+                .collect();
+            json!({"token": piece, "logprob": -0.5, "bytes": piece.as_bytes(), "top_logprobs": alternatives})
+        })
+        .collect();
+    json!({"content": content})
+}
+
+/// Id of the (one) tool call an answer makes.
+pub(crate) const TOOL_CALL_ID: &str = "call_0";
+
+/// The assistant message of a whole answer: text, or a call of `tool`
+/// whose arguments are `content`; OpenRouter's `reasoning` field first
+/// when asked for.
+pub(crate) fn message(content: &str, tool: Option<&str>, reasoning: bool) -> Value {
+    let mut m = match tool {
+        None => json!({"role": "assistant", "content": content}),
+        Some(name) => json!({"role": "assistant", "content": null, "tool_calls": [{
+            "id": TOOL_CALL_ID, "type": "function",
+            "function": {"name": name, "arguments": content},
+        }]}),
+    };
+    if reasoning {
+        m["reasoning"] = json!(REASONING.concat());
+    }
+    m
 }
 
 /// Keeps the first `cut` bytes of the concatenated pieces (pieces are ASCII).
@@ -126,7 +180,7 @@ pub(crate) fn midstream_error() -> Value {
 /// Non-streaming `chat.completion` body.
 pub(crate) fn completion_body(
     meta: &Meta,
-    content: &str,
+    message: Value,
     finish_reason: &str,
     usage: Value,
 ) -> Value {
@@ -138,7 +192,7 @@ pub(crate) fn completion_body(
         "provider": "Emulator",
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": content},
+            "message": message,
             "logprobs": null,
             "finish_reason": finish_reason,
         }],

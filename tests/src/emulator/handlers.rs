@@ -26,6 +26,8 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/api/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/api/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/api/v1/models", get(models))
         .route("/health", get(health))
@@ -47,6 +49,49 @@ async fn models(State(st): State<AppState>) -> Json<Value> {
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "emulator"}))
         .collect();
     Json(json!({"object": "list", "data": data}))
+}
+
+/// `POST /v1/embeddings`: a deterministic 4-dimensional vector per input
+/// (characters, words, first and last byte), usage counting words. Counted
+/// and recorded like a chat request.
+async fn embeddings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let body = body.ok().map(|Json(b)| b);
+    st.shared.record_request(&headers, body.clone());
+    let mut guard = RequestGuard::new(st.shared.clone());
+    guard.finish();
+    let inputs: Option<Vec<String>> = match body.as_ref().and_then(|b| b.get("input")) {
+        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => None,
+    };
+    let (Some(inputs), Some(model)) = (inputs, body.as_ref().and_then(|b| b.get("model"))) else {
+        return ApiError::bad_request("model and input (a string or strings) are required")
+            .into_response();
+    };
+    let words: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let bytes = t.as_bytes();
+            let vector = [
+                t.chars().count() as f32,
+                t.split_whitespace().count() as f32,
+                f32::from(bytes.first().copied().unwrap_or(0)),
+                f32::from(bytes.last().copied().unwrap_or(0)),
+            ];
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    Json(json!({
+        "object": "list", "data": data, "model": model,
+        "usage": {"prompt_tokens": words, "total_tokens": words},
+    }))
+    .into_response()
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {

@@ -16,7 +16,9 @@
 //!
 //! # Routes
 //! `POST /v1/chat/completions` and `POST /api/v1/chat/completions` (same
-//! handler), `GET /v1/models`, `GET /api/v1/models`, `GET /health`.
+//! handler), `POST /v1/embeddings` (and under `/api`: a deterministic
+//! 4-dimensional vector per input), `GET /v1/models`, `GET /api/v1/models`,
+//! `GET /health`.
 //!
 //! # Output
 //! Deterministic: token `i` is `tok{i}`, so the content is
@@ -45,6 +47,20 @@
 //! | `retry_after=S` | `Retry-After` value for 429 (and 503 if given) |
 //! | `midstream_error=N` | N tokens then an SSE `error` event (`finish_reason: "error"`), no `[DONE]`; non-streaming: 200 with an `error` object |
 //! | `reset` | TCP RST, no response at all (see below) |
+//! | `reasoning` | the answer starts with reasoning (`"think0 think1"`, OpenRouter's `reasoning` field, streamed in two pieces) |
+//!
+//! # Tools and JSON output
+//! With `tools` (and `tool_choice` not `"none"`), the model calls the
+//! function `tool_choice` names, else the first tool, instead of answering
+//! (with `"auto"` or no choice, only while the last message is not a tool
+//! result, so an agent loop ends): `finish_reason: "tool_calls"`, one call
+//! with id `call_0` whose arguments are the tokens as a JSON object,
+//! `{"text":"tok0 tok1"}`, streamed in pieces after a first piece that
+//! names the function. With `response_format` `json_object` or
+//! `json_schema`, the content is that same JSON object. With `logprobs`,
+//! every token has log-probability -0.5 and `top_logprobs` alternatives
+//! (itself, then `alt1`, `alt2`... at -1.5, -2.5...), per chunk when
+//! streamed.
 //!
 //! Precedence: `reset` > `status` > `flaky` > `rate_limit` > `silent` >
 //! generation. Generating requests (and `silent`) wait for a slot when

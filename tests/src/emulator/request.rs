@@ -19,6 +19,14 @@ pub(crate) struct ChatRequest {
     /// Deterministic estimate: words of every text part, plus 4 per message
     /// (roughly OpenAI's per-message overhead).
     pub prompt_tokens: u64,
+    /// The function the "model" calls instead of answering: the one
+    /// `tool_choice` names, else the first tool, unless `tool_choice` is
+    /// `"none"` or (with `"auto"`) the last message is already a tool result.
+    pub tool: Option<String>,
+    /// `response_format` asked for JSON (`json_object` or `json_schema`).
+    pub json: bool,
+    /// `logprobs: true`: Some(`top_logprobs`, 0 when unset).
+    pub logprobs: Option<u64>,
 }
 
 impl ChatRequest {
@@ -57,6 +65,11 @@ impl ChatRequest {
             max_tokens,
             stop: stop(obj.get("stop"))?,
             prompt_tokens,
+            tool: tool(obj)?,
+            json: json_output(obj.get("response_format"))?,
+            logprobs: opt_bool(obj.get("logprobs"), "logprobs")?
+                .filter(|on| *on)
+                .map(|_| obj.get("top_logprobs").and_then(Value::as_u64).unwrap_or(0)),
         })
     }
 }
@@ -114,6 +127,65 @@ fn messages(messages: Option<&Value>) -> Result<u64, String> {
         tokens = tokens.saturating_add(words as u64 + 4);
     }
     Ok(tokens)
+}
+
+fn tool(obj: &serde_json::Map<String, Value>) -> Result<Option<String>, String> {
+    let names: Vec<&str> = match obj.get("tools") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(tools)) => tools
+            .iter()
+            .map(|t| match (t.get("type"), t.pointer("/function/name")) {
+                (Some(Value::String(kind)), Some(Value::String(name))) if kind == "function" => {
+                    Ok(name.as_str())
+                }
+                _ => {
+                    Err("each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}")
+                }
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("tools must be an array".into()),
+    };
+    let last_is_tool_result = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.last())
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str)
+        == Some("tool");
+    let first = names.first().map(|n| n.to_string());
+    match obj.get("tool_choice") {
+        None | Some(Value::Null) => Ok(first.filter(|_| !last_is_tool_result)),
+        Some(Value::String(mode)) => match mode.as_str() {
+            "auto" => Ok(first.filter(|_| !last_is_tool_result)),
+            "none" => Ok(None),
+            "required" => Ok(first),
+            _ => Err("tool_choice must be auto, none, required or a function".into()),
+        },
+        Some(choice) => match choice.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) if names.contains(&name) => Ok(Some(name.to_string())),
+            _ => Err("tool_choice names a function that is not in tools".into()),
+        },
+    }
+}
+
+fn json_output(format: Option<&Value>) -> Result<bool, String> {
+    match format {
+        None | Some(Value::Null) => Ok(false),
+        Some(f) => match f.get("type").and_then(Value::as_str) {
+            Some("text") => Ok(false),
+            Some("json_object") => Ok(true),
+            Some("json_schema")
+                if f.pointer("/json_schema/schema")
+                    .is_some_and(Value::is_object) =>
+            {
+                Ok(true)
+            }
+            _ => Err(
+                "response_format must be text, json_object, or json_schema with a schema object"
+                    .into(),
+            ),
+        },
+    }
 }
 
 fn opt_bool(v: Option<&Value>, name: &str) -> Result<Option<bool>, String> {
@@ -185,6 +257,9 @@ mod tests {
                 max_tokens: Some(3),
                 stop: vec!["x".into()],
                 prompt_tokens: 6,
+                tool: None,
+                json: false,
+                logprobs: None,
             }
         );
     }

@@ -151,12 +151,20 @@ async fn generate(
     permit: Option<OwnedSemaphorePermit>,
 ) -> Response {
     let b = p.behaviour;
-    let plan = Plan::new(
+    let mut plan = Plan::new(
         b.tokens,
         p.req.max_tokens,
         st.config.default_tokens,
         &p.req.stop,
     );
+    // JSON output and tool-call arguments are the same tokens as a JSON object.
+    if p.req.json || p.req.tool.is_some() {
+        plan.wrap_json();
+    }
+    if p.req.tool.is_some() {
+        plan.finish_reason = "tool_calls";
+    }
+    let tool = p.req.tool.clone();
     let gap = b.gap.unwrap_or(st.config.token_gap);
     let meta = Meta::new(&p.req.model);
     if p.req.stream {
@@ -169,6 +177,9 @@ async fn generate(
             prompt_tokens: p.req.prompt_tokens,
             silent_after: b.silent_after,
             midstream_error: b.midstream_error,
+            tool,
+            reasoning: b.reasoning,
+            logprobs: p.req.logprobs,
         };
         let body = Body::from_stream(sse::body(spec, guard, permit));
         return (
@@ -198,8 +209,9 @@ async fn generate(
             pause(times(gap, e)).await;
             let k = usize::try_from(e).unwrap_or(usize::MAX);
             let content: String = plan.pieces.iter().take(k).map(String::as_str).collect();
+            let message = generate::message(&content, tool.as_deref(), b.reasoning);
             let mut v =
-                generate::completion_body(&meta, &content, "error", generate::usage(prompt, e));
+                generate::completion_body(&meta, message, "error", generate::usage(prompt, e));
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("error".to_owned(), generate::midstream_error());
             }
@@ -207,12 +219,16 @@ async fn generate(
         }
         _ => {
             pause(times(gap, n)).await;
-            generate::completion_body(
+            let mut body = generate::completion_body(
                 &meta,
-                &plan.text(),
+                generate::message(&plan.text(), tool.as_deref(), b.reasoning),
                 plan.finish_reason,
                 generate::usage(prompt, n),
-            )
+            );
+            if let Some(top) = p.req.logprobs {
+                body["choices"][0]["logprobs"] = generate::logprobs(&plan.pieces, top);
+            }
+            body
         }
     };
     guard.finish();

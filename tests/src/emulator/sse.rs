@@ -26,11 +26,18 @@ pub(crate) struct StreamSpec {
     pub prompt_tokens: u64,
     pub silent_after: Option<u64>,
     pub midstream_error: Option<u64>,
+    /// Stream the tokens as the arguments of a call of this function.
+    pub tool: Option<String>,
+    /// Stream [`generate::REASONING`] first, in OpenRouter's `reasoning` field.
+    pub reasoning: bool,
+    /// Each token chunk carries its log-probability, with this many alternatives.
+    pub logprobs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Step {
     Comment,
+    Reasoning(usize),
     Token(usize),
     Usage,
     Done,
@@ -72,10 +79,27 @@ impl State {
     async fn next_event(&mut self) -> Option<String> {
         match self.step {
             Step::Comment => {
-                self.step = Step::Token(0);
+                self.step = if self.spec.reasoning {
+                    Step::Reasoning(0)
+                } else {
+                    Step::Token(0)
+                };
                 // OpenRouter sends this while it waits for the provider;
                 // SSE clients must ignore comment lines.
                 Some(": OPENROUTER PROCESSING\n\n".to_owned())
+            }
+            Step::Reasoning(k) => {
+                self.step = if k + 1 < generate::REASONING.len() {
+                    Step::Reasoning(k + 1)
+                } else {
+                    Step::Token(0)
+                };
+                let choices = json!([{
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": "", "reasoning": generate::REASONING[k]},
+                    "finish_reason": null,
+                }]);
+                Some(data(&generate::chunk(&self.spec.meta, choices, None)))
             }
             Step::Token(i) => {
                 let total = self.spec.plan.pieces.len();
@@ -120,11 +144,23 @@ impl State {
                     tokio::time::sleep(self.spec.gap).await;
                 }
                 self.step = Step::Token(i + 1);
-                let choices = json!([{
-                    "index": 0,
-                    "delta": {"role": "assistant", "content": self.spec.plan.pieces[i]},
-                    "finish_reason": null,
-                }]);
+                let piece = &self.spec.plan.pieces[i];
+                let delta = match &self.spec.tool {
+                    None => json!({"role": "assistant", "content": piece}),
+                    // The first piece of a call names it; later ones add arguments.
+                    Some(name) if i == 0 => json!({"role": "assistant", "tool_calls": [{
+                        "index": 0, "id": generate::TOOL_CALL_ID, "type": "function",
+                        "function": {"name": name, "arguments": piece},
+                    }]}),
+                    Some(_) => {
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                    }
+                };
+                let logprobs = self
+                    .spec
+                    .logprobs
+                    .map(|top| generate::logprobs(std::slice::from_ref(piece), top));
+                let choices = json!([{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": null}]);
                 Some(data(&generate::chunk(&self.spec.meta, choices, None)))
             }
             Step::Usage => {

@@ -6,7 +6,7 @@
 //! cargo run --release -p ai-router-benches --bin e2e -- overhead warm
 //! ```
 //!
-//! Scenarios: `overhead`, `warm`, `cold`, `hit_ratio`, `batch`, `memory`,
+//! Scenarios: `overhead`, `http_door`, `warm`, `cold`, `hit_ratio`, `batch`, `memory`,
 //! `stats_under_load`, `overload`, `hint`, `tracing`, or `all`. Each prints
 //! a markdown table. Every scenario is bounded in request count and in time;
 //! nothing here asserts on timings.
@@ -25,6 +25,7 @@ mod cold;
 mod common;
 mod hint;
 mod hit_ratio;
+mod http_door;
 mod memory;
 mod overhead;
 mod overload;
@@ -36,8 +37,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "overhead",
+    "http_door",
     "warm",
     "cold",
     "hit_ratio",
@@ -88,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             let work = async {
                 match scenario {
                     "overhead" => overhead::run().await,
+                    "http_door" => http_door::run().await,
                     "warm" => warm::run().await,
                     "cold" => cold::run().await,
                     "hit_ratio" => hit_ratio::run().await,

@@ -129,6 +129,7 @@ fn parse_json_line(line: &str, line_no: usize) -> Result<BatchLine, CliError> {
                 .map(|m| ChatMessage {
                     role: m.role,
                     content: m.content,
+                    ..Default::default()
                 })
                 .collect(),
         ),

@@ -47,6 +47,12 @@ pub enum StartError {
     /// The gRPC server failed.
     #[error("gRPC server error: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// Keys or the usage ledger cannot be used.
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessStartError),
+    /// The TLS certificate, key or client CA cannot be read.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Builds the engine: catalogue, pool (its maintenance and preloads start in
@@ -92,6 +98,8 @@ pub fn build_engine(
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
     let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
+    let access = crate::access::AccessControl::start(&config.access)?;
+    metrics.register_collector(crate::access::AccessGauges(access.clone()));
     metrics.register_collector(PoolGauges(pool.clone()));
     metrics.register_collector(RouteGauges(routes.limiters()));
     let stats = Recorder::new(
@@ -99,14 +107,17 @@ pub fn build_engine(
         metrics,
         config.endpoints.iter().map(|e| e.name.as_str()),
     );
-    Ok(Arc::new(Engine::new(
-        Arc::new(config.into_inner()),
-        routes,
-        executor,
-        pool,
-        counters,
-        stats,
-    )))
+    Ok(Arc::new(
+        Engine::new(
+            Arc::new(config.into_inner()),
+            routes,
+            executor,
+            pool,
+            counters,
+            stats,
+        )
+        .with_access(access),
+    ))
 }
 
 /// Builds the engine and serves until `shutdown` completes.
@@ -145,7 +156,11 @@ pub async fn serve(
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let stop_accepting = CancellationToken::new();
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = crate::tls::server_config(&engine.config().tls)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(
             crate::api::remap_tonic_statuses::<tonic::body::Body>,
@@ -189,6 +204,7 @@ pub async fn serve(
     if let Some(result) = early {
         monitors_stop.cancel();
         engine.pool().shutdown().await;
+        close_ledger(&engine).await;
         background.wait().await;
         return result.map_err(StartError::from);
     }
@@ -222,8 +238,18 @@ pub async fn serve(
         let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
     }
     engine.pool().shutdown().await;
+    close_ledger(&engine).await;
     monitors_stop.cancel();
     background.wait().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes every queued usage row and stops the ledger's writer thread (a
+/// blocking join, so off the runtime's worker threads).
+async fn close_ledger(engine: &Arc<Engine>) {
+    let access = engine.access().clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || access.close()).await {
+        tracing::error!("closing the usage ledger failed: {e}");
+    }
 }

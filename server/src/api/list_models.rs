@@ -1,17 +1,20 @@
-//! `ListModels`: every servable id with its backend and state.
+//! `ListModels`: every servable id the caller's key may use, with its
+//! backend and state (a model outside the key's globs is not shown).
 
 use ai_router_proto::v1 as pb;
 
 use super::convert::{backend, duration};
+use crate::access::Principal;
 use crate::backend::Listing;
 use crate::engine::Engine;
 use crate::pool::ModelStateKind;
 
-pub fn build(engine: &Engine) -> pb::ListModelsResponse {
+pub fn build(engine: &Engine, principal: &Principal) -> pb::ListModelsResponse {
     let models = engine
         .routes()
         .listings()
         .into_iter()
+        .filter(|l| principal.may_use(&l.status.id))
         .map(|Listing { kind, status: m }| pb::ModelInfo {
             id: m.id,
             backend: backend(kind) as i32,

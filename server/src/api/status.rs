@@ -19,6 +19,7 @@ impl From<RouterError> for Status {
             RouterError::ResourceExhausted { retry_after, .. } => *retry_after,
             RouterError::Upstream(UpstreamError::Http { retry_after, .. }) => *retry_after,
             RouterError::Upstream(UpstreamError::BreakerOpen { retry_in, .. }) => Some(*retry_in),
+            RouterError::Access(e) => e.retry_after(),
             _ => None,
         };
         if let Some(after) = retry_after

@@ -15,6 +15,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access::AccessControl;
 use crate::config::Config;
 use crate::domain::{Completion, DeltaSink, Job, ModelId};
 use crate::error::RouterError;
@@ -32,6 +33,7 @@ pub struct Engine {
     pool: Pool,
     upstream_metrics: UpstreamMetrics,
     stats: Recorder,
+    access: AccessControl,
 }
 
 impl Engine {
@@ -51,7 +53,19 @@ impl Engine {
             pool,
             upstream_metrics,
             stats,
+            access: AccessControl::open(),
         }
+    }
+
+    /// The engine with `access` guarding its doors (default: open).
+    pub fn with_access(mut self, access: AccessControl) -> Engine {
+        self.access = access;
+        self
+    }
+
+    /// Keys, limits, budgets and the usage ledger.
+    pub fn access(&self) -> &AccessControl {
+        &self.access
     }
 
     /// Runs a job to completion. `arrived` is when the request arrived

@@ -1,0 +1,109 @@
+//! Validation of `[access]` and `[tls]`: the keys file is merged, every key
+//! entry checked (name, hash, globs, limits), and the open-port guard
+//! applied: a non-loopback listen address needs keys, client certificates,
+//! or an explicit `--allow-unauthenticated`.
+
+use std::collections::HashSet;
+
+use super::{Config, ConfigError, KeysFile};
+use crate::access::{KeyHash, ModelPolicy};
+
+impl Config {
+    /// Appends the keys file's `[[keys]]` to `access.keys`.
+    pub(super) fn resolve_keys_file(&mut self) -> Result<(), ConfigError> {
+        let Some(path) = self.access.keys_file.clone() else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let file: KeysFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.access.keys.extend(file.keys);
+        Ok(())
+    }
+
+    pub(super) fn check_access(&self) -> Result<(), ConfigError> {
+        let mut names = HashSet::new();
+        let mut hashes = HashSet::new();
+        for k in &self.access.keys {
+            let valid_name = !k.name.is_empty()
+                && k.name.len() <= 64
+                && k.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid_name {
+                return bad(format!(
+                    "access key name {:?}: use 1-64 letters, digits, '-', '_' or '.'",
+                    k.name
+                ));
+            }
+            if !names.insert(k.name.as_str()) {
+                return bad(format!("access key name '{}' is used twice", k.name));
+            }
+            let hash = KeyHash::parse(&k.hash)
+                .map_err(|e| ConfigError::Invalid(format!("access key '{}': {e}", k.name)))?;
+            if !hashes.insert(*hash.bytes()) {
+                return bad(format!(
+                    "access key '{}' has the hash of another key",
+                    k.name
+                ));
+            }
+            if k.models.is_empty() {
+                return bad(format!(
+                    "access key '{}': `models` is empty (use [\"*\"] for every model)",
+                    k.name
+                ));
+            }
+            ModelPolicy::new(&k.models).map_err(|e| {
+                ConfigError::Invalid(format!("access key '{}': bad model glob: {e}", k.name))
+            })?;
+            for (what, budget) in [
+                ("budget_usd_per_day", k.budget_usd_per_day),
+                ("budget_usd_per_month", k.budget_usd_per_month),
+            ] {
+                if budget.is_some_and(|b| !b.is_finite() || b < 0.0) {
+                    return bad(format!(
+                        "access key '{}': {what} must be a number >= 0",
+                        k.name
+                    ));
+                }
+            }
+            if k.max_batch_items == Some(0) || k.max_concurrency == Some(0) {
+                return bad(format!(
+                    "access key '{}': max_batch_items and max_concurrency must be at least 1",
+                    k.name
+                ));
+            }
+        }
+        self.check_tls()?;
+        let open = self.access.keys.is_empty() && self.tls.client_ca.is_none();
+        if open && !self.listen.ip().is_loopback() && !self.access.allow_unauthenticated {
+            return bad(format!(
+                "refusing to serve {} without authentication: configure API keys \
+                 ([[access.keys]]; `ai-router-cli keys new` makes one), require client \
+                 certificates with --tls-client-ca, or pass --allow-unauthenticated",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let t = &self.tls;
+        if t.cert.is_some() != t.key.is_some() {
+            return bad("TLS needs both tls.cert (--tls-cert) and tls.key (--tls-key)");
+        }
+        if t.client_ca.is_some() && t.cert.is_none() {
+            return bad("tls.client_ca (--tls-client-ca) needs --tls-cert and --tls-key");
+        }
+        Ok(())
+    }
+}
+
+fn bad(message: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(message.into()))
+}

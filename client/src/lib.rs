@@ -22,7 +22,9 @@
 
 mod client;
 mod error;
+pub mod keys;
 mod request;
+mod tls;
 
 /// gRPC code names and error-chain text, shared with the server.
 pub use ai_router_proto::status::{code_name, error_chain};
@@ -33,3 +35,4 @@ pub use ai_router_proto::v1 as proto;
 pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;
+pub use tls::TlsOptions;

@@ -8,13 +8,13 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::ClientError;
-use crate::tls::TlsOptions;
 use crate::proto::router_client::RouterClient;
 use crate::proto::{
     BatchGenerateRequest, BatchItemResult, GenerateChunk, GenerateRequest, GenerateResponse,
     ListModelsRequest, ListModelsResponse, StatsRequest, StatsResponse, UsageRequest,
     UsageResponse,
 };
+use crate::tls::TlsOptions;
 
 /// Where the router listens unless told otherwise (its own default).
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";

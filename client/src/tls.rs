@@ -90,5 +90,6 @@ impl TlsOptions {
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|e| ClientError::Tls(format!("cannot read the {what} {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| ClientError::Tls(format!("cannot read the {what} {}: {e}", path.display())))
 }

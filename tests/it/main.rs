@@ -18,7 +18,10 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+mod keyed;
 
+mod access_keys;
+mod access_tls;
 mod bad_input;
 mod batch;
 mod batch_backpressure;

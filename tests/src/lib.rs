@@ -19,6 +19,7 @@
 //! shutdown signal), so the kit is exempt.
 #![allow(clippy::disallowed_methods)]
 
+pub mod certs;
 pub mod emulator;
 pub mod gguf;
 pub mod llama;

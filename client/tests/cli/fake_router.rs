@@ -9,8 +9,8 @@ use ai_router_client::proto::router_server::{Router, RouterServer};
 use ai_router_client::proto::{
     BackendKind, BatchGenerateRequest, BatchItemResult, Duration, FinishReason, GenerateChunk,
     GenerateRequest, GenerateResponse, ItemError, ListModelsRequest, ListModelsResponse, ModelInfo,
-    ModelState, StatsRequest, StatsResponse, Timing, Usage, UsageLine, UsageRequest,
-    UsageResponse, batch_item_result, generate_request,
+    ModelState, StatsRequest, StatsResponse, Timing, Usage, UsageLine, UsageRequest, UsageResponse,
+    batch_item_result, generate_request,
 };
 use futures::Stream;
 use tokio::net::TcpListener;

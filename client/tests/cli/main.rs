@@ -197,10 +197,7 @@ async fn keys_new_prints_a_key_and_the_entry_with_its_hash() {
         .map(str::trim)
         .find(|l| l.starts_with(ai_router_client::keys::KEY_PREFIX))
         .unwrap();
-    let entry = format!(
-        "hash = \"{}\"",
-        ai_router_client::keys::hash(key)
-    );
+    let entry = format!("hash = \"{}\"", ai_router_client::keys::hash(key));
     assert!(text.contains(&entry), "{text}");
     assert!(text.contains("name = \"team-a\""), "{text}");
 }

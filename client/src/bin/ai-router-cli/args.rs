@@ -23,11 +23,21 @@ pub struct Cli {
     pub ca_file: Option<PathBuf>,
 
     /// Client certificate (PEM) for a router that requires mTLS.
-    #[arg(long, global = true, env = "AI_ROUTER_CLIENT_CERT", requires = "client_key")]
+    #[arg(
+        long,
+        global = true,
+        env = "AI_ROUTER_CLIENT_CERT",
+        requires = "client_key"
+    )]
     pub client_cert: Option<PathBuf>,
 
     /// Client private key (PEM) for --client-cert.
-    #[arg(long, global = true, env = "AI_ROUTER_CLIENT_KEY", requires = "client_cert")]
+    #[arg(
+        long,
+        global = true,
+        env = "AI_ROUTER_CLIENT_KEY",
+        requires = "client_cert"
+    )]
     pub client_key: Option<PathBuf>,
 
     /// Deadline for each call, e.g. "30s", "2m", "500ms". The router aborts

@@ -11,6 +11,14 @@ use ai_router_testkit::router::TestRouter;
 use crate::common::prompt;
 use crate::keyed;
 
+/// The error chain of a call that must have failed.
+fn failure<T: std::fmt::Debug>(result: Result<T, ai_router_client::ClientError>) -> String {
+    match result {
+        Ok(v) => panic!("expected a failure, got {v:?}"),
+        Err(e) => ai_router_client::error_chain(&e),
+    }
+}
+
 fn https(router: &TestRouter) -> String {
     format!("https://127.0.0.1:{}", router.addr.port())
 }
@@ -35,16 +43,15 @@ async fn tls_serves_clients_that_trust_the_ca() {
 
     // Not trusting the CA: the handshake fails.
     let untrusted = Client::connect_with_tls(https(&router), TlsOptions::default()).await;
-    assert!(
-        untrusted.is_err(),
-        "a server certificate from an unknown CA was accepted"
-    );
+    let e = failure(untrusted);
+    assert!(e.contains("UnknownIssuer"), "{e}");
     // Plain text to a TLS port gets no answer.
     let plain = match Client::connect(router.url()).await {
         Ok(c) => c.list_models().await.map(|_| ()),
         Err(e) => Err(e),
     };
-    assert!(plain.is_err(), "plain text was served on a TLS port");
+    let e = failure(plain);
+    assert!(e.contains("transport error"), "{e}");
     router.stop().await.unwrap();
     emulator.shutdown().await;
 }
@@ -73,20 +80,16 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
             .unwrap();
     assert!(call(with_cert).await.is_ok());
     let without_cert = TlsOptions::from_files(Some(&pki.ca), None, None).unwrap();
-    assert!(
-        call(without_cert).await.is_err(),
-        "no client certificate was accepted"
-    );
+    let e = failure(call(without_cert).await);
+    assert!(e.contains("CertificateRequired"), "{e}");
     let wrong_ca = TlsOptions::from_files(
         Some(&pki.ca),
         Some(&other.client_cert),
         Some(&other.client_key),
     )
     .unwrap();
-    assert!(
-        call(wrong_ca).await.is_err(),
-        "a certificate from another CA was accepted"
-    );
+    let e = failure(call(wrong_ca).await);
+    assert!(e.contains("UnknownCA"), "{e}");
     router.stop().await.unwrap();
     emulator.shutdown().await;
 }

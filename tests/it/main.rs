@@ -20,7 +20,9 @@
 mod common;
 mod keyed;
 
+mod access_budget;
 mod access_keys;
+mod access_rate_limit;
 mod access_tls;
 mod bad_input;
 mod batch;

@@ -107,3 +107,93 @@ impl Config {
 fn bad(message: impl Into<String>) -> Result<(), ConfigError> {
     Err(ConfigError::Invalid(message.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, from_toml};
+
+    const HASH: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn invalid(toml: &str) -> String {
+        match from_toml(toml) {
+            Err(ConfigError::Invalid(m)) => m,
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_public_address_without_keys_or_client_certificates_is_refused() {
+        let m = invalid("listen = \"0.0.0.0:50051\"");
+        assert!(m.contains("--allow-unauthenticated"), "{m}");
+        assert!(m.contains("ai-router-cli keys new"), "{m}");
+        assert!(
+            from_toml("listen = \"0.0.0.0:50051\"\n[access]\nallow_unauthenticated = true").is_ok()
+        );
+        assert!(
+            from_toml("listen = \"127.0.0.1:0\"").is_ok(),
+            "loopback stays open"
+        );
+        let keyed =
+            format!("listen = \"0.0.0.0:50051\"\n[[access.keys]]\nname = \"a\"\nhash = \"{HASH}\"");
+        assert!(from_toml(&keyed).is_ok());
+        let mtls = "listen = \"[::]:50051\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"";
+        assert!(from_toml(mtls).is_ok());
+    }
+
+    #[test]
+    fn key_entries_are_checked() {
+        let entry =
+            |extra: &str| format!("[[access.keys]]\nname = \"a\"\nhash = \"{HASH}\"\n{extra}");
+        assert!(invalid(&entry("models = [\"[\"]")).contains("bad model glob"));
+        assert!(invalid(&entry("models = []")).contains("`models` is empty"));
+        assert!(invalid(&entry("budget_usd_per_day = -1.0")).contains("budget_usd_per_day"));
+        assert!(invalid(&entry("max_concurrency = 0")).contains("at least 1"));
+        assert!(invalid("[[access.keys]]\nname = \"a\"\nhash = \"md5:00\"").contains("sha256:"));
+        let twice = format!(
+            "{}\n{}",
+            entry(""),
+            entry("").replace("name = \"a\"", "name = \"b\"")
+        );
+        assert!(invalid(&twice).contains("hash of another key"));
+        assert!(invalid(&entry("").replace("\"a\"", "\"a b\"")).contains("letters, digits"));
+        let unknown = from_toml(&entry("rpm = 5"));
+        assert!(
+            matches!(unknown, Err(ConfigError::Parse { .. })),
+            "{unknown:?}"
+        );
+        let ok = from_toml(&entry(
+            "models = [\"tiny-*\"]\npriority = \"batch\"\nadmin = true",
+        ))
+        .unwrap();
+        assert_eq!(ok.access.keys[0].priority, crate::domain::Priority::Batch);
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_a_key() {
+        assert!(invalid("[tls]\ncert = \"c.pem\"").contains("--tls-key"));
+        assert!(invalid("[tls]\nclient_ca = \"ca.pem\"").contains("--tls-cert"));
+    }
+
+    #[test]
+    fn a_keys_file_adds_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.toml");
+        std::fs::write(
+            &file,
+            format!("[[keys]]\nname = \"from-file\"\nhash = \"{HASH}\"\n"),
+        )
+        .unwrap();
+        let c = from_toml(&format!(
+            "[access]\nkeys_file = {:?}",
+            file.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(c.access.keys[0].name, "from-file");
+        std::fs::write(&file, "[[keys]]\nname = \"x\"\n").unwrap();
+        let e = from_toml(&format!(
+            "[access]\nkeys_file = {:?}",
+            file.display().to_string()
+        ));
+        assert!(matches!(e, Err(ConfigError::Parse { .. })), "{e:?}");
+    }
+}

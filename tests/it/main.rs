@@ -22,6 +22,7 @@ mod keyed;
 
 mod access_budget;
 mod access_keys;
+mod access_priority;
 mod access_rate_limit;
 mod access_tls;
 mod bad_input;

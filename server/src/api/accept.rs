@@ -40,7 +40,8 @@ pub fn accept(engine: &Engine, request: Request<pb::GenerateRequest>) -> Result<
     let deadline = deadline::deadline(request.metadata(), arrived);
     let (metadata, _, message) = request.into_parts();
     let admitted = auth::principal(engine, &metadata).and_then(|principal| {
-        let job = validate(message, &engine.config().limits).map_err(RouterError::from)?;
+        let mut job = validate(message, &engine.config().limits).map_err(RouterError::from)?;
+        job.priority = principal.priority;
         let metered = auth::admit(engine, &principal, &job)?;
         Ok((principal, job, metered))
     });

@@ -147,7 +147,8 @@ async fn run_item(
     deadline: Option<Instant>,
 ) -> pb::BatchItemResult {
     let started = Instant::now();
-    let admitted = job.and_then(|job| {
+    let admitted = job.and_then(|mut job| {
+        job.priority = principal.priority;
         let metered = auth::admit(engine, principal, &job)?;
         Ok((job, metered))
     });

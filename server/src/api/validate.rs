@@ -58,6 +58,7 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
         messages,
         params,
         client_request_id: request.client_request_id,
+        priority: crate::domain::Priority::Interactive,
     })
 }
 

@@ -2,6 +2,7 @@
 //! prompt turned into chat messages. Nothing downstream re-validates.
 
 use super::model_id::ModelId;
+use super::priority::Priority;
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,4 +74,6 @@ pub struct Job {
     pub params: Params,
     /// The caller's id, echoed back.
     pub client_request_id: String,
+    /// Admission class: the caller's key decides it (interactive when open).
+    pub priority: Priority,
 }

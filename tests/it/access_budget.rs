@@ -133,7 +133,14 @@ async fn a_batch_that_exhausts_its_budget_concurrently_keeps_the_ledger_exact() 
     let (team_key, mut team) = keyed::key("team");
     team.budget_usd_per_day = Some(5.5 * cost);
     let (admin_key, ops) = admin();
-    let router = start(&emulator, data.path(), vec![team, ops]).await;
+    let mut config = keyed::config(&emulator, data.path(), vec![team, ops]);
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    config.metrics_listen = Some(format!("127.0.0.1:{metrics_port}").parse().unwrap());
+    let router = TestRouter::start(config).await.unwrap();
     let client = keyed::client(&router, &team_key).await;
 
     let items: Vec<_> = (0..40).map(|_| request()).collect();
@@ -186,6 +193,41 @@ async fn a_batch_that_exhausts_its_budget_concurrently_keeps_the_ledger_exact() 
     assert_eq!(team_stats.refused, refused as u64);
     let ledger = stats.ledger.unwrap();
     assert_eq!(ledger.rows_failed + ledger.rows_dropped, 0);
+
+    // /metrics carries the same per-key figures, by tenant name only.
+    let text = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(line("ai_router_key_calls_total{key=\"team\"}"), ok as f64);
+    assert_eq!(
+        line("ai_router_key_refused_calls_total{key=\"team\"}"),
+        refused as f64
+    );
+    assert_eq!(
+        line("ai_router_access_denied_total{reason=\"budget_exhausted\"}"),
+        refused as f64
+    );
+    assert!((line("ai_router_key_cost_usd_total{key=\"team\"}") - told_cost).abs() < 1e-6);
+    assert!(line("ai_router_ledger_rows_written_total") >= ok as f64);
+    assert!(!text.contains(&team_key), "a key leaked into /metrics");
     router.stop().await.unwrap();
     emulator.shutdown().await;
 }

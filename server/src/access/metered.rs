@@ -114,8 +114,12 @@ impl Metered {
         let extra_prompt = f.prompt_tokens.saturating_sub(self.prompt_estimate);
         p.rate
             .charge(u64::from(f.completion_tokens) + u64::from(extra_prompt));
-        let now = Utc::now();
-        p.budget.add(f.cost_usd, now);
+        let ledger = self.shared.ledger.as_ref();
+        // The clock is read only when something keeps a date.
+        let now = (ledger.is_some() || p.budget.is_limited()).then(Utc::now);
+        if let Some(now) = now {
+            p.budget.add(f.cost_usd, now);
+        }
         let u = &p.usage;
         u.calls.fetch_add(1, Ordering::Relaxed);
         if f.status != "ok" {
@@ -129,7 +133,7 @@ impl Metered {
             let micro = (f.cost_usd * 1e6).round() as u64;
             u.cost_micro_usd.fetch_add(micro, Ordering::Relaxed);
         }
-        if let Some(ledger) = &self.shared.ledger {
+        if let (Some(ledger), Some(now)) = (ledger, now) {
             ledger.record(Row {
                 ts_ms: now.timestamp_millis(),
                 key: p.name.clone(),

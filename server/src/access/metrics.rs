@@ -112,8 +112,13 @@ impl Collector for AccessGauges {
             ),
             (
                 "ledger_rows_dropped",
-                "Usage ledger rows not queued because the writer was behind or stopped.",
+                "Usage ledger rows not queued because the writer had stopped (after shutdown).",
                 &c.dropped,
+            ),
+            (
+                "ledger_rows_waited",
+                "Usage ledger rows whose call waited for queue room (the writer was behind).",
+                &c.waited,
             ),
         ] {
             counters(&mut e, name, help, [(NoLabels {}, load(value))])?;

@@ -84,22 +84,21 @@ impl AccessControl {
     /// Builds the key table from a validated config and, when keys are
     /// configured, opens the ledger and seeds every budget from it.
     pub fn start(config: &AccessConfig) -> Result<AccessControl, AccessStartError> {
-        let mut keys = Vec::with_capacity(config.keys.len());
-        for k in &config.keys {
-            let bad = |reason: String| AccessStartError::Key {
-                name: k.name.clone(),
-                reason,
-            };
-            let hash = KeyHash::parse(&k.hash).map_err(|e| bad(e.to_string()))?;
-            let principal = Principal::from_config(k).map_err(|e| bad(e.to_string()))?;
-            keys.push((hash, Arc::new(principal)));
-        }
+        let keys = principals(config)?;
         if keys.is_empty() {
             return Ok(AccessControl::open());
         }
         let ledger = Ledger::open(&config.ledger_path)?;
         seed_budgets(&ledger, keys.iter().map(|(_, p)| p))?;
         Ok(AccessControl::from_parts(keys, Some(ledger)))
+    }
+
+    /// Keys and limits with no ledger: usage is not persisted and budgets
+    /// start at zero. For benchmarks (the request path with the ledger off)
+    /// and embedders that keep usage elsewhere; `serve` always uses
+    /// [`AccessControl::start`].
+    pub fn in_memory(config: &AccessConfig) -> Result<AccessControl, AccessStartError> {
+        Ok(AccessControl::from_parts(principals(config)?, None))
     }
 
     fn from_parts(keys: Vec<(KeyHash, Arc<Principal>)>, ledger: Option<Ledger>) -> AccessControl {
@@ -285,6 +284,23 @@ impl AccessControl {
         p.usage.refused.fetch_add(1, Ordering::Relaxed);
         self.denied(e)
     }
+}
+
+/// The configured keys as (hash, principal).
+fn principals(config: &AccessConfig) -> Result<Vec<(KeyHash, Arc<Principal>)>, AccessStartError> {
+    config
+        .keys
+        .iter()
+        .map(|k| {
+            let bad = |reason: String| AccessStartError::Key {
+                name: k.name.clone(),
+                reason,
+            };
+            let hash = KeyHash::parse(&k.hash).map_err(|e| bad(e.to_string()))?;
+            let principal = Principal::from_config(k).map_err(|e| bad(e.to_string()))?;
+            Ok((hash, Arc::new(principal)))
+        })
+        .collect()
 }
 
 /// Retry hint when a key is at its `max_concurrency`: a call usually ends

@@ -101,5 +101,6 @@ pub fn ledger_stats(engine: &Engine) -> Option<pb::LedgerStats> {
         rows_written: c.written.load(Relaxed),
         rows_failed: c.failed.load(Relaxed),
         rows_dropped: c.dropped.load(Relaxed),
+        rows_waited: c.waited.load(Relaxed),
     })
 }

@@ -1,9 +1,10 @@
 //! The usage ledger: one SQLite row per finished call (key, model, backend,
 //! tokens, cost, status, duration), written off the request path by a
 //! dedicated thread ([`writer`]) in batched transactions. The request path
-//! only pushes a row into a bounded channel. A row that cannot be queued
-//! (channel full) or written (disk full) is counted, never silently lost,
-//! and the service keeps serving. Shutdown stops the thread after it has
+//! only pushes a row into a bounded channel (waiting for room only if the
+//! writer is seconds behind, so no row is lost to a burst). A row that
+//! cannot be written (disk full) is counted, never silently lost, and the
+//! service keeps serving. Shutdown stops the thread after it has
 //! written every queued row, and joins it.
 
 mod report;
@@ -63,8 +64,10 @@ pub struct Counters {
     pub written: AtomicU64,
     /// Rows whose transaction failed (disk full, I/O error).
     pub failed: AtomicU64,
-    /// Rows not queued because the writer was behind or gone.
+    /// Rows not queued because the writer had stopped (after shutdown).
     pub dropped: AtomicU64,
+    /// Rows whose caller waited for room because the writer was behind.
+    pub waited: AtomicU64,
 }
 
 /// Why the ledger cannot be opened; the router does not start.
@@ -134,13 +137,22 @@ impl Ledger {
         &self.counters
     }
 
-    /// Queues a row; never blocks. A row that cannot be queued is counted.
+    /// Queues a row. The queue holds seconds of the writer's throughput, so
+    /// this does not wait; if the writer ever falls that far behind, the
+    /// caller waits for room (counted in `waited`) rather than lose the row.
+    /// Only a row sent after shutdown stopped the writer is dropped (counted).
     pub fn record(&self, row: Row) {
-        match self.tx.try_send(Message::Row(row)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+        let row = match self.tx.try_send(Message::Row(row)) {
+            Ok(()) => return,
+            Err(TrySendError::Full(row)) => row,
+            Err(TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
+        };
+        self.counters.waited.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(row).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -231,3 +231,50 @@ async fn a_batch_that_exhausts_its_budget_concurrently_keeps_the_ledger_exact() 
     router.stop().await.unwrap();
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_cancelled_after_output_leaves_one_estimated_row() {
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (team_key, team) = keyed::key("team");
+    let (admin_key, ops) = admin();
+    let router = start(&emulator, data.path(), vec![team, ops]).await;
+    let client = keyed::client(&router, &team_key).await;
+
+    // The upstream streams three tokens and then hangs; the caller reads
+    // them and leaves.
+    let mut stream = client
+        .generate_stream(prompt("openrouter/v/m@silent_after=3", "hello there", 16))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let chunk = stream.next().await.unwrap().unwrap();
+        assert!(!chunk.delta.is_empty());
+    }
+    drop(stream);
+
+    let ops_client = keyed::client(&router, &admin_key).await;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let lines = ops_client
+            .usage(Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .lines;
+        if let Some(line) = lines.into_iter().find(|l| l.key == "team") {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the cancelled call was never recorded"
+        );
+        // The router notices the client left on its next send.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!((line.calls, line.failed), (1, 1));
+    assert_eq!(line.completion_tokens, 3, "one token per delta sent");
+    assert!(line.prompt_tokens > 0, "the prompt was consumed: estimated");
+    assert_eq!(line.cost_usd, 0.0, "the upstream never reported a cost");
+    router.stop().await.unwrap();
+    emulator.shutdown().await;
+}

@@ -2,7 +2,8 @@
 //! UNAUTHENTICATED; a model outside the key's globs is PERMISSION_DENIED
 //! without revealing whether it exists, and ListModels shows only what the
 //! key may use; Stats needs an admin key; health and reflection stay open;
-//! neither keys nor hashes appear in any message or in Stats.
+//! neither keys nor hashes appear in any message or in Stats. Health and
+//! reflection answer without a key.
 
 use ai_router::config::{EndpointConfig, EndpointKind};
 use ai_router_client::proto::router_client::RouterClient;
@@ -168,6 +169,35 @@ async fn health_and_reflection_stay_open_and_bad_metadata_is_refused_cleanly() {
             .await
             .is_ok()
     );
+
+    {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+        let mut reflection = ServerReflectionClient::new(router.channel().await.unwrap());
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = reflection
+            .server_reflection_info(futures::stream::iter(vec![request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let response = futures::StreamExt::next(&mut responses)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(
+                response.message_response,
+                Some(MessageResponse::ListServicesResponse(_))
+            ),
+            "reflection answers without a key: {response:?}"
+        );
+    }
 
     let mut raw: RouterClient<_> = router.raw_client().await.unwrap();
     // Not a bearer token; bytes outside ASCII; an empty bearer token.

@@ -37,7 +37,7 @@ impl Default for AccessConfig {
 }
 
 /// One API key: who it is, what it may use, how much and how fast.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// The tenant name shown in Stats, metrics and the ledger.
@@ -72,6 +72,25 @@ pub struct KeyConfig {
     /// May read Stats and the usage report.
     #[serde(default)]
     pub admin: bool,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    // A config printed for debugging must not carry the hash either.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("name", &self.name)
+            .field("hash", &"<redacted>")
+            .field("models", &self.models)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("tokens_per_minute", &self.tokens_per_minute)
+            .field("budget_usd_per_day", &self.budget_usd_per_day)
+            .field("budget_usd_per_month", &self.budget_usd_per_month)
+            .field("max_batch_items", &self.max_batch_items)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("priority", &self.priority)
+            .field("admin", &self.admin)
+            .finish()
+    }
 }
 
 fn every_model() -> Vec<String> {

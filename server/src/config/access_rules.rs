@@ -169,6 +169,14 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_hides_key_hashes() {
+        let c = from_toml(&format!("[[access.keys]]\nname = \"a\"\nhash = \"{HASH}\"")).unwrap();
+        let dump = format!("{c:?}");
+        assert!(dump.contains("name: \"a\""), "{dump}");
+        assert!(!dump.contains(HASH.trim_start_matches("sha256:")), "{dump}");
+    }
+
+    #[test]
     fn tls_needs_a_certificate_and_a_key() {
         assert!(invalid("[tls]\ncert = \"c.pem\"").contains("--tls-key"));
         assert!(invalid("[tls]\nclient_ca = \"ca.pem\"").contains("--tls-cert"));

@@ -153,3 +153,49 @@ async fn max_concurrency_refuses_single_calls_beyond_it_and_throttles_batches() 
     router.stop().await.unwrap();
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn tokens_per_minute_stops_a_key_near_its_allowance() {
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (key, mut entry) = keyed::key("tokens");
+    entry.tokens_per_minute = Some(100);
+    let router = TestRouter::start(keyed::config(&emulator, data.path(), vec![entry]))
+        .await
+        .unwrap();
+    let client = keyed::client(&router, &key).await;
+
+    let mut used = Vec::new();
+    let refusal = loop {
+        assert!(used.len() < 200, "never refused after {} calls", used.len());
+        match client.generate(prompt(MODEL, "hi", 4)).await {
+            Ok(r) => {
+                let u = r.usage.unwrap();
+                used.push(u64::from(u.prompt_tokens + u.completion_tokens));
+            }
+            Err(e) => break status_of::<()>(Err(e), Code::ResourceExhausted),
+        }
+    };
+    assert!(
+        refusal.message().contains("tokens_per_minute (100)"),
+        "{refusal:?}"
+    );
+    let pushback: u64 = refusal
+        .metadata()
+        .get(PUSHBACK_KEY)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pushback <= 60_000, "{pushback}");
+    // Charged as the usage became known: the admitted calls used the
+    // allowance, overshooting by at most the last call (its completion is
+    // charged after it ran).
+    let total: u64 = used.iter().sum();
+    let largest = used.iter().copied().max().unwrap_or(0);
+    assert!(!used.is_empty());
+    assert!(total <= 100 + largest, "{total} tokens admitted: {used:?}");
+    router.stop().await.unwrap();
+    emulator.shutdown().await;
+}

@@ -157,7 +157,16 @@ pub async fn serve(
     .max_encoding_message_size(max_message);
     let stop_accepting = CancellationToken::new();
     let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = crate::tls::server_config(&engine.config().tls)? {
+    let tls = match crate::tls::server_config(&engine.config().tls) {
+        Ok(tls) => tls,
+        Err(e) => {
+            // Nothing served yet, but preloads may have started children.
+            engine.pool().shutdown().await;
+            close_ledger(&engine).await;
+            return Err(e.into());
+        }
+    };
+    if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     let server = builder

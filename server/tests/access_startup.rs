@@ -1,7 +1,7 @@
 //! The `ai-router` binary's access-control start-up rules and secrecy: a
 //! public address with no keys and no client CA refuses to start naming
-//! `--allow-unauthenticated`; a corrupt ledger stops it with the path and
-//! the reason; and with `--log trace`, neither an API key nor its hash
+//! `--allow-unauthenticated`; a corrupt ledger or a missing TLS file stops
+//! it with the path and the reason; and with `--log trace`, neither an API key nor its hash
 //! appears in anything it prints.
 
 // Helpers outside #[test] fns panic on broken set-up, like the tests themselves.
@@ -62,6 +62,27 @@ fn a_corrupt_ledger_stops_the_start_with_the_path_and_reason() {
     assert!(stderr.contains("cannot open the usage ledger"), "{stderr}");
     assert!(stderr.contains("usage.db"), "{stderr}");
     assert!(stderr.contains("not a database"), "{stderr}");
+}
+
+#[test]
+fn a_missing_tls_certificate_stops_the_start_naming_the_file() {
+    let out = router()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent/server.pem",
+            "--tls-key",
+            "/nonexistent/server-key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the TLS certificate /nonexistent/server.pem"),
+        "{stderr}"
+    );
 }
 
 fn request() -> GenerateRequest {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use ai_router_proto::status::error_chain;
 use futures::{Stream, TryStreamExt};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::ClientError;
@@ -11,8 +12,10 @@ use crate::proto::admin_client::AdminClient;
 use crate::proto::router_client::RouterClient;
 use crate::proto::{
     BatchGenerateRequest, BatchItemResult, GenerateChunk, GenerateRequest, GenerateResponse,
-    ListModelsRequest, ListModelsResponse, StatsRequest, StatsResponse,
+    ListModelsRequest, ListModelsResponse, StatsRequest, StatsResponse, UsageRequest,
+    UsageResponse,
 };
+use crate::tls::TlsOptions;
 
 /// Where the router listens unless told otherwise (its own default).
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
@@ -33,6 +36,8 @@ pub struct Client {
     /// The `Admin` service on the same connection.
     pub(crate) admin: AdminClient<Channel>,
     timeout: Option<Duration>,
+    /// `Bearer <key>`, marked sensitive so HPACK never indexes it.
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
 impl Client {
@@ -44,13 +49,27 @@ impl Client {
     /// here, with the address, rather than as an `UNAVAILABLE` status on the
     /// first call.
     pub async fn connect(addr: impl Into<String>) -> Result<Self, ClientError> {
+        Self::connect_with_tls(addr, TlsOptions::default()).await
+    }
+
+    /// Connects like [`Client::connect`]; an `https://` address speaks TLS
+    /// with `tls` (CA file, client certificate for mTLS).
+    pub async fn connect_with_tls(
+        addr: impl Into<String>,
+        tls: TlsOptions,
+    ) -> Result<Self, ClientError> {
         let addr = addr.into();
         let uri = normalize_addr(&addr)?;
-        let endpoint =
+        let mut endpoint =
             Endpoint::from_shared(uri.clone()).map_err(|err| ClientError::InvalidAddress {
                 addr: addr.clone(),
                 reason: error_chain(&err),
             })?;
+        if uri.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tls.config())
+                .map_err(|e| ClientError::Tls(error_chain(&e)))?;
+        }
         let channel = endpoint
             .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
             .connect()
@@ -66,7 +85,20 @@ impl Client {
             inner: RouterClient::new(channel.clone()),
             admin: AdminClient::new(channel),
             timeout: None,
+            authorization: None,
         }
+    }
+
+    /// Sends `key` as `authorization: Bearer <key>` on every call.
+    pub fn with_api_key(mut self, key: &str) -> Result<Self, ClientError> {
+        let mut value = MetadataValue::try_from(format!("Bearer {}", key.trim()))
+            .map_err(|_| ClientError::InvalidApiKey)?;
+        if key.trim().is_empty() || key.trim().contains(' ') {
+            return Err(ClientError::InvalidApiKey);
+        }
+        value.set_sensitive(true);
+        self.authorization = Some(value);
+        Ok(self)
     }
 
     /// Sets a gRPC deadline on every call made through this client. The
@@ -166,11 +198,26 @@ impl Client {
         Ok(resp.into_inner())
     }
 
-    /// Wraps a message in a request carrying the configured deadline.
+    /// Usage per API key and model over the last `since` (admin keys only).
+    pub async fn usage(&self, since: Duration) -> Result<UsageResponse, ClientError> {
+        let since = crate::proto::Duration::from(since);
+        let resp = self
+            .inner
+            .clone()
+            .usage(self.request(UsageRequest { since: Some(since) }))
+            .await
+            .map_err(ClientError::from_call)?;
+        Ok(resp.into_inner())
+    }
+
+    /// Wraps a message in a request carrying the configured deadline and key.
     pub(crate) fn request<T>(&self, msg: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         if let Some(timeout) = self.timeout {
             req.set_timeout(timeout);
+        }
+        if let Some(auth) = &self.authorization {
+            req.metadata_mut().insert("authorization", auth.clone());
         }
         req
     }
@@ -191,11 +238,7 @@ fn normalize_addr(addr: &str) -> Result<String, ClientError> {
     let uri = match trimmed.split_once("://") {
         None => format!("http://{trimmed}"),
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("http") => trimmed.to_owned(),
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            return Err(invalid(
-                "TLS is not supported by this client build; the router serves plain http://",
-            ));
-        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => format!("https://{rest}"),
         Some((scheme, _)) => {
             return Err(invalid(&format!(
                 "unsupported scheme {scheme:?}; use http://host:port or host:port"
@@ -228,7 +271,7 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_rejected() {
-        for addr in ["", "   ", "https://x:1", "ftp://x:1", "http://", ":50051"] {
+        for addr in ["", "   ", "https://", "ftp://x:1", "http://", ":50051"] {
             let err = normalize_addr(addr).unwrap_err();
             assert!(
                 matches!(err, ClientError::InvalidAddress { .. }),

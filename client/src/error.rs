@@ -29,6 +29,12 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS settings cannot be used (a PEM file missing or incomplete).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The API key cannot be sent as gRPC metadata.
+    #[error("the API key must be printable ASCII without spaces")]
+    InvalidApiKey,
 }
 
 impl ClientError {
@@ -37,7 +43,10 @@ impl ClientError {
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
             Self::Status(status) => Some(status.code()),
-            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+            Self::Connect { .. }
+            | Self::InvalidAddress { .. }
+            | Self::Tls(_)
+            | Self::InvalidApiKey => None,
         }
     }
 
@@ -45,7 +54,10 @@ impl ClientError {
     pub fn message(&self) -> Option<&str> {
         match self {
             Self::Status(status) => Some(status.message()),
-            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+            Self::Connect { .. }
+            | Self::InvalidAddress { .. }
+            | Self::Tls(_)
+            | Self::InvalidApiKey => None,
         }
     }
 
@@ -53,7 +65,10 @@ impl ClientError {
     pub fn status(&self) -> Option<&tonic::Status> {
         match self {
             Self::Status(status) => Some(status),
-            Self::Connect { .. } | Self::InvalidAddress { .. } => None,
+            Self::Connect { .. }
+            | Self::InvalidAddress { .. }
+            | Self::Tls(_)
+            | Self::InvalidApiKey => None,
         }
     }
 }

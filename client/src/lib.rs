@@ -23,7 +23,9 @@
 mod admin;
 mod client;
 mod error;
+pub mod keys;
 mod request;
+mod tls;
 
 /// gRPC code names and error-chain text, shared with the server.
 pub use ai_router_proto::status::{code_name, error_chain};
@@ -34,3 +36,4 @@ pub use ai_router_proto::v1 as proto;
 pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;
+pub use tls::TlsOptions;

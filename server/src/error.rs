@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::access::AccessError;
 use crate::domain::{Outcome, ValidationError};
 use crate::pool::PoolError;
 use crate::upstream::UpstreamError;
@@ -48,6 +49,9 @@ pub enum RouterError {
     /// The upstream HTTP endpoint failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The caller's key refused it (authentication, allowlist, limits, budget).
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 impl RouterError {
@@ -64,6 +68,7 @@ impl RouterError {
             RouterError::ShuttingDown => "shutting_down",
             RouterError::Pool(e) => e.label(),
             RouterError::Upstream(e) => e.label(),
+            RouterError::Access(e) => e.label(),
         }
     }
 
@@ -93,6 +98,7 @@ impl RouterError {
                 },
                 _ => Outcome::Unavailable,
             },
+            RouterError::Access(e) => e.outcome(),
         }
     }
 
@@ -105,6 +111,7 @@ impl RouterError {
             RouterError::ResourceExhausted { retry_after, .. } => *retry_after,
             RouterError::Upstream(UpstreamError::Http { retry_after, .. }) => *retry_after,
             RouterError::Upstream(UpstreamError::BreakerOpen { retry_in, .. }) => Some(*retry_in),
+            RouterError::Access(e) => e.retry_after(),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@
 //! client) → `stats` / `telemetry`. `engine` drives one job along that path;
 //! `server` wires it all together and owns the shutdown order.
 
+pub mod access;
 pub mod api;
 pub mod backend;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod routing;
 mod server;
 pub mod stats;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 pub use server::{Listeners, StartError, build_engine, run, serve, serve_on};

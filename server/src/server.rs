@@ -60,6 +60,12 @@ pub enum StartError {
     /// The gRPC server failed.
     #[error("gRPC server error: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// Keys or the usage ledger cannot be used.
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessStartError),
+    /// The TLS certificate, key or client CA cannot be read.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Builds the engine: catalogue, pool (its maintenance and preloads start in
@@ -106,6 +112,8 @@ pub fn build_engine(
         openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
     );
     let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
+    let access = crate::access::AccessControl::start(&config.access)?;
+    metrics.register_collector(crate::access::AccessGauges(access.clone()));
     metrics.register_collector(PoolGauges(pool.clone()));
     metrics.register_collector(RouteGauges(routes.limiters()));
     let stats = Recorder::new(
@@ -113,15 +121,18 @@ pub fn build_engine(
         metrics,
         config.endpoints.iter().map(|e| e.name.as_str()),
     );
-    Ok(Arc::new(Engine::new(
-        Arc::new(config.into_inner()),
-        routes,
-        executor,
-        pool,
-        counters,
-        stats,
-        life,
-    )))
+    Ok(Arc::new(
+        Engine::new(
+            Arc::new(config.into_inner()),
+            routes,
+            executor,
+            pool,
+            counters,
+            stats,
+            life,
+        )
+        .with_access(access),
+    ))
 }
 
 /// Builds the engine and serves until `shutdown` completes.
@@ -197,7 +208,21 @@ pub async fn serve_on(
         .max_encoding_message_size(max_message);
     let admin = AdminServer::new(AdminService::new(engine.clone()));
     let stop_accepting = life.root().child_token();
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    let tls = match crate::tls::server_config(&engine.config().tls) {
+        Ok(tls) => tls,
+        Err(e) => {
+            // Nothing served yet, but preloads may have started children.
+            engine.pool().shutdown().await;
+            close_ledger(&engine).await;
+            life.finish().await;
+            return Err(e.into());
+        }
+    };
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(
             crate::api::remap_tonic_statuses::<tonic::body::Body>,
@@ -251,6 +276,7 @@ pub async fn serve_on(
     };
     if let Some(result) = early {
         engine.pool().shutdown().await;
+        close_ledger(&engine).await;
         life.finish().await;
         return result.map_err(StartError::from);
     }
@@ -282,7 +308,18 @@ pub async fn serve_on(
         let _ = tokio::time::timeout(Duration::from_secs(1), engine.executor().idle()).await;
     }
     engine.pool().shutdown().await;
+    // After the drain: every usage row of every finished call is written.
+    close_ledger(&engine).await;
     life.finish().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes every queued usage row and stops the ledger's writer thread (a
+/// blocking join, so off the runtime's worker threads).
+async fn close_ledger(engine: &Arc<Engine>) {
+    let access = engine.access().clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || access.close()).await {
+        tracing::error!("closing the usage ledger failed: {e}");
+    }
 }

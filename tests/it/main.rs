@@ -18,7 +18,14 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+mod keyed;
 
+mod access_budget;
+mod access_http;
+mod access_keys;
+mod access_priority;
+mod access_rate_limit;
+mod access_tls;
 mod admin;
 mod bad_input;
 mod batch;

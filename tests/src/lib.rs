@@ -20,6 +20,7 @@
 //! shutdown signal), so the kit is exempt.
 #![allow(clippy::disallowed_methods)]
 
+pub mod certs;
 pub mod emulator;
 pub mod gguf;
 pub mod llama;

@@ -9,7 +9,8 @@ use ai_router_client::proto::router_server::{Router, RouterServer};
 use ai_router_client::proto::{
     BackendKind, BatchGenerateRequest, BatchItemResult, Duration, FinishReason, GenerateChunk,
     GenerateRequest, GenerateResponse, ItemError, ListModelsRequest, ListModelsResponse, ModelInfo,
-    ModelState, StatsRequest, StatsResponse, Timing, Usage, batch_item_result, generate_request,
+    ModelState, StatsRequest, StatsResponse, Timing, Usage, UsageLine, UsageRequest, UsageResponse,
+    batch_item_result, generate_request,
 };
 use futures::Stream;
 use tokio::net::TcpListener;
@@ -180,6 +181,30 @@ impl Router for FakeRouter {
                 state: ModelState::Warm as i32,
                 slots: 2,
                 ..ModelInfo::default()
+            }],
+        }))
+    }
+
+    /// Answers only a caller presenting `Bearer admin-key`, with one line
+    /// covering the requested window's seconds in `calls`.
+    async fn usage(
+        &self,
+        request: Request<UsageRequest>,
+    ) -> Result<Response<UsageResponse>, Status> {
+        let auth = request.metadata().get("authorization");
+        if auth.and_then(|v| v.to_str().ok()) != Some("Bearer admin-key") {
+            return Err(Status::unauthenticated("unknown API key"));
+        }
+        let since = request.into_inner().since.unwrap_or_default();
+        Ok(Response::new(UsageResponse {
+            lines: vec![UsageLine {
+                key: "team-a".into(),
+                model: "tiny".into(),
+                calls: since.seconds as u64,
+                failed: 0,
+                prompt_tokens: 10,
+                completion_tokens: 20,
+                cost_usd: 0.5,
             }],
         }))
     }

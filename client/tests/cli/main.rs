@@ -162,3 +162,42 @@ async fn refused_call_exits_2_with_the_status() {
         "error: NOT_FOUND: no model \"missing\"; known: tiny\n"
     );
 }
+
+#[tokio::test]
+async fn usage_sends_the_api_key_and_the_window() {
+    let router = fake_router::start().await;
+    let out = cli(
+        router.addr,
+        &["--api-key", "admin-key", "usage", "--since", "2h", "--json"],
+        "",
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout_lines(&out)[0]["lines"][0]["calls"], "7200");
+
+    let out = cli(router.addr, &["usage", "--since", "2h"], "").await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: UNAUTHENTICATED: unknown API key\n"
+    );
+}
+
+#[tokio::test]
+async fn keys_new_prints_a_key_and_the_entry_with_its_hash() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ai-router-cli"))
+        .args(["keys", "new", "--name", "team-a"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(ai_router_client::keys::KEY_PREFIX))
+        .unwrap();
+    let entry = format!("hash = \"{}\"", ai_router_client::keys::hash(key));
+    assert!(text.contains(&entry), "{text}");
+    assert!(text.contains("name = \"team-a\""), "{text}");
+}

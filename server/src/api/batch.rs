@@ -14,7 +14,8 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::outcome::{OutcomeRecorder, record_invalid};
-use super::{convert, deadline, trace, validate};
+use super::{auth, convert, deadline, trace, validate};
+use crate::access::Principal;
 use crate::domain::DeltaSink;
 use crate::domain::{Job, ValidationError};
 use crate::engine::Engine;
@@ -33,6 +34,15 @@ pub fn handle(
     let arrived = Instant::now();
     let deadline = deadline::deadline(request.metadata(), arrived);
     let (request_metadata, _, batch) = request.into_parts();
+    let principal = auth::principal(&engine, &request_metadata)
+        .and_then(|p| {
+            engine.access().check_batch(&p, batch.items.len())?;
+            Ok(p)
+        })
+        .map_err(|e| {
+            record_invalid(&engine, &e);
+            Status::from(e)
+        })?;
     let limits = &engine.config().limits;
     if batch.items.is_empty() {
         return Err(RouterError::from(ValidationError::EmptyBatch).into());
@@ -49,6 +59,11 @@ pub fn handle(
         0 => exec.batch_concurrency,
         n => n.min(exec.max_batch_concurrency),
     };
+    // A key's own concurrency limit throttles its batch instead of failing
+    // the items beyond it.
+    let concurrency = principal
+        .max_concurrency
+        .map_or(concurrency, |max| concurrency.min(max));
     let total = batch.items.len();
     let (tx, rx) = mpsc::channel(CHANNEL);
     let span = tracing::info_span!(
@@ -70,7 +85,7 @@ pub fn handle(
             let mut delivered = vec![false; total];
             let ordered = schedule(&engine, batch.items);
             let results = futures::stream::iter(ordered)
-                .map(|(index, item)| run_item(&engine, index, item, deadline))
+                .map(|(index, item)| run_item(&engine, &principal, index, item, deadline))
                 .buffer_unordered(concurrency);
             tokio::pin!(results);
             loop {
@@ -129,13 +144,19 @@ fn schedule(
 
 async fn run_item(
     engine: &Engine,
+    principal: &Arc<Principal>,
     index: usize,
     job: Result<Job, RouterError>,
     deadline: Option<Instant>,
 ) -> pb::BatchItemResult {
     let started = Instant::now();
-    let job = match job {
-        Ok(job) => job,
+    let admitted = job.and_then(|mut job| {
+        job.priority = principal.priority;
+        let metered = auth::admit(engine, principal, &job)?;
+        Ok((job, metered))
+    });
+    let (job, metered) = match admitted {
+        Ok(admitted) => admitted,
         Err(e) => {
             record_invalid(engine, &e);
             return error_result(index, &Status::from(e));
@@ -149,9 +170,10 @@ async fn run_item(
         .instrument(span.clone())
         .await;
     recorder.finish(&result);
+    auth::settle(metered, &result);
     trace::record_outcome(&span, &result);
     let trace_id = crate::telemetry::trace_id_of(&span);
-    match result {
+    match result.map_err(|e| auth::scrub(engine, principal, e)) {
         Ok(c) => pb::BatchItemResult {
             index: index as u32,
             outcome: Some(pb::batch_item_result::Outcome::Response(convert::response(

@@ -6,7 +6,7 @@ use tracing::Instrument;
 
 use super::accept::{Accepted, accept};
 use super::outcome::OutcomeRecorder;
-use super::{convert, trace};
+use super::{auth, convert, trace};
 use crate::domain::DeltaSink;
 use crate::engine::Engine;
 
@@ -19,6 +19,8 @@ pub async fn handle(
         deadline,
         metadata,
         job,
+        principal,
+        metered,
     } = accept(engine, request)?;
     let span = trace::generation_span("generate", &job, Some(&metadata));
     let recorder = OutcomeRecorder::new(engine, job.model.as_str());
@@ -27,8 +29,9 @@ pub async fn handle(
         .instrument(span.clone())
         .await;
     recorder.finish(&result);
+    auth::settle(metered, &result);
     trace::record_outcome(&span, &result);
-    let completion = result?;
+    let completion = result.map_err(|e| auth::scrub(engine, &principal, e))?;
     let trace_id = crate::telemetry::trace_id_of(&span);
     Ok(Response::new(convert::response(
         completion,

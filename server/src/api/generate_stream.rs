@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::accept::{Accepted, accept};
 use super::outcome::OutcomeRecorder;
-use super::{convert, trace};
+use super::{auth, convert, trace};
 use crate::domain::{Delta, DeltaSink};
 use crate::engine::Engine;
 use crate::error::RouterError;
@@ -32,6 +32,8 @@ pub fn handle(
         deadline,
         metadata,
         job,
+        principal,
+        mut metered,
     } = accept(&engine, request)?;
     let (tx, rx) = mpsc::channel(CHANNEL);
     let span = trace::generation_span("generate_stream", &job, Some(&metadata));
@@ -52,6 +54,7 @@ pub fn handle(
                 tokio::select! {
                     biased;
                     Some(delta) = delta_rx.recv() => {
+                        metered.note_delta();
                         if tx.send(Ok(delta_chunk(delta))).await.is_err() {
                             return;
                         }
@@ -64,7 +67,16 @@ pub fn handle(
                     }
                 }
             };
+            // Deltas the upstream produced before the call ended: counted
+            // and the call settled before they are sent, so a client that
+            // leaves now does not turn a finished call into a cancelled one.
+            let mut rest = Vec::new();
             while let Ok(delta) = delta_rx.try_recv() {
+                metered.note_delta();
+                rest.push(delta);
+            }
+            auth::settle(metered, &result);
+            for delta in rest {
                 if tx.send(Ok(delta_chunk(delta))).await.is_err() {
                     return;
                 }
@@ -82,7 +94,7 @@ pub fn handle(
                     )),
                     ..Default::default()
                 })
-                .map_err(Status::from);
+                .map_err(|e| Status::from(auth::scrub(&engine, &principal, e)));
             let _ = tx.send(last).await;
         }
         .instrument(span),

@@ -1,18 +1,21 @@
-//! `ListModels`: every servable id with its backend and state.
+//! `ListModels`: every servable id the caller's key may use, with its
+//! backend and state (a model outside the key's globs is not shown).
 
 use ai_router_proto::v1 as pb;
 
 use super::convert::{backend, duration};
+use crate::access::Principal;
 use crate::backend::Listing;
 use crate::domain::BackendKind;
 use crate::engine::Engine;
 use crate::pool::{ModelStateKind, ModelStatus};
 
-pub fn build(engine: &Engine) -> pb::ListModelsResponse {
+pub fn build(engine: &Engine, principal: &Principal) -> pb::ListModelsResponse {
     let models = engine
         .routes()
         .listings()
         .into_iter()
+        .filter(|l| principal.may_use(&l.status.id))
         .map(|Listing { kind, status }| model_info(kind, status))
         .collect();
     pb::ListModelsResponse { models }

@@ -3,6 +3,7 @@
 
 mod accept;
 mod admin;
+pub(crate) mod auth;
 mod batch;
 mod convert;
 mod deadline;
@@ -15,6 +16,7 @@ mod stats;
 pub mod status;
 mod tonic_statuses;
 pub(crate) mod trace;
+mod usage;
 mod validate;
 
 use std::sync::Arc;
@@ -71,16 +73,29 @@ impl RouterRpc for RouterService {
 
     async fn stats(
         &self,
-        _request: Request<pb::StatsRequest>,
+        request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
+        let principal = auth::principal(&self.engine, request.metadata())?;
+        usage::require_admin(&self.engine, &principal, "Stats")?;
         Ok(Response::new(stats::build(&self.engine)))
     }
 
     async fn list_models(
         &self,
-        _request: Request<pb::ListModelsRequest>,
+        request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
-        Ok(Response::new(list_models::build(&self.engine)))
+        let principal = auth::principal(&self.engine, request.metadata())?;
+        Ok(Response::new(list_models::build(&self.engine, &principal)))
+    }
+
+    async fn usage(
+        &self,
+        request: Request<pb::UsageRequest>,
+    ) -> Result<Response<pb::UsageResponse>, Status> {
+        let principal = auth::principal(&self.engine, request.metadata())?;
+        usage::require_admin(&self.engine, &principal, "Usage")?;
+        let report = usage::report(&self.engine, request.into_inner()).await?;
+        Ok(Response::new(report))
     }
 
     async fn embed(

@@ -10,11 +10,17 @@ pub const INVALID_MODEL: &str = "<invalid>";
 /// Stats label for valid ids that no route serves.
 pub const UNKNOWN_MODEL: &str = "<unknown>";
 
-/// Records a request rejected by validation (its model id is not trusted).
+/// Stats label for requests the access layer refused before running them.
+pub const DENIED_MODEL: &str = "<denied>";
+
+/// Records a request rejected before it ran: by validation (its model id
+/// is not trusted) or by the access layer.
 pub fn record_invalid(engine: &Engine, error: &RouterError) {
-    engine
-        .stats()
-        .record(INVALID_MODEL, error.outcome(), None, 0);
+    let label = match error {
+        RouterError::Access(_) => DENIED_MODEL,
+        _ => INVALID_MODEL,
+    };
+    engine.stats().record(label, error.outcome(), None, 0);
 }
 
 /// Drop guard recording one request's outcome.

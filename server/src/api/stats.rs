@@ -86,6 +86,8 @@ pub fn build(engine: &Engine) -> pb::StatsResponse {
             })
             .collect(),
         traces: Some(traces()),
+        keys: super::usage::key_usage(engine),
+        ledger: super::usage::ledger_stats(engine),
         upstream_connections_opened: up.connections_opened.get(),
         upstream_requests_sent: up.requests_sent.get(),
     }

@@ -60,6 +60,7 @@ pub fn validate(request: GenerateRequest, limits: &RequestLimits) -> Result<Job,
         messages,
         params,
         client_request_id: request.client_request_id,
+        priority: crate::domain::Priority::Interactive,
     })
 }
 
@@ -87,6 +88,8 @@ pub fn validate_embed(
         model,
         inputs: request.inputs,
         client_request_id: request.client_request_id,
+        // The door sets the caller's class once it knows the key.
+        priority: crate::domain::Priority::Interactive,
     })
 }
 

@@ -69,6 +69,12 @@ pub struct Overrides {
     /// `[openrouter]`.
     #[command(flatten)]
     pub openrouter: OpenRouterFlags,
+    /// `[access]`.
+    #[command(flatten)]
+    pub access: AccessFlags,
+    /// `[tls]`.
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 /// Flags for `[local]`.
@@ -145,4 +151,41 @@ pub struct OpenRouterFlags {
         value_name = "OPENROUTER_BASE_URL"
     )]
     pub base_url: Option<String>,
+}
+
+/// Flags for `[access]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "access")]
+#[command(next_help_heading = "Access")]
+pub struct AccessFlags {
+    /// Serve a non-loopback address with no API keys and no client certificates.
+    #[arg(long, env = "AI_ROUTER_ALLOW_UNAUTHENTICATED")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unauthenticated: bool,
+    /// TOML file with `[[keys]]` entries (hashes from `ai-router-cli keys new`).
+    #[arg(long, env = "AI_ROUTER_KEYS_FILE")]
+    pub keys_file: Option<PathBuf>,
+    /// SQLite usage ledger (used when keys are configured).
+    #[arg(long, env = "AI_ROUTER_LEDGER_PATH")]
+    pub ledger_path: Option<PathBuf>,
+}
+
+/// Flags for `[tls]`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[group(id = "tls")]
+#[command(next_help_heading = "TLS")]
+pub struct TlsFlags {
+    /// Server certificate chain (PEM); with --tls-key the gRPC port speaks TLS.
+    #[arg(long = "tls-cert", env = "AI_ROUTER_TLS_CERT", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long = "tls-key", env = "AI_ROUTER_TLS_KEY", value_name = "PEM")]
+    pub key: Option<PathBuf>,
+    /// Require client certificates signed by this CA bundle (mTLS).
+    #[arg(
+        long = "tls-client-ca",
+        env = "AI_ROUTER_TLS_CLIENT_CA",
+        value_name = "PEM"
+    )]
+    pub client_ca: Option<PathBuf>,
 }

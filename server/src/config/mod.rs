@@ -8,6 +8,8 @@
 //! serving takes only that, so an unchecked config cannot be served.
 //! Secrets are never settings: endpoints name the variable holding a key.
 
+mod access;
+mod access_rules;
 mod cli;
 mod endpoint;
 mod error;
@@ -26,7 +28,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use cli::{Cli, ExecutorFlags, LimitFlags, LocalFlags, OpenRouterFlags, Overrides};
+pub use access::{AccessConfig, KeyConfig, KeysFile, TlsConfig};
+pub use cli::{
+    AccessFlags, Cli, ExecutorFlags, LimitFlags, LocalFlags, OpenRouterFlags, Overrides, TlsFlags,
+};
 pub use endpoint::{
     EndpointConfig, EndpointKind, OPENROUTER_BASE_URL, OPENROUTER_KEY_ENV, OpenRouterConfig,
 };
@@ -60,6 +65,10 @@ pub struct Config {
     pub openrouter: OpenRouterConfig,
     /// Remote OpenAI-compatible endpoints (`[[endpoints]]`).
     pub endpoints: Vec<EndpointConfig>,
+    /// API keys, the usage ledger and the open-port guard.
+    pub access: AccessConfig,
+    /// TLS / mTLS on the gRPC port.
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -74,6 +83,8 @@ impl Default for Config {
             local: LocalConfig::default(),
             openrouter: OpenRouterConfig::default(),
             endpoints: Vec::new(),
+            access: AccessConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -41,6 +41,8 @@ impl Config {
         self.check_limits()?;
         self.check_local()?;
         self.check_endpoints()?;
+        self.resolve_keys_file()?;
+        self.check_access()?;
         Ok(ValidatedConfig(self))
     }
 

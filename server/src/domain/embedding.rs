@@ -14,6 +14,8 @@ pub struct EmbedJob {
     pub inputs: Vec<String>,
     /// The caller's id, echoed back.
     pub client_request_id: String,
+    /// The caller's priority class (from its key).
+    pub priority: super::priority::Priority,
 }
 
 /// The vectors, in input order.

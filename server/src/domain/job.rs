@@ -3,6 +3,7 @@
 
 use super::generation::{ResponseFormat, Tool, ToolCall, ToolChoice};
 use super::model_id::ModelId;
+use super::priority::Priority;
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,4 +104,6 @@ pub struct Job {
     pub params: Params,
     /// The caller's id, echoed back.
     pub client_request_id: String,
+    /// Admission class: the caller's key decides it (interactive when open).
+    pub priority: Priority,
 }

@@ -18,6 +18,7 @@ mod generation;
 mod job;
 mod model_id;
 mod outcome;
+mod priority;
 mod sink;
 mod timing;
 mod validation;
@@ -28,6 +29,7 @@ pub use generation::{ResponseFormat, TokenLogprob, Tool, ToolCall, ToolCallDelta
 pub use job::{ChatMessage, Job, Params, Role};
 pub use model_id::{ModelId, ModelIdError};
 pub use outcome::Outcome;
+pub use priority::Priority;
 pub use sink::{Delta, DeltaSink};
 pub use timing::RequestTiming;
 pub use validation::ValidationError;

@@ -47,7 +47,7 @@ impl Engine {
         let limiter = backend.limiter();
         let admission = self
             .executor
-            .admit(limiter, deadline)
+            .admit(limiter, deadline, job.priority)
             .instrument(tracing::info_span!("queue", otel.name = "queue", route = %limiter.name()))
             .await?;
         let acquire_started = Instant::now();

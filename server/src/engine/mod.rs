@@ -17,6 +17,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access::AccessControl;
 use crate::config::Config;
 use crate::domain::{Completion, DeltaSink, Job, ModelId};
 use crate::error::RouterError;
@@ -36,6 +37,7 @@ pub struct Engine {
     upstream_metrics: UpstreamMetrics,
     stats: Recorder,
     lifecycle: Lifecycle,
+    access: AccessControl,
 }
 
 impl Engine {
@@ -57,7 +59,19 @@ impl Engine {
             upstream_metrics,
             stats,
             lifecycle,
+            access: AccessControl::open(),
         }
+    }
+
+    /// The engine with `access` guarding its doors (default: open).
+    pub fn with_access(mut self, access: AccessControl) -> Engine {
+        self.access = access;
+        self
+    }
+
+    /// Keys, limits, budgets and the usage ledger.
+    pub fn access(&self) -> &AccessControl {
+        &self.access
     }
 
     /// Runs a job to completion. `arrived` is when the request arrived

@@ -50,7 +50,7 @@ pub(super) async fn run(
     let limiter = route.backend.limiter();
     let admission = engine
         .executor
-        .admit(limiter, deadline)
+        .admit(limiter, deadline, job.priority)
         .instrument(tracing::info_span!("queue", otel.name = "queue", route = %limiter.name()))
         .await?;
     let mut timing = RequestTiming {

@@ -175,6 +175,7 @@ fn job(model: &str, fallbacks: &[&str]) -> Job {
             ..Params::default()
         },
         client_request_id: String::new(),
+        priority: crate::domain::Priority::Interactive,
     }
 }
 

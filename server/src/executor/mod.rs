@@ -4,6 +4,13 @@
 //! length (beyond it: an immediate RESOURCE_EXHAUSTED with a retry hint) and
 //! a maximum wait, and the caller's deadline cuts both. Permits live in the
 //! [`Admission`] guard and are released on every path by `Drop`.
+//!
+//! Priority classes: an interactive call waits in the route semaphore's
+//! FIFO queue; a batch call never joins that queue. It takes a free permit
+//! only while no interactive call is waiting for the route, and otherwise
+//! waits to be told a permit was released. So when a slot frees, a waiting
+//! interactive call gets it: batch work delays an interactive call by at
+//! most the rest of one item's service time per slot.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -11,9 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use prometheus_client::metrics::gauge::Gauge;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::config::ExecutorConfig;
+use crate::domain::Priority;
 use crate::error::RouterError;
 use crate::metrics::ExecutorMetrics;
 
@@ -34,6 +42,13 @@ pub struct RouteLimiter {
     max_queue: usize,
     completed: AtomicU64,
     tuner: tuner::ThroughputTuner,
+    /// Interactive calls waiting for a route permit: batch calls hold back.
+    interactive_waiting: AtomicUsize,
+    /// Batch calls waiting; releases signal `released` only when some are.
+    batch_waiting: AtomicUsize,
+    /// Signalled when a route permit is released or the last interactive
+    /// waiter leaves, so waiting batch calls look again.
+    released: Notify,
 }
 
 impl RouteLimiter {
@@ -47,6 +62,37 @@ impl RouteLimiter {
             max_queue,
             completed: AtomicU64::new(0),
             tuner: tuner::ThroughputTuner::new(),
+            interactive_waiting: AtomicUsize::new(0),
+            batch_waiting: AtomicUsize::new(0),
+            released: Notify::new(),
+        }
+    }
+
+    /// Wakes waiting batch calls, if any (a load and no lock otherwise).
+    fn wake_batch(&self) {
+        if self.batch_waiting.load(Ordering::SeqCst) > 0 {
+            self.released.notify_waiters();
+        }
+    }
+
+    /// A batch call's turn: a free permit while no interactive call waits.
+    /// None when the semaphore is closed.
+    async fn batch_turn(&self) -> Option<OwnedSemaphorePermit> {
+        self.batch_waiting.fetch_add(1, Ordering::SeqCst);
+        let _counted = Counted(&self.batch_waiting);
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before looking, so a release in between is seen.
+            released.as_mut().enable();
+            if self.interactive_waiting.load(Ordering::SeqCst) == 0 {
+                match self.permits.clone().try_acquire_owned() {
+                    Ok(permit) => return Some(permit),
+                    Err(TryAcquireError::Closed) => return None,
+                    Err(TryAcquireError::NoPermits) => {}
+                }
+            }
+            released.await;
         }
     }
 
@@ -138,7 +184,9 @@ impl Drop for WorkGuard {
 
 /// Permits held by one running request; dropping it releases them.
 pub struct Admission {
-    _route: OwnedSemaphorePermit,
+    /// Taken in `drop` so it is back in the semaphore before batch waiters
+    /// are woken.
+    route: Option<OwnedSemaphorePermit>,
     _global: OwnedSemaphorePermit,
     running: Gauge,
     waiting: Gauge,
@@ -151,6 +199,8 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        drop(self.route.take());
+        self.limiter.wake_batch();
         self.running.dec();
         self.drain.released(&self.running, &self.waiting);
         self.limiter.completed.fetch_add(1, Ordering::Relaxed);
@@ -237,32 +287,45 @@ impl Executor {
         &self.config
     }
 
-    /// Waits for a route permit and a global permit, FIFO, within the queue
-    /// limits and the deadline. Cancel-safe: dropping the future leaves the
-    /// queue and holds nothing.
+    /// Waits for a route permit (by `priority`, see the module docs) and a
+    /// global permit, within the queue limits and the deadline.
+    /// Cancel-safe: dropping the future leaves the queue and holds nothing.
     pub async fn admit(
         &self,
         route: &Arc<RouteLimiter>,
         deadline: Option<Instant>,
+        priority: Priority,
     ) -> Result<Admission, RouterError> {
         let started = Instant::now();
-        // Fast path: free permits, no queueing.
-        if let Ok(route_permit) = route.permits.clone().try_acquire_owned() {
-            if let Ok(global_permit) = self.global.clone().try_acquire_owned() {
-                return Ok(self.admitted(route, route_permit, global_permit, started));
+        let route_permit = match priority {
+            Priority::Interactive => match route.permits.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    route.interactive_waiting.fetch_add(1, Ordering::SeqCst);
+                    let _waiter = InteractiveWaiter(route);
+                    let acquire = route.permits.clone().acquire_owned();
+                    self.wait(route, deadline, started, async { acquire.await.ok() })
+                        .await?
+                }
+            },
+            Priority::Batch => {
+                let free = route.interactive_waiting.load(Ordering::SeqCst) == 0;
+                match route.permits.clone().try_acquire_owned() {
+                    Ok(permit) if free => permit,
+                    other => {
+                        // Not ours to take while an interactive call waits.
+                        drop(other);
+                        self.wait(route, deadline, started, route.batch_turn())
+                            .await?
+                    }
+                }
             }
-            let global_permit = self
-                .wait(route, deadline, started, self.global.clone())
-                .await?;
-            return Ok(self.admitted(route, route_permit, global_permit, started));
-        }
-        let route_permit = self
-            .wait(route, deadline, started, route.permits.clone())
-            .await?;
+        };
         let global_permit = match self.global.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                self.wait(route, deadline, started, self.global.clone())
+                let acquire = self.global.clone().acquire_owned();
+                self.wait(route, deadline, started, async { acquire.await.ok() })
                     .await?
             }
         };
@@ -278,7 +341,7 @@ impl Executor {
     ) -> Admission {
         self.metrics.running.inc();
         Admission {
-            _route: route,
+            route: Some(route),
             _global: global,
             running: self.metrics.running.clone(),
             waiting: self.metrics.waiting.clone(),
@@ -289,12 +352,13 @@ impl Executor {
         }
     }
 
+    /// Waits in `route`'s bounded queue for `acquire` (None: closed).
     async fn wait(
         &self,
         route: &RouteLimiter,
         deadline: Option<Instant>,
         started: Instant,
-        semaphore: Arc<Semaphore>,
+        acquire: impl Future<Output = Option<OwnedSemaphorePermit>>,
     ) -> Result<OwnedSemaphorePermit, RouterError> {
         if route.queued.fetch_add(1, Ordering::Relaxed) >= route.max_queue {
             route.queued.fetch_sub(1, Ordering::Relaxed);
@@ -314,10 +378,10 @@ impl Executor {
         };
         let max_wait = started + self.config.max_queue_wait;
         let until = deadline.map_or(max_wait, |d| d.min(max_wait));
-        match tokio::time::timeout_at(until.into(), semaphore.acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
+        match tokio::time::timeout_at(until.into(), acquire).await {
+            Ok(Some(permit)) => Ok(permit),
             // The semaphores are never closed; treat it like shutdown anyway.
-            Ok(Err(_)) => Err(RouterError::ShuttingDown),
+            Ok(None) => Err(RouterError::ShuttingDown),
             Err(_) if deadline.is_some_and(|d| d <= max_wait) => {
                 Err(RouterError::DeadlineExceeded("waiting in the queue"))
             }
@@ -331,3 +395,27 @@ impl Executor {
         }
     }
 }
+
+/// Decrements a waiter count however the wait ends.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An interactive call waiting for a route permit; when the last one
+/// leaves, batch calls may take free permits again.
+struct InteractiveWaiter<'a>(&'a RouteLimiter);
+
+impl Drop for InteractiveWaiter<'_> {
+    fn drop(&mut self) {
+        if self.0.interactive_waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.wake_batch();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -30,13 +30,13 @@ pub async fn handle(
         .as_ref()
         .is_some_and(|o| o.include_usage);
     let (request, streamed) = super::request::chat(body, &caller)?;
-    let job = unary::accept(&state.engine, request)?;
+    let (job, metered) = unary::accept(&state.engine, &caller, request)?;
     let id = AnswerId::new("chatcmpl", job.model.as_str());
     if streamed {
         let render = ChatRender { id, include_usage };
-        return stream::respond(&state, caller, job, SPAN, render).await;
+        return stream::respond(&state, caller, job, metered, SPAN, render).await;
     }
-    let completion = unary::run(&state, &caller, &job, SPAN).await?;
+    let completion = unary::run(&state, &caller, &job, metered, SPAN).await?;
     Ok(Json(response::chat_completion(id, completion)).into_response())
 }
 

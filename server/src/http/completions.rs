@@ -28,13 +28,13 @@ pub async fn handle(
         .as_ref()
         .is_some_and(|o| o.include_usage);
     let (request, streamed) = super::request::completion(body, &caller)?;
-    let job = unary::accept(&state.engine, request)?;
+    let (job, metered) = unary::accept(&state.engine, &caller, request)?;
     let id = AnswerId::new("cmpl", job.model.as_str());
     if streamed {
         let render = TextRender { id, include_usage };
-        return stream::respond(&state, caller, job, SPAN, render).await;
+        return stream::respond(&state, caller, job, metered, SPAN, render).await;
     }
-    let c = unary::run(&state, &caller, &job, SPAN).await?;
+    let c = unary::run(&state, &caller, &job, metered, SPAN).await?;
     let finish = response::finish_reason(c.finish_reason.as_deref());
     let id = AnswerId {
         model: c.model.clone(),

@@ -13,8 +13,8 @@ use super::body::JsonBody;
 use super::caller::Caller;
 use super::status::HttpError;
 use super::wire::{EmbeddingItem, EmbeddingList, EmbeddingUsage, EmbeddingsRequest, Vector};
-use crate::api::embed;
 use crate::api::outcome::OutcomeRecorder;
+use crate::api::{auth, embed};
 use ai_router_proto::v1 as pb;
 
 pub async fn handle(
@@ -57,7 +57,7 @@ pub async fn handle(
         inputs,
         client_request_id: caller.client_request_id.clone(),
     };
-    let job = embed::accept(engine, request)?;
+    let (job, metered) = embed::accept(engine, &caller.principal, request)?;
     let span = embed::span("embeddings", &job, &caller.trace_context);
     let recorder = OutcomeRecorder::new(engine, job.model.as_str());
     let result = engine
@@ -65,7 +65,8 @@ pub async fn handle(
         .instrument(span)
         .await;
     recorder.finish_embed(&result);
-    let e = result?;
+    auth::settle_embed(metered, &result);
+    let e = result.map_err(|e| auth::scrub(engine, &caller.principal, e))?;
     let data = e
         .vectors
         .into_iter()

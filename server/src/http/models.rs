@@ -5,17 +5,20 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use super::AppState;
+use super::caller::Caller;
 use super::status::HttpError;
 use super::wire::{Health, Model, ModelList};
 use crate::backend::Listing;
 use crate::domain::BackendKind;
 
-pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
+/// Only the models the caller's key may use, as `ListModels` shows them.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<ModelList> {
     let data = state
         .engine
         .routes()
         .listings()
         .into_iter()
+        .filter(|l| caller.principal.may_use(&l.status.id))
         .map(model)
         .collect();
     Json(ModelList {
@@ -27,6 +30,7 @@ pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
 /// `GET /v1/models/{id}` (ids may hold '/': `openrouter/openai/gpt-4o`).
 pub async fn one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Model>, HttpError> {
     state
@@ -34,7 +38,7 @@ pub async fn one(
         .routes()
         .listings()
         .into_iter()
-        .find(|l| l.status.id == id)
+        .find(|l| l.status.id == id && caller.principal.may_use(&l.status.id))
         .map(|l| Json(model(l)))
         .ok_or_else(|| HttpError::not_found(format!("no model '{id}'; GET /v1/models lists them")))
 }

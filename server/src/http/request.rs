@@ -311,7 +311,7 @@ mod tests {
     fn caller() -> Caller {
         Caller {
             arrived: std::time::Instant::now(),
-            credentials: super::super::caller::Credentials::Anonymous,
+            principal: std::sync::Arc::new(crate::access::Principal::anonymous()),
             deadline: None,
             trace_context: MetadataMap::new(),
             client_request_id: "r1".into(),

@@ -23,8 +23,9 @@ use tracing::Instrument;
 use super::AppState;
 use super::caller::Caller;
 use super::status::HttpError;
+use crate::access::Metered;
 use crate::api::outcome::OutcomeRecorder;
-use crate::api::trace;
+use crate::api::{auth, trace};
 use crate::domain::{Completion, Delta, DeltaSink, Job};
 use crate::error::RouterError;
 
@@ -63,6 +64,7 @@ pub async fn respond(
     state: &AppState,
     caller: Caller,
     job: Job,
+    metered: Metered,
     name: &'static str,
     render: impl Render,
 ) -> Result<Response, HttpError> {
@@ -106,7 +108,9 @@ pub async fn respond(
                 }
             }
             recorder.finish(&result);
+            auth::settle(metered, &result);
             trace::record_outcome(&tracing::Span::current(), &result);
+            let result = result.map_err(|e| auth::scrub(&engine, &caller.principal, e));
             let last = match result {
                 Ok(c) => Piece::Done(Box::new(c)),
                 Err(e) => Piece::Failed(e.into()),

@@ -10,9 +10,35 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ai-router-cli", version, about)]
 pub struct Cli {
-    /// Router address: http://host:port or host:port.
+    /// Router address: http://host:port, https://host:port or host:port.
     #[arg(long, global = true, env = "AI_ROUTER_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: String,
+
+    /// API key, sent as `authorization: Bearer <key>`.
+    #[arg(long, global = true, env = "AI_ROUTER_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// CA certificate (PEM) to trust for an https:// router, besides the system roots.
+    #[arg(long, global = true, env = "AI_ROUTER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) for a router that requires mTLS.
+    #[arg(
+        long,
+        global = true,
+        env = "AI_ROUTER_CLIENT_CERT",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for --client-cert.
+    #[arg(
+        long,
+        global = true,
+        env = "AI_ROUTER_CLIENT_KEY",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
 
     /// Deadline for each call, e.g. "30s", "2m", "500ms". The router aborts
     /// the upstream work when it passes. For a batch it covers the whole batch.
@@ -40,6 +66,11 @@ pub enum Command {
     /// List the models the router can serve, or operate the local pool
     /// (`models load|unload|pin|unpin|watch`, the Admin service).
     Models(ModelsArgs),
+    /// Usage per API key and model from the router's ledger (admin key).
+    Usage(UsageArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// `models` arguments: the list by default, or an admin action.
@@ -83,6 +114,33 @@ pub enum ModelAction {
     },
     /// Print the pool's state changes as they happen (Ctrl-C to stop).
     Watch,
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh random key once, with the config entry holding its hash.
+    New(NewKeyArgs),
+}
+
+/// `keys new` arguments.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// Tenant name for the config entry.
+    #[arg(long, default_value = "my-team")]
+    pub name: String,
+}
+
+/// `usage` arguments.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Window, counted back from now: "24h", "7d", "30m".
+    #[arg(long, default_value = "24h", value_parser = parse_timeout)]
+    pub since: Duration,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `generate` arguments.

@@ -19,12 +19,16 @@ mod format;
 mod generate;
 mod info;
 mod input;
+mod keys;
 mod names;
 mod output;
+mod usage;
 
 use std::process::ExitCode;
 
-use ai_router_client::{Client, ClientError};
+use std::path::PathBuf;
+
+use ai_router_client::{Client, ClientError, TlsOptions};
 use clap::Parser;
 
 use crate::args::{Cli, Command};
@@ -53,6 +57,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let conn = Connection {
         addr: cli.addr,
         timeout: cli.timeout,
+        api_key: cli.api_key,
+        ca_file: cli.ca_file,
+        client_cert: cli.client_cert,
+        client_key: cli.client_key,
     };
     match cli.command {
         Command::Generate(args) => {
@@ -68,6 +76,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             None => info::models(&conn.connect().await?, args.json).await,
             Some(action) => admin::run(&conn.connect().await?, action, args.json).await,
         },
+        Command::Usage(args) => usage::run(&conn.connect().await?, &args).await,
+        Command::Keys(args::KeysCommand::New(args)) => keys::new(&args),
     }
 }
 
@@ -75,11 +85,23 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 struct Connection {
     addr: String,
     timeout: Option<std::time::Duration>,
+    api_key: Option<String>,
+    ca_file: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
 }
 
 impl Connection {
     async fn connect(&self) -> Result<Client, ClientError> {
-        let client = Client::connect(self.addr.clone()).await?;
+        let tls = TlsOptions::from_files(
+            self.ca_file.as_deref(),
+            self.client_cert.as_deref(),
+            self.client_key.as_deref(),
+        )?;
+        let mut client = Client::connect_with_tls(self.addr.clone(), tls).await?;
+        if let Some(key) = &self.api_key {
+            client = client.with_api_key(key)?;
+        }
         Ok(match self.timeout {
             Some(timeout) => client.with_timeout(timeout),
             None => client,

@@ -70,6 +70,7 @@ impl LocalModel {
             stream_unary: false,
             timeouts: self.timeouts,
             headers: HeaderMap::new(),
+            hosts: None,
         }
     }
 }

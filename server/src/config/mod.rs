@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use cli::{Cli, ExecutorFlags, LimitFlags, LocalFlags, OpenRouterFlags, Overrides};
 pub use endpoint::{
     EndpointConfig, EndpointKind, OPENROUTER_BASE_URL, OPENROUTER_KEY_ENV, OpenRouterConfig,
+    PickPolicy, chat_url,
 };
 pub use error::ConfigError;
 pub use layers::{from_toml, load};

@@ -84,9 +84,7 @@ pub fn build_engine(
     let endpoints = config
         .endpoints
         .iter()
-        .map(|ep| {
-            RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue, &life).map(Arc::new)
-        })
+        .map(|ep| RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue, &life).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let openrouter_off = !config
         .endpoints

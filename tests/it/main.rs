@@ -26,6 +26,7 @@ mod batch_scheduling;
 mod executor;
 mod generate_local;
 mod health_reflection;
+mod hosts;
 mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;

@@ -18,8 +18,11 @@ pub trait HostSource: Send + Sync + std::fmt::Debug {
     /// The host for the next attempt of `call`, never one in `tried` while
     /// another can take it. Fails when no host can take it (none known, or
     /// the only one is ejected).
-    fn pick(&self, call: &ChatCall, tried: &[HostKey])
-    -> Result<Box<dyn HostAttempt>, UpstreamError>;
+    fn pick(
+        &self,
+        call: &ChatCall,
+        tried: &[HostKey],
+    ) -> Result<Box<dyn HostAttempt>, UpstreamError>;
 
     /// Whether a host outside `tried` could take the next attempt (a retry
     /// that goes elsewhere need not back off first).

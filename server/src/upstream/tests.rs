@@ -120,7 +120,9 @@ async fn an_open_breaker_refuses_its_model_without_sending_anything() {
     assert_eq!(emu.stats().requests, 2, "nothing reached the upstream");
 
     // Breakers are per (endpoint, model): another model is served.
-    let outcome = run(&client, &t, "other", RetryPolicy::none()).await.unwrap();
+    let outcome = run(&client, &t, "other", RetryPolicy::none())
+        .await
+        .unwrap();
     assert_eq!(outcome.attempts, 1);
     assert_eq!(emu.stats().requests, 3);
     emu.shutdown().await;
@@ -203,9 +205,14 @@ async fn the_probe_closes_the_breaker_on_success_and_reopens_it_on_failure() {
         BreakerState::HalfOpen
     );
     // A failing probe re-opens it.
-    run(&client, &behaviour(&t, "status=503"), "m", RetryPolicy::none())
-        .await
-        .unwrap_err();
+    run(
+        &client,
+        &behaviour(&t, "status=503"),
+        "m",
+        RetryPolicy::none(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(client.counters().breaker_opened.get(), 2);
     // A successful probe closes it.
     let outcome = run(&client, &t, "m", RetryPolicy::none()).await.unwrap();

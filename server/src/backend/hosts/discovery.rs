@@ -95,8 +95,7 @@ impl Source {
                     .await
                     .map_err(|e| format!("cannot resolve {name}: {e}"))?;
                 // Sorted and deduplicated: resolvers rotate their answers.
-                let unique: BTreeSet<String> =
-                    addrs.map(|a| format!("http://{a}{path}")).collect();
+                let unique: BTreeSet<String> = addrs.map(|a| format!("http://{a}{path}")).collect();
                 if unique.is_empty() {
                     return Err(format!("{name} has no addresses"));
                 }
@@ -122,12 +121,7 @@ async fn read_file(path: &std::path::Path) -> Result<Vec<String>, String> {
 
 /// Looks for hosts until `stop`: at once, then every `interval` or when
 /// woken. Hosts are replaced only when a look succeeds.
-pub async fn run(
-    shared: Arc<Shared>,
-    source: Source,
-    interval: Duration,
-    stop: CancellationToken,
-) {
+pub async fn run(shared: Arc<Shared>, source: Source, interval: Duration, stop: CancellationToken) {
     let mut last: Option<Vec<String>> = None;
     loop {
         match source.look().await {
@@ -177,7 +171,14 @@ mod tests {
             Source::parse(Some("file://hosts.toml"), vec![]).unwrap(),
             Source::File("hosts.toml".into())
         );
-        for bad in ["dns://nohost", "dns://:80", "dns://h:0", "dns://h:x", "file://", "k8s://x"] {
+        for bad in [
+            "dns://nohost",
+            "dns://:80",
+            "dns://h:0",
+            "dns://h:x",
+            "file://",
+            "k8s://x",
+        ] {
             let err = Source::parse(Some(bad), vec![]).unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
@@ -204,6 +205,9 @@ mod tests {
     async fn localhost_resolves_to_loopback_hosts() {
         let source = Source::parse(Some("dns://localhost:8080"), vec![]).unwrap();
         let urls = source.look().await.unwrap();
-        assert!(urls.contains(&"http://127.0.0.1:8080/v1".to_string()), "{urls:?}");
+        assert!(
+            urls.contains(&"http://127.0.0.1:8080/v1".to_string()),
+            "{urls:?}"
+        );
     }
 }

@@ -175,7 +175,10 @@ mod tests {
         let t = h.ejected_until(t).unwrap();
         h.on_success(t);
         assert!(!h.is_ejected(t));
-        assert!(!h.on_failure(POLICY, t), "readmitted: one failure is not enough");
+        assert!(
+            !h.on_failure(POLICY, t),
+            "readmitted: one failure is not enough"
+        );
         h.on_failure(POLICY, t);
         assert!(h.on_failure(POLICY, t));
         assert_eq!(h.ejected_until(t), Some(t + BASE), "forgiven: back to 1×");

@@ -180,7 +180,13 @@ mod tests {
             .collect();
         assert_eq!(order, [0, 1, 2, 0, 1, 2]);
         let one = pick(PickPolicy::Prefix, &loads(&[3]), 0, 0, &mut rng);
-        assert_eq!(one, Pick { index: 0, reason: Reason::Only });
+        assert_eq!(
+            one,
+            Pick {
+                index: 0,
+                reason: Reason::Only
+            }
+        );
     }
 
     #[test]
@@ -190,7 +196,13 @@ mod tests {
         c[0].matched = 10;
         c[2].matched = 4;
         let p = pick(PickPolicy::Prefix, &c, 2, 0, &mut rng);
-        assert_eq!(p, Pick { index: 0, reason: Reason::Prefix });
+        assert_eq!(
+            p,
+            Pick {
+                index: 0,
+                reason: Reason::Prefix
+            }
+        );
         c[0].load = 3; // 3 > 0 + 2: load wins
         let p = pick(PickPolicy::Prefix, &c, 2, 0, &mut rng);
         assert_eq!(p.reason, Reason::LoadImbalance);
@@ -209,12 +221,24 @@ mod tests {
         c[1].rendezvous = Some(30);
         c[2].rendezvous = Some(20);
         let p = pick(PickPolicy::Prefix, &c, 4, 0, &mut rng);
-        assert_eq!(p, Pick { index: 1, reason: Reason::Rendezvous });
+        assert_eq!(
+            p,
+            Pick {
+                index: 1,
+                reason: Reason::Rendezvous
+            }
+        );
         // Another replica listing the hosts in another order agrees.
         let reversed: Vec<Candidate> = c.iter().rev().copied().collect();
         assert_eq!(pick(PickPolicy::Prefix, &reversed, 4, 0, &mut rng).index, 1);
         // No full block: load alone.
         let p = pick(PickPolicy::Prefix, &loads(&[1, 0]), 4, 0, &mut rng);
-        assert_eq!(p, Pick { index: 1, reason: Reason::LeastLoaded });
+        assert_eq!(
+            p,
+            Pick {
+                index: 1,
+                reason: Reason::LeastLoaded
+            }
+        );
     }
 }

@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn blocks_are_bounded() {
         let huge = "x".repeat(BLOCK_BYTES * MAX_BLOCKS * 2);
-        assert_eq!(prompt_blocks("m", &conversation(&huge, "q")).len(), MAX_BLOCKS);
+        assert_eq!(
+            prompt_blocks("m", &conversation(&huge, "q")).len(),
+            MAX_BLOCKS
+        );
     }
 
     #[test]

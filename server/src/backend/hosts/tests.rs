@@ -99,7 +99,9 @@ fn a_lone_ejected_host_fails_calls_at_once_like_a_breaker() {
     let c = call("s", "u");
     // A lone host counts only transport failures: a 503 is the model's.
     for _ in 0..3 {
-        pool.pick(&c, &[]).unwrap().finish(AttemptResult::Failed(&http(503)));
+        pool.pick(&c, &[])
+            .unwrap()
+            .finish(AttemptResult::Failed(&http(503)));
     }
     assert!(pool.pick(&c, &[]).is_ok());
     let refused = UpstreamError::Connect {
@@ -107,17 +109,24 @@ fn a_lone_ejected_host_fails_calls_at_once_like_a_breaker() {
         detail: "refused".into(),
     };
     for _ in 0..2 {
-        pool.pick(&c, &[]).unwrap().finish(AttemptResult::Failed(&refused));
+        pool.pick(&c, &[])
+            .unwrap()
+            .finish(AttemptResult::Failed(&refused));
     }
     let error = pool.pick(&c, &[]).err().unwrap();
-    assert!(matches!(error, UpstreamError::BreakerOpen { .. }), "{error:?}");
+    assert!(
+        matches!(error, UpstreamError::BreakerOpen { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn a_shared_prefix_returns_to_the_host_that_served_it() {
     let pool = pool(&THREE, PickPolicy::Prefix);
     let system = "You answer questions about the order history of customer 42. ".repeat(8);
-    let first = pool.pick(&call(&system, "where is my order?"), &[]).unwrap();
+    let first = pool
+        .pick(&call(&system, "where is my order?"), &[])
+        .unwrap();
     let home = first.key();
     first.finish(AttemptResult::Answered {
         prompt_tokens: 100,
@@ -154,7 +163,10 @@ fn affinity_yields_when_its_host_is_too_busy() {
         }
         held.push(a);
     }
-    assert!(elsewhere > 0, "load must win once the gap passes the threshold");
+    assert!(
+        elsewhere > 0,
+        "load must win once the gap passes the threshold"
+    );
     let hosts = pool.shared.members();
     let home_load = hosts.iter().find(|h| h.key == home).unwrap().load();
     let least = hosts.iter().map(|h| h.load()).min().unwrap();
@@ -180,7 +192,8 @@ fn hosts_that_stay_keep_their_state_across_a_membership_swap() {
         .unwrap()
         .base_url
         .clone();
-    pool.shared.replace(&[kept_url.clone(), "http://d:1/v1".into()]);
+    pool.shared
+        .replace(&[kept_url.clone(), "http://d:1/v1".into()]);
     assert_eq!(pool.len(), 2);
     let hosts = pool.shared.members();
     let same = hosts.iter().find(|h| h.key == kept).unwrap();

@@ -141,6 +141,14 @@ impl HostSource for HostPool {
     ) -> Result<Box<dyn HostAttempt>, UpstreamError> {
         let hosts = self.shared.members();
         let now = Instant::now();
+        // A pool of one (every `base_url` endpoint): no choice to make.
+        if let [only] = &hosts[..] {
+            if only.ejected_until(now).is_some() {
+                return Err(self.no_host(&hosts, now));
+            }
+            record_pick(only, picker::Reason::Only, 1, 0);
+            return Ok(only.begin(self.shared.clone(), Vec::new(), 0, 0));
+        }
         let usable = self.candidates(&hosts, tried, now);
         if usable.is_empty() {
             return Err(self.no_host(&hosts, now));
@@ -173,12 +181,7 @@ impl HostSource for HostPool {
         );
         let host = &hosts[usable[pick.index]];
         let matched = candidates[pick.index].matched;
-        let span = tracing::Span::current();
-        span.record("server.address", host.address.as_str());
-        span.record("server.port", i64::from(host.port));
-        span.record("pick.reason", pick.reason.label());
-        span.record("pick.candidates", candidates.len() as i64);
-        span.record("pick.matched_blocks", matched as i64);
+        record_pick(host, pick.reason, candidates.len(), matched);
         let prompt_bytes = if blocks.is_empty() {
             0
         } else {
@@ -197,6 +200,17 @@ impl HostSource for HostPool {
             .iter()
             .any(|h| !tried.contains(&h.key) && h.ejected_until(now).is_none())
     }
+}
+
+/// Records a pick on the current span (the `upstream_call` span declares
+/// the fields; elsewhere this does nothing).
+fn record_pick(host: &Host, reason: picker::Reason, candidates: usize, matched: usize) {
+    let span = tracing::Span::current();
+    span.record("server.address", host.address.as_str());
+    span.record("server.port", i64::from(host.port));
+    span.record("pick.reason", reason.label());
+    span.record("pick.candidates", candidates as i64);
+    span.record("pick.matched_blocks", matched as i64);
 }
 
 #[cfg(test)]

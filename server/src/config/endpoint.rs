@@ -68,6 +68,11 @@ pub struct EndpointConfig {
     pub affinity_max_imbalance: u32,
     /// Prompt blocks (64 bytes each) remembered per host for prefix affinity.
     pub prefix_blocks_per_host: usize,
+    /// Read each host's queue (llama-server `--metrics`:
+    /// `llamacpp:requests_deferred`) at this interval and add it to the
+    /// host's load; unset: the load is this router's in-flight count only.
+    #[serde(with = "humantime_serde")]
+    pub queue_metrics: Option<Duration>,
     /// Consecutive failures that eject a host from picking (never more than
     /// half the hosts; a lone host's ejection fails calls at once).
     pub ejection_failures: u32,
@@ -118,6 +123,7 @@ impl Default for EndpointConfig {
             pick: PickPolicy::Prefix,
             affinity_max_imbalance: 8,
             prefix_blocks_per_host: 16_384,
+            queue_metrics: None,
             ejection_failures: 5,
             ejection_time: Duration::from_secs(10),
             api_key_env: None,

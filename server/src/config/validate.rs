@@ -160,9 +160,12 @@ fn check_hosts(ep: &super::EndpointConfig) -> Result<(), ConfigError> {
             return bad(format!("endpoint '{name}': {detail}"));
         }
     }
-    if ep.ejection_failures == 0 || ep.discovery_interval.is_zero() {
+    if ep.ejection_failures == 0
+        || ep.discovery_interval.is_zero()
+        || ep.queue_metrics.is_some_and(|d| d.is_zero())
+    {
         return bad(format!(
-            "endpoint '{name}': ejection_failures and discovery_interval must be above zero"
+            "endpoint '{name}': ejection_failures, discovery_interval and queue_metrics must be above zero"
         ));
     }
     Ok(())

@@ -156,13 +156,26 @@ async fn slow_host() -> anyhow::Result<()> {
     services[0] = SERVICE * 2;
     let pool_capacity: f64 = services.iter().map(|s| capacity(*s)).sum();
     let rate = LOAD * pool_capacity;
-    let baseline = run(&[SERVICE], PickPolicy::LeastLoaded, LOAD * capacity(SERVICE)).await?;
+    let baseline = run(
+        &[SERVICE],
+        PickPolicy::LeastLoaded,
+        LOAD * capacity(SERVICE),
+    )
+    .await?;
     let base_p99 = pct(&baseline.hist, 0.99);
     let mut table = Table::new(
         format!(
             "One of 4 hosts at 2× latency, offered {rate:.0} req/s (0.95 × the pool's capacity)"
         ),
-        &["picker", "served req/s", "p50", "p99", "p99 / one host", "≤ 1.2×", "errors"],
+        &[
+            "picker",
+            "served req/s",
+            "p50",
+            "p99",
+            "p99 / one host",
+            "≤ 1.2×",
+            "errors",
+        ],
     );
     for (name, pick) in [
         ("least_loaded (P2C)", PickPolicy::LeastLoaded),

@@ -30,6 +30,8 @@ pub struct Host {
     /// Port, for `server.port`.
     pub port: u16,
     in_flight: AtomicU32,
+    /// Requests waiting in the host's own queue, when it is read.
+    queue_depth: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
 }
@@ -48,14 +50,23 @@ impl Host {
             address,
             port,
             in_flight: AtomicU32::new(0),
+            queue_depth: AtomicU32::new(0),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
         })
     }
 
-    /// Requests in flight to it from this router.
+    /// Its load for picking: requests in flight to it from this router,
+    /// plus its own queue when that is read (`queue_metrics`).
     pub fn load(&self) -> u32 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight
+            .load(Ordering::Relaxed)
+            .saturating_add(self.queue_depth.load(Ordering::Relaxed))
+    }
+
+    /// Records the host's own queue length.
+    pub fn set_queue_depth(&self, depth: u32) {
+        self.queue_depth.store(depth, Ordering::Relaxed);
     }
 
     /// When its ejection ends, if it is ejected.

@@ -10,7 +10,8 @@
 //! - [`picker`]: the choice (power of two choices, prefix affinity,
 //!   rendezvous hashing, round robin);
 //! - [`prefix`]: prompt block hashes and the per-host index;
-//! - [`ejection`]: outlier ejection per host.
+//! - [`ejection`]: outlier ejection per host;
+//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`.
 //!
 //! A `base_url` endpoint is a pool of one: the same code path, with
 //! ejection acting as that host's breaker.
@@ -20,6 +21,7 @@ mod ejection;
 mod host;
 mod picker;
 mod prefix;
+mod queue_depth;
 mod shared;
 
 use std::sync::Arc;
@@ -63,6 +65,18 @@ impl HostPool {
             },
             ejections,
         ));
+        if let Some(interval) = config.queue_metrics {
+            let http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .build()
+                .map_err(|e| format!("cannot build the queue metrics client: {e}"))?;
+            life.spawn(queue_depth::run(
+                shared.clone(),
+                http,
+                interval,
+                life.root().clone(),
+            ));
+        }
         if let Source::Listed(urls) = &source {
             for url in urls {
                 crate::config::chat_url(url)?;

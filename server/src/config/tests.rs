@@ -398,7 +398,9 @@ fn the_readme_example_loads() {
         c.local.models[0].settings.extra_args,
         ["--flash-attn", "on"]
     );
-    assert_eq!(c.endpoints.last().unwrap().name, "lab");
+    let names: Vec<&str> = c.endpoints.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names[names.len() - 2..], ["lab", "farm"]);
+    assert_eq!(c.endpoints.last().unwrap().listed_hosts().len(), 2);
 }
 
 #[test]

@@ -74,11 +74,16 @@ impl RemoteEndpoint {
             .next()
             .unwrap_or_else(|| "http://discovered.invalid/v1".to_string());
         let chat_url = crate::config::chat_url(&first).map_err(url_error)?;
-        let hosts =
-            HostPool::start(&config, counters.host_ejections.clone(), life).map_err(url_error)?;
+        let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
+        let hosts = HostPool::start(
+            &config,
+            api_key.clone(),
+            counters.host_ejections.clone(),
+            life,
+        )
+        .map_err(url_error)?;
         let client =
             UpstreamClient::remote(config.pool_idle_timeout, config.connect_timeout, counters)?;
-        let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
         let mut headers = HeaderMap::new();
         if config.kind == EndpointKind::OpenRouter {
             add_header(&mut headers, "http-referer", config.referer.as_deref());

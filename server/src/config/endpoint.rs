@@ -73,6 +73,12 @@ pub struct EndpointConfig {
     /// host's load; unset: the load is this router's in-flight count only.
     #[serde(with = "humantime_serde")]
     pub queue_metrics: Option<Duration>,
+    /// Upstream model asked for one token by the active probe of every host
+    /// (a wedged llama-server still answers `/health`); unset: no probe.
+    pub probe_model: Option<String>,
+    /// How often each host is probed.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
     /// Consecutive failures that eject a host from picking (never more than
     /// half the hosts; a lone host's ejection fails calls at once).
     pub ejection_failures: u32,
@@ -124,6 +130,8 @@ impl Default for EndpointConfig {
             affinity_max_imbalance: 8,
             prefix_blocks_per_host: 16_384,
             queue_metrics: None,
+            probe_model: None,
+            probe_interval: Duration::from_secs(10),
             ejection_failures: 5,
             ejection_time: Duration::from_secs(10),
             api_key_env: None,

@@ -11,6 +11,7 @@ mod ejection;
 mod host_killed;
 mod p2c_slow_host;
 mod prefix_affinity;
+mod probe;
 mod spread;
 
 use std::sync::Arc;

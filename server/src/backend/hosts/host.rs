@@ -106,6 +106,16 @@ impl Host {
         })
     }
 
+    /// A probe answered: as a call that answered.
+    pub fn probe_answered(&self) {
+        self.health.lock().on_success(Instant::now());
+    }
+
+    /// A probe failed: as a failed call; true when it ejected the host.
+    pub fn probe_failed(&self, policy: EjectionPolicy) -> bool {
+        self.health.lock().on_failure(policy, Instant::now())
+    }
+
     #[cfg(test)]
     pub(super) fn fail(&self, policy: EjectionPolicy, now: Instant) -> bool {
         self.health.lock().on_failure(policy, now)

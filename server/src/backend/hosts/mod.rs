@@ -11,7 +11,8 @@
 //!   rendezvous hashing, round robin);
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
-//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`.
+//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
+//! - [`probe`]: the active probe, a one-token generation.
 //!
 //! A `base_url` endpoint is a pool of one: the same code path, with
 //! ejection acting as that host's breaker.
@@ -21,6 +22,7 @@ mod ejection;
 mod host;
 mod picker;
 mod prefix;
+mod probe;
 mod queue_depth;
 mod shared;
 
@@ -31,7 +33,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::config::{EndpointConfig, PickPolicy};
 use crate::lifecycle::Lifecycle;
-use crate::upstream::{ChatCall, HostAttempt, HostKey, HostSource, UpstreamError};
+use crate::upstream::{ApiKey, ChatCall, HostAttempt, HostKey, HostSource, UpstreamError};
 use discovery::Source;
 use ejection::EjectionPolicy;
 use host::Host;
@@ -48,8 +50,10 @@ pub struct HostPool {
 impl HostPool {
     /// The pool for an endpoint: its listed hosts now, or a discovery task
     /// on `life`'s tracker that finds them (stopping on its root token).
+    /// `api_key` authorises its probes.
     pub fn start(
         config: &EndpointConfig,
+        api_key: Option<ApiKey>,
         ejections: Counter,
         life: &Lifecycle,
     ) -> Result<Arc<HostPool>, String> {
@@ -74,6 +78,24 @@ impl HostPool {
                 shared.clone(),
                 http,
                 interval,
+                life.root().clone(),
+            ));
+        }
+        if let Some(model) = &config.probe_model {
+            let http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .build()
+                .map_err(|e| format!("cannot build the probe client: {e}"))?;
+            let prober = probe::Prober {
+                http,
+                model: model.clone(),
+                api_key,
+                timeout: config.first_token_timeout.min(config.probe_interval),
+            };
+            life.spawn(probe::run(
+                shared.clone(),
+                prober,
+                config.probe_interval,
                 life.root().clone(),
             ));
         }

@@ -14,7 +14,7 @@ fn pool(urls: &[&str], pick: PickPolicy) -> Arc<HostPool> {
     config.pick = pick;
     config.ejection_failures = 2;
     config.ejection_time = Duration::from_secs(3600);
-    HostPool::start(&config, Counter::default(), &Lifecycle::new()).unwrap()
+    HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap()
 }
 
 fn call(system: &str, user: &str) -> ChatCall {

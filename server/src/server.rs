@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
 use crate::api::RouterService;
-use crate::backend::{Backend, LocalModel, RemoteEndpoint};
+use crate::backend::{Backend, HostGauges, LocalModel, RemoteEndpoint};
 use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
 use crate::executor::{Executor, RouteGauges};
@@ -98,6 +98,9 @@ pub fn build_engine(
     let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
     metrics.register_collector(PoolGauges(pool.clone()));
     metrics.register_collector(RouteGauges(routes.limiters()));
+    metrics.register_collector(HostGauges(
+        routes.endpoints().map(|e| e.hosts.clone()).collect(),
+    ));
     let stats = Recorder::new(
         process_start,
         metrics,

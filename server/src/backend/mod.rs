@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-pub use hosts::HostPool;
+pub use hosts::{HostGauges, HostPool};
 pub use local::LocalModel;
 pub use remote::{EndpointError, RemoteEndpoint};
 

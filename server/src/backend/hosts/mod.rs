@@ -12,13 +12,15 @@
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
 //! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
-//! - [`probe`]: the active probe, a one-token generation.
+//! - [`probe`]: the active probe, a one-token generation;
+//! - [`gauges`]: hosts, ejections and loads in `/metrics`.
 //!
 //! A `base_url` endpoint is a pool of one: the same code path, with
 //! ejection acting as that host's breaker.
 
 mod discovery;
 mod ejection;
+mod gauges;
 mod host;
 mod picker;
 mod prefix;
@@ -34,6 +36,8 @@ use prometheus_client::metrics::counter::Counter;
 use crate::config::{EndpointConfig, PickPolicy};
 use crate::lifecycle::Lifecycle;
 use crate::upstream::{ApiKey, ChatCall, HostAttempt, HostKey, HostSource, UpstreamError};
+pub use gauges::HostGauges;
+
 use discovery::Source;
 use ejection::EjectionPolicy;
 use host::Host;

@@ -1,7 +1,8 @@
 //! A circuit breaker (one per endpoint and model, see `model_breakers`):
 //! after `failure_threshold` consecutive failures it opens and calls are
-//! refused at once (no HTTP request made) for `cool_down`; then exactly one probe is let through (half-open);
-//! the probe's success closes the breaker, its failure opens it again.
+//! refused at once (no HTTP request made) for `cool_down`; then exactly
+//! one probe is let through (half-open); the probe's success closes the
+//! breaker, its failure opens it again.
 //!
 //! Hand-written rather than a crate: the state machine is small, adding a
 //! dependency (e.g. `failsafe`) would touch the manifests outside this

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
 use crate::api::{AdminService, RouterService};
-use crate::backend::{Backend, LocalModel, RemoteEndpoint};
+use crate::backend::{Backend, HostGauges, LocalModel, RemoteEndpoint};
 use crate::config::{EndpointKind, ValidatedConfig};
 use crate::engine::Engine;
 use crate::executor::{Executor, RouteGauges};
@@ -100,7 +100,7 @@ pub fn build_engine(
     let endpoints = config
         .endpoints
         .iter()
-        .map(|ep| RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue).map(Arc::new))
+        .map(|ep| RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue, &life).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let openrouter_off = !config
         .endpoints
@@ -116,6 +116,9 @@ pub fn build_engine(
     metrics.register_collector(crate::access::AccessGauges(access.clone()));
     metrics.register_collector(PoolGauges(pool.clone()));
     metrics.register_collector(RouteGauges(routes.limiters()));
+    metrics.register_collector(HostGauges(
+        routes.endpoints().map(|e| e.hosts.clone()).collect(),
+    ));
     let stats = Recorder::new(
         process_start,
         metrics,

@@ -38,6 +38,7 @@ mod executor;
 mod generate_local;
 mod generation_features;
 mod health_reflection;
+mod hosts;
 mod http_door;
 mod http_openai_sdk;
 mod http_readme;

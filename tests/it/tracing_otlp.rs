@@ -182,6 +182,17 @@ async fn spans_form_one_tree_under_the_callers_trace() {
         upstream_traceparent.contains(&hex(&upstream.span_id)),
         "the upstream's parent is the upstream_call span"
     );
+    // The host pool's pick (a pool of one) is on the upstream_call span.
+    assert!(
+        matches!(attr(upstream, "server.address"), Some(Value::StringValue(a)) if a == "127.0.0.1")
+    );
+    let port = i64::from(emulator.addr().port());
+    assert!(matches!(attr(upstream, "server.port"), Some(Value::IntValue(p)) if *p == port));
+    assert!(matches!(attr(upstream, "pick.reason"), Some(Value::StringValue(r)) if r == "only"));
+    assert!(matches!(
+        attr(upstream, "pick.candidates"),
+        Some(Value::IntValue(1))
+    ));
     assert!(by_id.len() >= 9);
 
     let everything = format!("{spans:?}");

@@ -74,6 +74,7 @@ impl LocalModel {
             stream_unary: false,
             timeouts: self.timeouts,
             headers: HeaderMap::new(),
+            hosts: None,
         }
     }
 }

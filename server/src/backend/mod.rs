@@ -7,6 +7,7 @@
 //! and remote endpoints ([`RemoteEndpoint`]) implement it; adding a backend
 //! kind means one more implementor and its entries in the routing table.
 
+mod hosts;
 mod local;
 mod remote;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use hosts::{HostGauges, HostPool};
 pub use local::LocalModel;
 pub use remote::{EndpointError, RemoteEndpoint};
 

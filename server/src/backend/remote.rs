@@ -1,17 +1,21 @@
 //! A remote OpenAI-compatible endpoint: one pooled client, its key (read
-//! from the environment once), and its admission limiter. Always ready: its
-//! health is the client's circuit breaker.
+//! from the environment once), its admission limiter, and its hosts (a
+//! [`HostPool`]: one for `base_url`, several for `urls` or `discovery`).
+//! Always ready: its health is its hosts' ejection and the client's
+//! per-model breakers.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::hosts::HostPool;
 use super::{Acquired, Backend, Listing};
 use crate::config::{EndpointConfig, EndpointKind};
 use crate::domain::{BackendKind, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::UpstreamMetrics;
 use crate::pool::{ModelStateKind, ModelStatus};
 use crate::upstream::{ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient};
@@ -28,8 +32,11 @@ pub struct RemoteEndpoint {
     headers: HeaderMap,
     /// Admission limiter (max_concurrency).
     pub limiter: Arc<RouteLimiter>,
-    /// Its chat completions URL, parsed once.
+    /// Its first listed host's chat completions URL, parsed once (attempts
+    /// go to the host the pool picks).
     chat_url: reqwest::Url,
+    /// Its hosts.
+    pub hosts: Arc<HostPool>,
 }
 
 /// Why an endpoint could not be set up.
@@ -38,7 +45,7 @@ pub enum EndpointError {
     /// Its HTTP client could not be built.
     #[error("cannot build an HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    /// Its base URL does not make a valid chat completions URL.
+    /// Its hosts' URLs or discovery are not usable.
     #[error("endpoint '{endpoint}': {detail}")]
     Url {
         /// The endpoint's name.
@@ -50,18 +57,33 @@ pub enum EndpointError {
 
 impl RemoteEndpoint {
     /// Builds the endpoint and its client.
+    /// Its discovery task, if any, runs on `life`.
     pub fn new(
         config: EndpointConfig,
         counters: UpstreamMetrics,
         max_queue: usize,
+        life: &Lifecycle,
     ) -> Result<RemoteEndpoint, EndpointError> {
-        let chat_url = config.chat_url().map_err(|detail| EndpointError::Url {
+        let url_error = |detail| EndpointError::Url {
             endpoint: config.name.clone(),
             detail,
-        })?;
+        };
+        let first = config
+            .listed_hosts()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "http://discovered.invalid/v1".to_string());
+        let chat_url = crate::config::chat_url(&first).map_err(url_error)?;
+        let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
+        let hosts = HostPool::start(
+            &config,
+            api_key.clone(),
+            counters.host_ejections.clone(),
+            life,
+        )
+        .map_err(url_error)?;
         let client =
             UpstreamClient::remote(config.pool_idle_timeout, config.connect_timeout, counters)?;
-        let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
         let mut headers = HeaderMap::new();
         if config.kind == EndpointKind::OpenRouter {
             add_header(&mut headers, "http-referer", config.referer.as_deref());
@@ -79,6 +101,7 @@ impl RemoteEndpoint {
             headers,
             limiter,
             chat_url,
+            hosts,
         })
     }
 
@@ -101,6 +124,7 @@ impl RemoteEndpoint {
                 token_gap: self.config.token_gap_timeout,
             },
             headers: self.headers.clone(),
+            hosts: Some(self.hosts.clone()),
         }
     }
 
@@ -138,6 +162,8 @@ impl Backend for RemoteEndpoint {
 
     fn acquire(&self) -> BoxFuture<'_, Result<Acquired, RouterError>> {
         Box::pin(async move {
+            // Right after start-up, discovery's first look may be under way.
+            self.hosts.discovered(self.config.connect_timeout).await;
             Ok(Acquired {
                 target: self.target(),
                 retry: self.retry(),

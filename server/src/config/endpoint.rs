@@ -23,6 +23,21 @@ pub enum EndpointKind {
     OpenRouter,
 }
 
+/// How a pooled endpoint picks the host for a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickPolicy {
+    /// The host that likely holds the prompt's prefix in its cache, unless
+    /// it is busier than the least loaded by `affinity_max_imbalance`;
+    /// power of two choices on load otherwise.
+    #[default]
+    Prefix,
+    /// Power of two choices on load (in-flight requests).
+    LeastLoaded,
+    /// Each host in turn (for comparison; blind to load and caches).
+    RoundRobin,
+}
+
 /// A remote OpenAI-compatible endpoint. Its models are addressed as
 /// `<name>/<upstream model>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,8 +48,44 @@ pub struct EndpointConfig {
     /// Dialect: not a file key; `[openrouter]` is the OpenRouter one.
     #[serde(skip)]
     pub kind: EndpointKind,
-    /// Base URL up to and including the version segment, e.g. `http://host/v1`.
+    /// Base URL up to and including the version segment, e.g. `http://host/v1`:
+    /// a pool of one host.
     pub base_url: String,
+    /// Several hosts serving the same models, each a base URL like `base_url`.
+    pub urls: Vec<String>,
+    /// Hosts found and kept up to date by discovery instead of listed:
+    /// `dns://name:port[/path]` (every A/AAAA record, e.g. a Kubernetes
+    /// headless Service; path default `/v1`) or `file://path` (a TOML file
+    /// with `urls = [...]`, re-read when it changes).
+    pub discovery: Option<String>,
+    /// How often discovery looks again (also at once after a connect error).
+    #[serde(with = "humantime_serde")]
+    pub discovery_interval: Duration,
+    /// How a host is picked among several.
+    pub pick: PickPolicy,
+    /// In-flight requests by which the host holding the prompt's prefix may
+    /// exceed the least loaded host before load wins over affinity.
+    pub affinity_max_imbalance: u32,
+    /// Prompt blocks (64 bytes each) remembered per host for prefix affinity.
+    pub prefix_blocks_per_host: usize,
+    /// Read each host's queue (llama-server `--metrics`:
+    /// `llamacpp:requests_deferred`) at this interval and add it to the
+    /// host's load; unset: the load is this router's in-flight count only.
+    #[serde(with = "humantime_serde")]
+    pub queue_metrics: Option<Duration>,
+    /// Upstream model asked for one token by the active probe of every host
+    /// (a wedged llama-server still answers `/health`); unset: no probe.
+    pub probe_model: Option<String>,
+    /// How often each host is probed.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// Consecutive failures that eject a host from picking (never more than
+    /// half the hosts; a lone host's ejection fails calls at once).
+    pub ejection_failures: u32,
+    /// First ejection time; each further ejection lasts one more multiple
+    /// (up to 10×).
+    #[serde(with = "humantime_serde")]
+    pub ejection_time: Duration,
     /// Environment variable holding the API key (the key itself is never in config).
     pub api_key_env: Option<String>,
     /// Upstream model names served; empty means any name under the prefix.
@@ -72,6 +123,17 @@ impl Default for EndpointConfig {
             name: String::new(),
             kind: EndpointKind::OpenAi,
             base_url: String::new(),
+            urls: Vec::new(),
+            discovery: None,
+            discovery_interval: Duration::from_secs(5),
+            pick: PickPolicy::Prefix,
+            affinity_max_imbalance: 8,
+            prefix_blocks_per_host: 16_384,
+            queue_metrics: None,
+            probe_model: None,
+            probe_interval: Duration::from_secs(10),
+            ejection_failures: 5,
+            ejection_time: Duration::from_secs(10),
             api_key_env: None,
             models: Vec::new(),
             max_concurrency: 64,
@@ -91,8 +153,19 @@ impl EndpointConfig {
     /// The chat completions URL under `base_url` (which ends at the version
     /// segment, e.g. `http://10.0.0.5:8000/v1`), or why it is not valid.
     pub fn chat_url(&self) -> Result<reqwest::Url, String> {
-        let joined = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
-        reqwest::Url::parse(&joined).map_err(|e| format!("{joined:?} is not a valid URL: {e}"))
+        chat_url(&self.base_url)
+    }
+
+    /// The base URLs of its hosts when they are listed (`urls`, else
+    /// `base_url`); empty when discovery finds them.
+    pub fn listed_hosts(&self) -> Vec<String> {
+        if self.discovery.is_some() {
+            Vec::new()
+        } else if self.urls.is_empty() {
+            vec![self.base_url.clone()]
+        } else {
+            self.urls.clone()
+        }
     }
 
     /// An endpoint with the defaults for its kind.
@@ -104,6 +177,18 @@ impl EndpointConfig {
             ..EndpointConfig::default()
         }
     }
+}
+
+/// The chat completions URL under a base URL that ends at the version
+/// segment, or why it is not valid.
+pub fn chat_url(base_url: &str) -> Result<reqwest::Url, String> {
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(format!(
+            "base URL {base_url:?} must start with http:// or https://"
+        ));
+    }
+    let joined = format!("{}/chat/completions", base_url.trim_end_matches('/'));
+    reqwest::Url::parse(&joined).map_err(|e| format!("{joined:?} is not a valid URL: {e}"))
 }
 
 /// The `[openrouter]` table. Validation turns it into an endpoint named

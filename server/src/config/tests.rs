@@ -404,7 +404,48 @@ fn the_readme_example_loads() {
         c.local.models[0].settings.extra_args,
         ["--flash-attn", "on"]
     );
-    assert_eq!(c.endpoints.last().unwrap().name, "lab");
     assert!(c.local.models[1].settings.embeddings);
     assert_eq!(c.http_listen.map(|a| a.port()), Some(8080));
+    let names: Vec<&str> = c.endpoints.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names[names.len() - 2..], ["lab", "farm"]);
+    assert_eq!(c.endpoints.last().unwrap().listed_hosts().len(), 2);
+}
+
+#[test]
+fn host_pools_parse_and_name_their_hosts_one_way() {
+    let c = from_toml(
+        "[[endpoints]]\nname = \"lab\"\nurls = [\"http://10.0.0.5:8080/v1\", \"http://10.0.0.6:8080/v1\"]\npick = \"least_loaded\"\nejection_time = \"30s\"\n",
+    )
+    .unwrap();
+    let ep = &c.endpoints[0];
+    assert_eq!(ep.listed_hosts().len(), 2);
+    assert_eq!(ep.pick, crate::config::PickPolicy::LeastLoaded);
+    assert_eq!(ep.ejection_time, Duration::from_secs(30));
+    let c = from_toml("[[endpoints]]\nname = \"k8s\"\ndiscovery = \"dns://llama.lab.svc:8080\"\n")
+        .unwrap();
+    assert!(c.endpoints[0].listed_hosts().is_empty());
+    // A base_url alone is a pool of one.
+    let c = from_toml("[[endpoints]]\nname = \"one\"\nbase_url = \"http://h:1/v1\"\n").unwrap();
+    assert_eq!(c.endpoints[0].listed_hosts(), ["http://h:1/v1"]);
+
+    for (toml, says) in [
+        (
+            "urls = [\"http://a/v1\"]\ndiscovery = \"dns://a:1\"\n",
+            "either `urls` or `discovery`",
+        ),
+        (
+            "base_url = \"http://a/v1\"\nurls = [\"http://b/v1\"]\n",
+            "drop it",
+        ),
+        ("discovery = \"consul://a\"\n", "dns://name:port"),
+        ("urls = [\"ftp://a/v1\"]\n", "must start with http://"),
+        ("urls = [\"http://a/v1\"]\npick = \"random\"\n", "pick"),
+        (
+            "urls = [\"http://a/v1\"]\nejection_failures = 0\n",
+            "ejection_failures",
+        ),
+    ] {
+        let err = from_toml(&format!("[[endpoints]]\nname = \"lab\"\n{toml}")).unwrap_err();
+        assert!(err.to_string().contains(says), "{toml}: {err}");
+    }
 }

@@ -113,18 +113,7 @@ impl Config {
             if !names.insert(ep.name.as_str()) {
                 return bad(format!("endpoint name '{}' is used twice", ep.name));
             }
-            if ep.base_url.is_empty() {
-                return bad(format!("endpoint '{}' needs a `base_url`", ep.name));
-            }
-            if !(ep.base_url.starts_with("http://") || ep.base_url.starts_with("https://")) {
-                return bad(format!(
-                    "endpoint '{}': base_url {:?} must start with http:// or https://",
-                    ep.name, ep.base_url
-                ));
-            }
-            if let Err(detail) = ep.chat_url() {
-                return bad(format!("endpoint '{}': {detail}", ep.name));
-            }
+            check_hosts(ep)?;
             if ep.max_concurrency == 0 || ep.max_attempts == 0 {
                 return bad(format!(
                     "endpoint '{}': max_concurrency and max_attempts must be at least 1",
@@ -134,6 +123,55 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Exactly one way to name an endpoint's hosts, each a valid base URL.
+fn check_hosts(ep: &super::EndpointConfig) -> Result<(), ConfigError> {
+    let name = &ep.name;
+    let listed = !ep.urls.is_empty();
+    // OpenRouter's table has a default base_url, so only an [[endpoints]]
+    // entry can name its hosts twice.
+    let own_base = ep.kind == EndpointKind::OpenAi && !ep.base_url.is_empty();
+    match (&ep.discovery, listed) {
+        (Some(_), true) => {
+            return bad(format!(
+                "endpoint '{name}': give either `urls` or `discovery`, not both"
+            ));
+        }
+        (Some(_), false) | (None, true) if own_base => {
+            return bad(format!(
+                "endpoint '{name}': `base_url` is a one-host pool; drop it when `urls` or `discovery` names the hosts"
+            ));
+        }
+        (None, false) if ep.base_url.is_empty() => {
+            return bad(format!(
+                "endpoint '{name}' needs a `base_url`, `urls` or `discovery`"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(source) = &ep.discovery
+        && !(source.starts_with("dns://") || source.starts_with("file://"))
+    {
+        return bad(format!(
+            "endpoint '{name}': discovery {source:?} must be dns://name:port[/path] or file://path"
+        ));
+    }
+    for url in ep.listed_hosts() {
+        if let Err(detail) = super::chat_url(&url) {
+            return bad(format!("endpoint '{name}': {detail}"));
+        }
+    }
+    if ep.ejection_failures == 0
+        || ep.discovery_interval.is_zero()
+        || ep.queue_metrics.is_some_and(|d| d.is_zero())
+        || ep.probe_interval.is_zero()
+    {
+        return bad(format!(
+            "endpoint '{name}': ejection_failures, discovery_interval, queue_metrics and probe_interval must be above zero"
+        ));
+    }
+    Ok(())
 }
 
 fn bad(message: impl Into<String>) -> Result<(), ConfigError> {

@@ -134,6 +134,13 @@ async fn call_upstream(
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
         server.endpoint = %acquired.target.endpoint,
+        // A pooled endpoint's pick (the last attempt's host).
+        server.address = tracing::field::Empty,
+        server.port = tracing::field::Empty,
+        pick.reason = tracing::field::Empty,
+        pick.candidates = tracing::field::Empty,
+        pick.matched_blocks = tracing::field::Empty,
+        gen_ai.usage.cached_tokens = tracing::field::Empty,
         gen_ai.request.model = %call.model,
         attempts = tracing::field::Empty,
         time_to_first_token_ms = tracing::field::Empty,
@@ -148,6 +155,9 @@ async fn call_upstream(
         match &result {
             Ok(outcome) => {
                 span.record("attempts", i64::from(outcome.attempts));
+                if let Some(cached) = outcome.cached_tokens {
+                    span.record("gen_ai.usage.cached_tokens", i64::from(cached));
+                }
                 if let Some(first) = outcome.first_token_at {
                     let ttft = first.saturating_duration_since(arrived).as_secs_f64() * 1e3;
                     span.record("time_to_first_token_ms", ttft);

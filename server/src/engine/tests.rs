@@ -103,6 +103,7 @@ impl Backend for Fake {
                         token_gap: Duration::from_secs(5),
                     },
                     headers: HeaderMap::new(),
+                    hosts: None,
                 },
                 retry: RetryPolicy::none(),
                 cold: false,

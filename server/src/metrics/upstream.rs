@@ -17,6 +17,8 @@ pub struct UpstreamMetrics {
     pub retries_denied_by_budget: Counter,
     /// Times a circuit breaker opened (a failed half-open probe re-opens it).
     pub breaker_opened: Counter,
+    /// Times a pooled endpoint's host was ejected after repeated failures.
+    pub host_ejections: Counter,
 }
 
 impl UpstreamMetrics {
@@ -44,6 +46,11 @@ impl UpstreamMetrics {
                 "upstream_breaker_opened",
                 "Times a circuit breaker opened",
                 &m.breaker_opened,
+            ),
+            (
+                "upstream_host_ejections",
+                "Times an endpoint's host was ejected from picking after repeated failures",
+                &m.host_ejections,
             ),
         ] {
             r.register(name, help, c.clone());

@@ -1,7 +1,8 @@
-//! A per-endpoint circuit breaker: after `failure_threshold` consecutive
-//! endpoint failures it opens and calls are refused at once (no HTTP request
-//! made) for `cool_down`; then exactly one probe is let through (half-open);
-//! the probe's success closes the breaker, its failure opens it again.
+//! A circuit breaker (one per endpoint and model, see `model_breakers`):
+//! after `failure_threshold` consecutive failures it opens and calls are
+//! refused at once (no HTTP request made) for `cool_down`; then exactly
+//! one probe is let through (half-open); the probe's success closes the
+//! breaker, its failure opens it again.
 //!
 //! Hand-written rather than a crate: the state machine is small, adding a
 //! dependency (e.g. `failsafe`) would touch the manifests outside this
@@ -73,10 +74,11 @@ pub struct BreakerSnapshot {
 pub(super) enum Verdict {
     /// The endpoint answered properly.
     Success,
-    /// An endpoint failure (5xx, 408, connect, timeouts, disconnects).
+    /// A model failure (5xx, timeouts, in-stream errors).
     Failure,
-    /// Says nothing about the endpoint (4xx the caller caused, 429, the
-    /// client left): neither counts nor resets; a probe is given back.
+    /// Says nothing about the model (any 4xx, a host that could not be
+    /// reached, the client left): neither counts nor resets; a probe is
+    /// given back.
     Neutral,
 }
 

@@ -1,11 +1,13 @@
 //! What one chat call needs besides the HTTP client: where to send it, how
 //! long each phase may take, and where the streamed text goes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 
+use super::hosts::HostSource;
 use super::secret::ApiKey;
 use super::types::WireUsage;
 use crate::config::EndpointKind;
@@ -35,6 +37,9 @@ pub struct Target {
     pub timeouts: AttemptTimeouts,
     /// Headers added to every request (attribution, trace context).
     pub headers: HeaderMap,
+    /// A remote endpoint's hosts: each attempt goes to the host they pick
+    /// (`chat_url` is then unused). None for a local child.
+    pub hosts: Option<Arc<dyn HostSource>>,
 }
 
 /// Timeouts measured per attempt.
@@ -101,6 +106,10 @@ pub struct ChatOutcome {
     pub upstream_model: Option<String>,
     /// When the first text arrived.
     pub first_token_at: Option<Instant>,
+    /// Prompt tokens the upstream served from its cache, when it said
+    /// (`usage.prompt_tokens_details.cached_tokens`, llama-server's
+    /// `timings.cache_n`).
+    pub cached_tokens: Option<u32>,
     /// Attempts made.
     pub attempts: u32,
     /// Tool calls, assembled from their pieces when streamed.

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 use ai_router_proto::status::error_chain;
 use reqwest::header::CONTENT_TYPE;
 
-use super::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Verdict};
+use super::breaker::{BreakerConfig, BreakerSnapshot, Verdict};
 use super::budget::{RetryBudget, RetryBudgetConfig};
 use super::call::{ChatCall, ChatOutcome, Target};
 use super::connections::CountConnections;
 use super::error::UpstreamError;
+use super::hosts::{AttemptResult, HostAttempt, HostKey};
+use super::model_breakers::ModelBreakers;
 use super::response::{self, AttemptError};
 use super::retry::{RetryPolicy, next_delay};
 use super::types::{self, ChatCompletionRequest, StreamOptions, WireMessage};
@@ -43,10 +45,12 @@ pub enum CallFailure {
 /// over TLS). Cheap to clone; clones share the pool, the breaker and the
 /// retry budget.
 ///
-/// The breaker and the budget are per client, and so per endpoint: each
-/// remote endpoint has its own client ([`UpstreamClient::remote`]). The one
-/// client shared by all local children has neither (one dead child must not
-/// open a breaker for the others; the pool has its own).
+/// The breakers and the budget are per client, and so per endpoint: each
+/// remote endpoint has its own client ([`UpstreamClient::remote`]), with one
+/// breaker per (endpoint, model); host failures are its host pool's (see
+/// [`HostSource`](super::HostSource)). The one client shared by all local
+/// children has neither (one dead child must not open a breaker for the
+/// others; the pool has its own).
 #[derive(Clone)]
 pub struct UpstreamClient {
     /// For streamed requests.
@@ -55,7 +59,7 @@ pub struct UpstreamClient {
     /// for local children (see [`UpstreamClient::local`]).
     http_whole: reqwest::Client,
     counters: UpstreamMetrics,
-    breaker: Option<Arc<Breaker>>,
+    breakers: Option<Arc<ModelBreakers>>,
     budget: Option<Arc<RetryBudget>>,
 }
 
@@ -116,7 +120,7 @@ impl UpstreamClient {
             http_whole: http.clone(),
             http,
             counters,
-            breaker: None,
+            breakers: None,
             budget: None,
         })
     }
@@ -135,11 +139,11 @@ impl UpstreamClient {
         )
     }
 
-    /// Adds a circuit breaker (replacing any earlier one). Only for a client
-    /// that serves one endpoint.
+    /// Adds circuit breakers, one per model (replacing any earlier ones).
+    /// Only for a client that serves one endpoint.
     #[must_use]
     pub fn with_breaker(mut self, config: BreakerConfig) -> UpstreamClient {
-        self.breaker = Some(Arc::new(Breaker::new(config)));
+        self.breakers = Some(Arc::new(ModelBreakers::new(config)));
         self
     }
 
@@ -160,14 +164,15 @@ impl UpstreamClient {
         &self.http
     }
 
-    /// The breaker, when this client has one.
-    pub(super) fn breaker(&self) -> Option<&Breaker> {
-        self.breaker.as_deref()
+    /// The breaker of `model` on this endpoint, when this client has breakers.
+    pub(super) fn breaker_for(&self, model: &str) -> Option<Arc<super::breaker::Breaker>> {
+        self.breakers.as_ref().map(|b| b.of(model))
     }
 
-    /// The breaker's state, or None when this client has no breaker.
+    /// The worst of its model breakers (closed when none has been used),
+    /// or None when this client has no breakers.
     pub fn breaker_state(&self) -> Option<BreakerSnapshot> {
-        self.breaker.as_ref().map(|b| b.snapshot(Instant::now()))
+        self.breakers.as_ref().map(|b| b.worst(Instant::now()))
     }
 
     /// Runs a chat call with retries. A retry happens only while nothing has
@@ -191,8 +196,12 @@ impl UpstreamClient {
         let mut backoff = policy.backoff();
         let mut attempts = 0;
         let mut last_error = None;
+        let breaker = self.breakers.as_ref().map(|b| b.of(&call.model));
+        // Hosts of a pooled endpoint already tried by this call: a retry
+        // goes to another one while there is one.
+        let mut tried: Vec<HostKey> = Vec::new();
         loop {
-            let permit = match &self.breaker {
+            let permit = match &breaker {
                 None => None,
                 Some(breaker) => match breaker.try_acquire(Instant::now()) {
                     Ok(permit) => Some(permit),
@@ -210,13 +219,33 @@ impl UpstreamClient {
                     }
                 },
             };
+            let host = match &target.hosts {
+                None => None,
+                Some(hosts) => match hosts.pick(call, &tried) {
+                    Ok(host) => Some(host),
+                    Err(error) => {
+                        let error = last_error.unwrap_or(error);
+                        return Err(CallFailure::Upstream {
+                            error,
+                            emitted: false,
+                            attempts,
+                        });
+                    }
+                },
+            };
             attempts += 1;
             let mut emitted = false;
-            let result = self.attempt(target, call, sink, &mut emitted).await;
+            let result = self
+                .attempt(target, host.as_deref(), call, sink, &mut emitted)
+                .await;
+            if let Some(host) = host {
+                tried.push(host.key());
+                report_to_host(host, &result);
+            }
             if let Some(permit) = permit {
                 let verdict = match &result {
                     Ok(_) => Verdict::Success,
-                    Err(AttemptError::Upstream(e)) if e.is_endpoint_failure() => Verdict::Failure,
+                    Err(AttemptError::Upstream(e)) if e.is_model_failure() => Verdict::Failure,
                     Err(_) => Verdict::Neutral,
                 };
                 if permit.record(verdict, Instant::now()) {
@@ -237,26 +266,34 @@ impl UpstreamClient {
             } else {
                 next_delay(&error, &mut backoff, deadline)
             };
-            let Some(delay) = delay.filter(|_| self.may_retry(target)) else {
+            let Some(mut delay) = delay.filter(|_| self.may_retry(target, breaker.as_deref()))
+            else {
                 return Err(CallFailure::Upstream {
                     error,
                     emitted,
                     attempts,
                 });
             };
+            // Another host is fresh: no reason to back off (a Retry-After
+            // is about the host that sent it).
+            if target.hosts.as_ref().is_some_and(|h| h.has_untried(&tried)) {
+                delay = Duration::ZERO;
+            }
             tracing::debug!(endpoint = %target.endpoint, attempt = attempts, ?delay, error = error.label(), "retrying upstream");
             self.counters.retries.inc();
             last_error = Some(error);
-            tokio::time::sleep(delay).await;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
         }
     }
 
     /// Whether a wanted retry may go ahead: not when the breaker would
     /// refuse it anyway (no point sleeping first), and not when the retry
     /// budget is spent.
-    fn may_retry(&self, target: &Target) -> bool {
+    fn may_retry(&self, target: &Target, breaker: Option<&super::breaker::Breaker>) -> bool {
         let now = Instant::now();
-        if self.breaker.as_ref().is_some_and(|b| b.refuses(now)) {
+        if breaker.is_some_and(|b| b.refuses(now)) {
             return false;
         }
         if self.budget.as_ref().is_some_and(|b| !b.try_retry(now)) {
@@ -270,6 +307,7 @@ impl UpstreamClient {
     async fn attempt(
         &self,
         target: &Target,
+        host: Option<&dyn HostAttempt>,
         call: &ChatCall,
         sink: &mut DeltaSink,
         emitted: &mut bool,
@@ -303,8 +341,9 @@ impl UpstreamClient {
             }),
         };
         let http = if stream { &self.http } else { &self.http_whole };
+        let url = host.map_or(&target.chat_url, |h| h.chat_url());
         let mut request = http
-            .post(target.chat_url.clone())
+            .post(url.clone())
             .headers(target.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .json(&body);
@@ -343,6 +382,19 @@ impl UpstreamClient {
             outcome.upstream_id = generation_id;
         }
         Ok(outcome)
+    }
+}
+
+/// Tells a pooled endpoint's host how its attempt went; a client that left
+/// says nothing about the host (dropping the attempt only ends its load).
+fn report_to_host(host: Box<dyn HostAttempt>, result: &Result<ChatOutcome, AttemptError>) {
+    match result {
+        Ok(outcome) => host.finish(AttemptResult::Answered {
+            prompt_tokens: outcome.usage.prompt_tokens,
+            cached_tokens: outcome.cached_tokens,
+        }),
+        Err(AttemptError::Upstream(e)) => host.finish(AttemptResult::Failed(e)),
+        Err(AttemptError::ClientGone) => drop(host),
     }
 }
 

@@ -8,9 +8,10 @@ use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 
 use super::breaker::Verdict;
-use super::call::Target;
+use super::call::{ChatCall, Target};
 use super::client::{UpstreamClient, send_error};
 use super::error::UpstreamError;
+use super::hosts::AttemptResult;
 use super::response;
 use super::types::WireUsage;
 
@@ -56,7 +57,8 @@ impl UpstreamClient {
         model: &str,
         inputs: &[String],
     ) -> Result<EmbedOutcome, UpstreamError> {
-        let permit = match self.breaker() {
+        let breaker = self.breaker_for(model);
+        let permit = match &breaker {
             None => None,
             Some(breaker) => Some(breaker.try_acquire(Instant::now()).map_err(|retry_in| {
                 UpstreamError::BreakerOpen {
@@ -69,7 +71,7 @@ impl UpstreamClient {
         if let Some(permit) = permit {
             let verdict = match &result {
                 Ok(_) => Verdict::Success,
-                Err(e) if e.is_endpoint_failure() => Verdict::Failure,
+                Err(e) if e.is_model_failure() => Verdict::Failure,
                 Err(_) => Verdict::Neutral,
             };
             permit.record(verdict, Instant::now());
@@ -88,13 +90,25 @@ impl UpstreamClient {
             input: inputs,
             encoding_format: "float",
         };
+        // A pooled endpoint's host is picked as for a chat call (no prompt
+        // to match: load and rendezvous decide).
+        let host = match &target.hosts {
+            None => None,
+            Some(hosts) => {
+                let call = ChatCall {
+                    model: model.to_string(),
+                    ..ChatCall::default()
+                };
+                Some(hosts.pick(&call, &[])?)
+            }
+        };
+        let chat_url = host.as_ref().map_or(&target.chat_url, |h| h.chat_url());
         // `<base>/chat/completions` → `<base>/embeddings`.
-        let url = target
-            .chat_url
+        let url = chat_url
             .join("../embeddings")
             .map_err(|e| UpstreamError::Protocol {
                 endpoint: target.endpoint.clone(),
-                detail: format!("no embeddings URL beside {}: {e}", target.chat_url),
+                detail: format!("no embeddings URL beside {chat_url}: {e}"),
             })?;
         let mut request = self
             .http()
@@ -121,13 +135,25 @@ impl UpstreamClient {
                 detail: e.to_string(),
             })
         };
-        let body = tokio::time::timeout(timeout, answer).await.map_err(|_| {
-            UpstreamError::FirstTokenTimeout {
-                endpoint: target.endpoint.clone(),
-                after: timeout,
+        let body = tokio::time::timeout(timeout, answer)
+            .await
+            .unwrap_or_else(|_| {
+                Err(UpstreamError::FirstTokenTimeout {
+                    endpoint: target.endpoint.clone(),
+                    after: timeout,
+                })
+            })
+            .and_then(|body| in_order(body, inputs.len(), target));
+        if let Some(host) = host {
+            match &body {
+                Ok(outcome) => host.finish(AttemptResult::Answered {
+                    prompt_tokens: outcome.prompt_tokens,
+                    cached_tokens: None,
+                }),
+                Err(e) => host.finish(AttemptResult::Failed(e)),
             }
-        })??;
-        in_order(body, inputs.len(), target)
+        }
+        body
     }
 }
 

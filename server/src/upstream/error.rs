@@ -99,7 +99,10 @@ impl UpstreamError {
             UpstreamError::Connect { .. }
             | UpstreamError::FirstTokenTimeout { .. }
             | UpstreamError::Disconnected { .. } => true,
-            UpstreamError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
+            // 500 too, as the OpenAI SDKs do: most are transient.
+            UpstreamError::Http { status, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
             _ => false,
         }
     }
@@ -113,12 +116,30 @@ impl UpstreamError {
         }
     }
 
-    /// Whether this failure counts against the endpoint's health (breaker).
+    /// Whether this failure counts against the upstream's health: every
+    /// failure but a 4xx (the caller's doing, or a rate limit) and a
+    /// refusal the router made itself.
     pub fn is_endpoint_failure(&self) -> bool {
         match self {
-            UpstreamError::Http { status, .. } => *status >= 500 || *status == 408,
+            UpstreamError::Http { status, .. } => *status >= 500,
             UpstreamError::BreakerOpen { .. } => false,
             _ => true,
         }
+    }
+
+    /// Whether the host could not be talked to at all (refused, reset,
+    /// broken mid-answer): says nothing about the model it was asked for.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Connect { .. } | UpstreamError::Disconnected { .. }
+        )
+    }
+
+    /// Whether this failure counts against the (endpoint, model) breaker:
+    /// an endpoint failure that is not a transport one (those are the
+    /// host's, see [`UpstreamError::is_transport`]).
+    pub fn is_model_failure(&self) -> bool {
+        self.is_endpoint_failure() && !self.is_transport()
     }
 }

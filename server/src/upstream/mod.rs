@@ -2,7 +2,8 @@
 //! children and remote endpoints (OpenRouter included) speak the same
 //! `/v1/chat/completions` (and `/v1/embeddings`), so they share this code. Pooled connections,
 //! SSE streaming, per-attempt timeouts, retries with backoff under a retry
-//! budget, a circuit breaker per remote endpoint, error mapping.
+//! budget, a circuit breaker per (remote endpoint, model), attempts spread over a
+//! pooled endpoint's hosts ([`HostSource`]), error mapping.
 
 mod breaker;
 mod budget;
@@ -11,6 +12,8 @@ mod client;
 mod connections;
 mod embed;
 mod error;
+mod hosts;
+mod model_breakers;
 mod response;
 mod retry;
 mod secret;
@@ -22,6 +25,7 @@ pub use call::{AttemptTimeouts, ChatCall, ChatOutcome, Target};
 pub use client::{CallFailure, UpstreamClient};
 pub use embed::EmbedOutcome;
 pub use error::UpstreamError;
+pub use hosts::{AttemptResult, HostAttempt, HostKey, HostSource};
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
 

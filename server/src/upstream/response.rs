@@ -10,7 +10,7 @@ use futures::StreamExt;
 
 use super::call::{ChatOutcome, Target};
 use super::error::UpstreamError;
-use super::types::{ChatCompletionBody, WireError, WireTimings, WireToolCallIn};
+use super::types::{ChatCompletionBody, WireError, WireTimings, WireToolCallIn, cached_tokens};
 use crate::domain::{Delta, DeltaSink, ToolCall, ToolCallDelta};
 
 /// Why one attempt ended without a completion.
@@ -90,6 +90,9 @@ async fn apply_chunk(
     }
     if out.upstream_model.is_none() {
         out.upstream_model = chunk.model;
+    }
+    if let Some(cached) = cached_tokens(chunk.usage.as_ref(), chunk.timings.as_ref()) {
+        out.cached_tokens = Some(cached);
     }
     if let Some(usage) = chunk.usage {
         out.usage = usage;
@@ -200,6 +203,7 @@ pub(super) async fn read_whole(
         return Err(in_stream(target, error).into());
     }
     let mut out = ChatOutcome {
+        cached_tokens: cached_tokens(body.usage.as_ref(), body.timings.as_ref()),
         upstream_id: body.id,
         upstream_model: body.model,
         usage: body.usage.unwrap_or_default(),

@@ -38,7 +38,16 @@ fn target(base_url: &str, stream: bool) -> Target {
             token_gap: Duration::from_secs(10),
         },
         headers: HeaderMap::new(),
+        hosts: None,
     }
+}
+
+/// The target with the emulator's behaviour header set.
+fn behaviour(t: &Target, directives: &str) -> Target {
+    let mut t = t.clone();
+    t.headers
+        .insert("x-emulator-behaviour", directives.parse().unwrap());
+    t
 }
 
 fn call(model: &str) -> ChatCall {
@@ -78,7 +87,7 @@ async fn run(
 }
 
 #[tokio::test]
-async fn an_open_breaker_refuses_without_sending_anything() {
+async fn an_open_breaker_refuses_its_model_without_sending_anything() {
     let emu = Emulator::start().await.unwrap();
     let t = target(&emu.openai_base(), true);
     let client = client().with_breaker(BreakerConfig {
@@ -96,8 +105,7 @@ async fn an_open_breaker_refuses_without_sending_anything() {
     assert_eq!(state.consecutive_failures, 2);
     assert_eq!(client.counters().breaker_opened.get(), 1);
 
-    // Even a model that would succeed is refused: the endpoint is failing.
-    let (error, attempts) = run(&client, &t, "m", RetryPolicy::none())
+    let (error, attempts) = run(&client, &t, "m@status=503", RetryPolicy::none())
         .await
         .unwrap_err();
     assert!(
@@ -107,6 +115,47 @@ async fn an_open_breaker_refuses_without_sending_anything() {
     assert!(error.allows_fallback());
     assert_eq!(attempts, 0);
     assert_eq!(emu.stats().requests, 2, "nothing reached the upstream");
+
+    // Breakers are per (endpoint, model): another model is served.
+    let outcome = run(&client, &t, "other", RetryPolicy::none())
+        .await
+        .unwrap();
+    assert_eq!(outcome.attempts, 1);
+    assert_eq!(emu.stats().requests, 3);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_host_never_opens_a_model_breaker() {
+    // A port with nothing listening: connection refused, a host failure.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let t = target(&format!("http://{dead}/v1"), true);
+    let client = client().with_breaker(BreakerConfig {
+        failure_threshold: 1,
+        cool_down: Duration::from_secs(3600),
+    });
+    for _ in 0..3 {
+        let (error, _) = run(&client, &t, "m", RetryPolicy::none())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UpstreamError::Connect { .. }), "{error:?}");
+    }
+    assert_eq!(client.breaker_state().unwrap().state, BreakerState::Closed);
+}
+
+#[tokio::test]
+async fn http_500_is_retried_like_503() {
+    let emu = Emulator::start().await.unwrap();
+    let t = target(&emu.openai_base(), false);
+    let (error, attempts) = run(&client(), &t, "m@status=500", quick(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UpstreamError::Http { status: 500, .. }));
+    assert_eq!(attempts, 3);
+    assert_eq!(emu.stats().requests, 3);
     emu.shutdown().await;
 }
 
@@ -143,7 +192,9 @@ async fn the_probe_closes_the_breaker_on_success_and_reopens_it_on_failure() {
         failure_threshold: 1,
         cool_down: Duration::ZERO,
     });
-    run(&client, &t, "m@status=502", RetryPolicy::none())
+    // One model throughout (its breaker); the header sets each answer.
+    let failing = behaviour(&t, "status=502");
+    run(&client, &failing, "m", RetryPolicy::none())
         .await
         .unwrap_err();
     assert_eq!(
@@ -151,9 +202,14 @@ async fn the_probe_closes_the_breaker_on_success_and_reopens_it_on_failure() {
         BreakerState::HalfOpen
     );
     // A failing probe re-opens it.
-    run(&client, &t, "m@status=503", RetryPolicy::none())
-        .await
-        .unwrap_err();
+    run(
+        &client,
+        &behaviour(&t, "status=503"),
+        "m",
+        RetryPolicy::none(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(client.counters().breaker_opened.get(), 2);
     // A successful probe closes it.
     let outcome = run(&client, &t, "m", RetryPolicy::none()).await.unwrap();

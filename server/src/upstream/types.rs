@@ -197,6 +197,17 @@ pub struct WireUsage {
     /// OpenRouter's cost in credits (USD).
     #[serde(default)]
     pub cost: Option<f64>,
+    /// OpenAI's breakdown of the prompt tokens (cache reuse).
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// `usage.prompt_tokens_details` (OpenAI, vLLM, recent llama-server).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens served from the upstream's prefix cache.
+    #[serde(default)]
+    pub cached_tokens: Option<u32>,
 }
 
 /// `{"error": {...}}` as OpenAI and OpenRouter send it, in a body or an SSE event.
@@ -364,4 +375,15 @@ pub struct WireTimings {
     /// Time spent generating tokens after the first, in milliseconds.
     #[serde(default)]
     pub predicted_ms: Option<f64>,
+    /// Prompt tokens reused from the slot's cache.
+    #[serde(default)]
+    pub cache_n: Option<u32>,
+}
+
+/// The cache reuse an answer reports: OpenAI's field, else llama-server's.
+pub fn cached_tokens(usage: Option<&WireUsage>, timings: Option<&WireTimings>) -> Option<u32> {
+    usage
+        .and_then(|u| u.prompt_tokens_details)
+        .and_then(|d| d.cached_tokens)
+        .or_else(|| timings.and_then(|t| t.cache_n))
 }

@@ -1,0 +1,228 @@
+//! Host pools under load (issue 12's measured items, the emulator part):
+//! one remote endpoint over N emulated hosts, each with 4 slots and a fixed
+//! 50 ms per request, driven open-loop at 0.95 × the pool's capacity.
+//!
+//! ```sh
+//! cargo run --release -p ai-router-benches --bin hosts            # N = 1, 2, 4
+//! cargo run --release -p ai-router-benches --bin hosts -- 1 2 4 8 # other N
+//! ```
+//!
+//! Tables: throughput and p50/p99 per N with the ratios to one host; and
+//! with one of four hosts at 2× latency, power of two choices
+//! (`least_loaded`) against round robin at the same offered rate. The
+//! router runs in-process on loopback with the hosts; all share this
+//! machine's cores, so the ratios (one run) are the result, not the
+//! absolute figures. Nothing here asserts on timings.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use ai_router::config::{Config, EndpointConfig, EndpointKind, PickPolicy};
+use ai_router_benches::load::{Hist, open_loop};
+use ai_router_benches::machine::{cores, cpu_model, utc_now};
+use ai_router_benches::report::{Table, dur, pct, ratio, verdict};
+use ai_router_client::GenerateRequestBuilder;
+use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
+use ai_router_testkit::router::{TestRouter, remote_config};
+
+/// Slots per emulated host.
+const SLOTS: usize = 4;
+/// Time per request on a normal host.
+const SERVICE: Duration = Duration::from_millis(50);
+/// Offered load as a share of capacity.
+const LOAD: f64 = 0.95;
+/// Seconds of offered load per run.
+const SECONDS: f64 = 6.0;
+
+/// What one run measured.
+struct Run {
+    hist: Hist,
+    throughput: f64,
+    errors: usize,
+}
+
+/// Requests per second one host at `service` per request can serve.
+fn capacity(service: Duration) -> f64 {
+    SLOTS as f64 / service.as_secs_f64()
+}
+
+/// Starts hosts with the given service times, a router over them with
+/// `pick`, and offers `rate` requests per second for `SECONDS`.
+async fn run(services: &[Duration], pick: PickPolicy, rate: f64) -> anyhow::Result<Run> {
+    let mut hosts = Vec::new();
+    for s in services {
+        let config = EmulatorConfig::default()
+            .with_slots(SLOTS)
+            .with_delay(*s)
+            .with_default_tokens(1);
+        hosts.push(Emulator::start_with(config).await?);
+    }
+    let mut ep = EndpointConfig::new("pool", EndpointKind::OpenAi, "");
+    ep.urls = hosts.iter().map(Emulator::openai_base).collect();
+    ep.pick = pick;
+    ep.max_concurrency = 4096;
+    ep.stream = false;
+    let mut config: Config = remote_config()?;
+    config.executor.max_in_flight = 4096;
+    config.executor.max_queue = 4096;
+    config.endpoints.push(ep);
+    let router = TestRouter::start(config).await?;
+    let client = router.client().await?;
+    // Warm the connections outside the measurement.
+    for _ in 0..(4 * services.len()) {
+        client.generate(request(0)).await?;
+    }
+    let n = (rate * SECONDS) as usize;
+    let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let counted = errors.clone();
+    let (hist, _) = open_loop(n, rate, move |i| {
+        let client = client.clone();
+        let errors = counted.clone();
+        async move {
+            if client.generate(request(i)).await.is_err() {
+                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let throughput = n as f64 / started.elapsed().as_secs_f64();
+    router.stop().await?;
+    for h in hosts {
+        h.shutdown().await;
+    }
+    Ok(Run {
+        hist,
+        throughput,
+        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+fn request(i: usize) -> ai_router_client::proto::GenerateRequest {
+    GenerateRequestBuilder::new("pool/m")
+        .prompt(format!("q{i}"))
+        .max_tokens(1)
+        .build()
+}
+
+async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
+    let mut table = Table::new(
+        "Throughput with N hosts (least_loaded, open loop at 0.95 × capacity)",
+        &[
+            "N",
+            "offered req/s",
+            "served req/s",
+            "× one host",
+            "≥ 0.9·N",
+            "p50",
+            "p99",
+            "p99 / one host",
+            "≤ 1.2×",
+            "errors",
+        ],
+    );
+    let mut one: Option<(f64, Duration)> = None;
+    for &n in ns {
+        let rate = LOAD * capacity(SERVICE) * n as f64;
+        let r = run(&vec![SERVICE; n], PickPolicy::LeastLoaded, rate).await?;
+        let p99 = pct(&r.hist, 0.99);
+        let (base_tp, base_p99) = *one.get_or_insert((r.throughput, p99));
+        let scale = r.throughput / base_tp;
+        let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
+        table.row(vec![
+            n.to_string(),
+            format!("{rate:.0}"),
+            format!("{:.1}", r.throughput),
+            ratio(r.throughput, base_tp),
+            verdict(scale >= 0.9 * n as f64).into(),
+            dur(pct(&r.hist, 0.5)),
+            dur(p99),
+            format!("{p99_ratio:.2}×"),
+            verdict(p99_ratio <= 1.2).into(),
+            r.errors.to_string(),
+        ]);
+    }
+    table.note(format!(
+        "Each host: {SLOTS} slots, {} per request; {SECONDS} s of offered load per row.",
+        dur(SERVICE)
+    ));
+    table.print();
+    Ok(())
+}
+
+async fn slow_host() -> anyhow::Result<()> {
+    let mut services = vec![SERVICE; 4];
+    services[0] = SERVICE * 2;
+    let pool_capacity: f64 = services.iter().map(|s| capacity(*s)).sum();
+    let rate = LOAD * pool_capacity;
+    let baseline = run(
+        &[SERVICE],
+        PickPolicy::LeastLoaded,
+        LOAD * capacity(SERVICE),
+    )
+    .await?;
+    let base_p99 = pct(&baseline.hist, 0.99);
+    let mut table = Table::new(
+        format!(
+            "One of 4 hosts at 2× latency, offered {rate:.0} req/s (0.95 × the pool's capacity)"
+        ),
+        &[
+            "picker",
+            "served req/s",
+            "p50",
+            "p99",
+            "p99 / one host",
+            "≤ 1.2×",
+            "errors",
+        ],
+    );
+    for (name, pick) in [
+        ("least_loaded (P2C)", PickPolicy::LeastLoaded),
+        ("round_robin", PickPolicy::RoundRobin),
+    ] {
+        let r = run(&services, pick, rate).await?;
+        let p99 = pct(&r.hist, 0.99);
+        let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
+        table.row(vec![
+            name.into(),
+            format!("{:.1}", r.throughput),
+            dur(pct(&r.hist, 0.5)),
+            dur(p99),
+            format!("{p99_ratio:.2}×"),
+            verdict(p99_ratio <= 1.2).into(),
+            r.errors.to_string(),
+        ]);
+    }
+    table.note(format!(
+        "One-host p99 (same run, 0.95 × one host's capacity): {}.",
+        dur(base_p99)
+    ));
+    table.print();
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut ns: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("arguments are host counts (1 2 4): {e}"))?;
+    if ns.is_empty() {
+        ns = vec![1, 2, 4];
+    }
+    if ns.contains(&0) {
+        anyhow::bail!("a host count must be at least 1");
+    }
+    println!(
+        "# Host pools\n\n{} · {} cores · {}",
+        cpu_model(),
+        cores(),
+        utc_now()
+    );
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        scaling(&ns).await?;
+        slow_host().await
+    })
+}

@@ -1,0 +1,116 @@
+//! Each pool's hosts in `/metrics`, read at scrape time: how many hosts an
+//! endpoint has, how many are ejected, and each host's load. Host labels
+//! are `address:port`, as many as the pool has members.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+
+use super::HostPool;
+use crate::metrics::collect::gauges;
+
+/// Collector over every endpoint's pool (fixed at construction).
+pub struct HostGauges(pub Vec<Arc<HostPool>>);
+
+impl fmt::Debug for HostGauges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HostGauges")
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabels {
+    endpoint: String,
+    host: String,
+}
+
+impl Collector for HostGauges {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let now = Instant::now();
+        let label = |p: &HostPool| EndpointLabels {
+            endpoint: p.shared.endpoint.clone(),
+        };
+        gauges(
+            &mut e,
+            "endpoint_hosts",
+            "Hosts an endpoint has now (listed or discovered).",
+            None,
+            self.0.iter().map(|p| (label(p), p.len() as u64)),
+        )?;
+        gauges(
+            &mut e,
+            "endpoint_hosts_ejected",
+            "Hosts of an endpoint ejected from picking now.",
+            None,
+            self.0.iter().map(|p| {
+                let out = p
+                    .shared
+                    .members()
+                    .iter()
+                    .filter(|h| h.ejected_until(now).is_some())
+                    .count();
+                (label(p), out as u64)
+            }),
+        )?;
+        let mut loads = Vec::new();
+        for p in &self.0 {
+            for h in p.shared.members().iter() {
+                let labels = HostLabels {
+                    endpoint: p.shared.endpoint.clone(),
+                    host: format!("{}:{}", h.address, h.port),
+                };
+                loads.push((labels, u64::from(h.load())));
+            }
+        }
+        gauges(
+            &mut e,
+            "endpoint_host_load",
+            "A host's load for picking: requests in flight from this router, plus its own queue when read.",
+            None,
+            loads,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::config::{EndpointConfig, EndpointKind};
+    use crate::lifecycle::Lifecycle;
+
+    #[test]
+    fn hosts_ejections_and_loads_are_exported() {
+        let mut config = EndpointConfig::new("lab", EndpointKind::OpenAi, "");
+        config.urls = vec!["http://a:1/v1".into(), "http://b:2/v1".into()];
+        config.ejection_failures = 1;
+        config.ejection_time = Duration::from_secs(3600);
+        let pool = HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap();
+        let hosts = pool.shared.members();
+        assert!(hosts[0].fail(pool.shared.ejection, Instant::now()));
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(HostGauges(vec![pool])));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "endpoint_hosts{endpoint=\"lab\"} 2",
+            "endpoint_hosts_ejected{endpoint=\"lab\"} 1",
+            "endpoint_host_load{endpoint=\"lab\",host=\"a:1\"} 0",
+            "endpoint_host_load{endpoint=\"lab\",host=\"b:2\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}

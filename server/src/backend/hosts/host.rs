@@ -1,0 +1,190 @@
+//! One upstream host of a pool: its URLs (parsed once when it joins), its
+//! load (requests in flight from this router), its health and its prefix
+//! index. A host that leaves the pool lives on in the attempts still using
+//! it, which finish normally.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use reqwest::Url;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::ejection::{EjectionPolicy, Health};
+use super::prefix::{BLOCK_BYTES, PrefixIndex};
+use super::shared::Shared;
+use crate::upstream::{AttemptResult, HostAttempt, HostKey};
+
+/// One host.
+#[derive(Debug)]
+pub struct Host {
+    /// Stable key: a hash of its base URL.
+    pub key: HostKey,
+    /// Its base URL, as configured or discovered.
+    pub base_url: String,
+    /// Its chat completions URL.
+    pub chat_url: Url,
+    /// Host name or address, for `server.address`.
+    pub address: String,
+    /// Port, for `server.port`.
+    pub port: u16,
+    in_flight: AtomicU32,
+    /// Requests waiting in the host's own queue, when it is read.
+    queue_depth: AtomicU32,
+    health: Mutex<Health>,
+    index: Mutex<PrefixIndex>,
+}
+
+impl Host {
+    /// A host at `base_url` (up to the version segment), or why the URL is
+    /// not usable.
+    pub fn new(base_url: &str, index_blocks: usize) -> Result<Host, String> {
+        let chat_url = crate::config::chat_url(base_url)?;
+        let address = chat_url.host_str().unwrap_or_default().to_string();
+        let port = chat_url.port_or_known_default().unwrap_or_default();
+        Ok(Host {
+            key: key_of(base_url),
+            base_url: base_url.to_string(),
+            chat_url,
+            address,
+            port,
+            in_flight: AtomicU32::new(0),
+            queue_depth: AtomicU32::new(0),
+            health: Mutex::new(Health::default()),
+            index: Mutex::new(PrefixIndex::new(index_blocks)),
+        })
+    }
+
+    /// Its load for picking: requests in flight to it from this router,
+    /// plus its own queue when that is read (`queue_metrics`).
+    pub fn load(&self) -> u32 {
+        self.in_flight
+            .load(Ordering::Relaxed)
+            .saturating_add(self.queue_depth.load(Ordering::Relaxed))
+    }
+
+    /// Records the host's own queue length.
+    pub fn set_queue_depth(&self, depth: u32) {
+        self.queue_depth.store(depth, Ordering::Relaxed);
+    }
+
+    /// When its ejection ends, if it is ejected.
+    pub fn ejected_until(&self, now: Instant) -> Option<Instant> {
+        self.health.lock().ejected_until(now)
+    }
+
+    /// Leading blocks of a prompt its index holds.
+    pub fn matched(&self, blocks: &[u64]) -> usize {
+        if blocks.is_empty() {
+            return 0;
+        }
+        self.index.lock().matched(blocks)
+    }
+
+    /// Its rendezvous weight for a prompt whose first block is `first`.
+    pub fn rendezvous(&self, first: u64) -> u64 {
+        // Mix the two keys, then hash: the same on every router replica.
+        xxh3_64(&(first ^ self.key.rotate_left(32)).to_le_bytes())
+    }
+
+    /// Starts an attempt on it: counted in its load until finished or dropped.
+    pub fn begin(
+        self: &Arc<Host>,
+        shared: Arc<Shared>,
+        blocks: Vec<u64>,
+        matched: usize,
+        prompt_bytes: usize,
+    ) -> Box<dyn HostAttempt> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Box::new(Attempt {
+            host: self.clone(),
+            shared,
+            blocks,
+            matched,
+            prompt_bytes,
+        })
+    }
+
+    /// A probe answered: as a call that answered.
+    pub fn probe_answered(&self) {
+        self.health.lock().on_success(Instant::now());
+    }
+
+    /// A probe failed: as a failed call; true when it ejected the host.
+    pub fn probe_failed(&self, policy: EjectionPolicy) -> bool {
+        self.health.lock().on_failure(policy, Instant::now())
+    }
+
+    #[cfg(test)]
+    pub(super) fn fail(&self, policy: EjectionPolicy, now: Instant) -> bool {
+        self.health.lock().on_failure(policy, now)
+    }
+}
+
+/// A host's key for a base URL.
+pub fn key_of(base_url: &str) -> HostKey {
+    xxh3_64(base_url.as_bytes())
+}
+
+/// One attempt on a host.
+struct Attempt {
+    host: Arc<Host>,
+    shared: Arc<Shared>,
+    /// The prompt's block hashes (empty unless prefix picking is on).
+    blocks: Vec<u64>,
+    /// How many of them the host's index held when it was picked.
+    matched: usize,
+    /// The prompt's length in bytes (to turn reused tokens into blocks).
+    prompt_bytes: usize,
+}
+
+impl HostAttempt for Attempt {
+    fn key(&self) -> HostKey {
+        self.host.key
+    }
+
+    fn chat_url(&self) -> &Url {
+        &self.host.chat_url
+    }
+
+    fn finish(self: Box<Self>, result: AttemptResult<'_>) {
+        let now = Instant::now();
+        match result {
+            AttemptResult::Answered {
+                prompt_tokens,
+                cached_tokens,
+            } => {
+                self.host.health.lock().on_success(now);
+                if !self.blocks.is_empty() {
+                    let mut index = self.host.index.lock();
+                    if let Some(cached) = cached_tokens.filter(|_| prompt_tokens > 0) {
+                        let reused = self.prompt_bytes as u64 * u64::from(cached)
+                            / u64::from(prompt_tokens)
+                            / BLOCK_BYTES as u64;
+                        index.observe(self.matched, reused as usize);
+                    }
+                    index.insert(&self.blocks);
+                }
+            }
+            AttemptResult::Failed(error) => {
+                if error.is_transport() {
+                    // Membership may be stale (a pod went away): look again.
+                    self.shared.wake_discovery();
+                }
+                if self.shared.counts_against_host(error) {
+                    let policy: EjectionPolicy = self.shared.ejection;
+                    if self.host.health.lock().on_failure(policy, now) {
+                        self.shared.ejected(&self.host);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        self.host.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,257 @@
+//! A pool of upstream hosts behind one remote endpoint: several
+//! llama-server, vLLM or Ollama hosts serving the same models. Each attempt
+//! of a call asks the pool for a host ([`HostSource`]); the pool filters
+//! (not ejected, within the "at most half out" cap; not already tried by
+//! this call while another host can take it), then picks by load and prompt
+//! prefix. One file per job:
+//! - [`discovery`]: listed, DNS or file membership, re-read in the background;
+//! - [`shared`]: the current members, swapped whole, and the signals;
+//! - [`host`]: one host's URL, load, health and prefix index;
+//! - [`picker`]: the choice (power of two choices, prefix affinity,
+//!   rendezvous hashing, round robin);
+//! - [`prefix`]: prompt block hashes and the per-host index;
+//! - [`ejection`]: outlier ejection per host;
+//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
+//! - [`probe`]: the active probe, a one-token generation;
+//! - [`gauges`]: hosts, ejections and loads in `/metrics`.
+//!
+//! A `base_url` endpoint is a pool of one: the same code path, with
+//! ejection acting as that host's breaker.
+
+mod discovery;
+mod ejection;
+mod gauges;
+mod host;
+mod picker;
+mod prefix;
+mod probe;
+mod queue_depth;
+mod shared;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+
+use crate::config::{EndpointConfig, PickPolicy};
+use crate::lifecycle::Lifecycle;
+use crate::upstream::{ApiKey, ChatCall, HostAttempt, HostKey, HostSource, UpstreamError};
+pub use gauges::HostGauges;
+
+use discovery::Source;
+use ejection::EjectionPolicy;
+use host::Host;
+use picker::Candidate;
+use shared::Shared;
+
+/// One endpoint's hosts.
+#[derive(Debug)]
+pub struct HostPool {
+    shared: Arc<Shared>,
+    source: Source,
+}
+
+impl HostPool {
+    /// The pool for an endpoint: its listed hosts now, or a discovery task
+    /// on `life`'s tracker that finds them (stopping on its root token).
+    /// `api_key` authorises its probes.
+    pub fn start(
+        config: &EndpointConfig,
+        api_key: Option<ApiKey>,
+        ejections: Counter,
+        life: &Lifecycle,
+    ) -> Result<Arc<HostPool>, String> {
+        let source = Source::parse(config.discovery.as_deref(), config.listed_hosts())?;
+        let shared = Arc::new(Shared::new(
+            &config.name,
+            config.pick,
+            config.affinity_max_imbalance,
+            config.prefix_blocks_per_host,
+            EjectionPolicy {
+                failures: config.ejection_failures,
+                base: config.ejection_time,
+            },
+            ejections,
+        ));
+        if let Some(interval) = config.queue_metrics {
+            let http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .build()
+                .map_err(|e| format!("cannot build the queue metrics client: {e}"))?;
+            life.spawn(queue_depth::run(
+                shared.clone(),
+                http,
+                interval,
+                life.root().clone(),
+            ));
+        }
+        if let Some(model) = &config.probe_model {
+            let http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .build()
+                .map_err(|e| format!("cannot build the probe client: {e}"))?;
+            let prober = probe::Prober {
+                http,
+                model: model.clone(),
+                api_key,
+                timeout: config.first_token_timeout.min(config.probe_interval),
+            };
+            life.spawn(probe::run(
+                shared.clone(),
+                prober,
+                config.probe_interval,
+                life.root().clone(),
+            ));
+        }
+        if let Source::Listed(urls) = &source {
+            for url in urls {
+                crate::config::chat_url(url)?;
+            }
+            shared.replace(urls);
+        } else {
+            life.spawn(discovery::run(
+                shared.clone(),
+                source.clone(),
+                config.discovery_interval,
+                life.root().clone(),
+            ));
+        }
+        Ok(Arc::new(HostPool { shared, source }))
+    }
+
+    /// Waits (at most `patience`) for discovery's first round, so a
+    /// request right after start-up finds the hosts.
+    pub async fn discovered(&self, patience: Duration) {
+        if self.source.is_dynamic() {
+            self.shared.discovered(patience).await;
+        }
+    }
+
+    /// How many hosts it has now.
+    pub fn len(&self) -> usize {
+        self.shared.members().len()
+    }
+
+    /// Whether it has no host now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The hosts that could take an attempt now, with the "at most half
+    /// out" cap applied; `tried` hosts only when nothing else is left.
+    fn candidates(&self, hosts: &[Arc<Host>], tried: &[HostKey], now: Instant) -> Vec<usize> {
+        let ejected: Vec<Option<Instant>> = hosts.iter().map(|h| h.ejected_until(now)).collect();
+        let out = ejection::capped(&ejected);
+        let usable = |i: &usize| !out[*i];
+        let fresh: Vec<usize> = (0..hosts.len())
+            .filter(usable)
+            .filter(|i| !tried.contains(&hosts[*i].key))
+            .collect();
+        if fresh.is_empty() {
+            (0..hosts.len()).filter(usable).collect()
+        } else {
+            fresh
+        }
+    }
+
+    fn no_host(&self, hosts: &[Arc<Host>], now: Instant) -> UpstreamError {
+        let endpoint = self.shared.endpoint.clone();
+        match hosts.first().and_then(|h| h.ejected_until(now)) {
+            // A lone host is ejected: fail at once, as a breaker does.
+            Some(until) => UpstreamError::BreakerOpen {
+                endpoint,
+                retry_in: until.saturating_duration_since(now),
+            },
+            None => UpstreamError::Connect {
+                endpoint,
+                detail: match &self.source {
+                    Source::Listed(_) => "it has no hosts".to_string(),
+                    _ => "host discovery has found no hosts (yet)".to_string(),
+                },
+            },
+        }
+    }
+}
+
+impl HostSource for HostPool {
+    fn pick(
+        &self,
+        call: &ChatCall,
+        tried: &[HostKey],
+    ) -> Result<Box<dyn HostAttempt>, UpstreamError> {
+        let hosts = self.shared.members();
+        let now = Instant::now();
+        // A pool of one (every `base_url` endpoint): no choice to make.
+        if let [only] = &hosts[..] {
+            if only.ejected_until(now).is_some() {
+                return Err(self.no_host(&hosts, now));
+            }
+            record_pick(only, picker::Reason::Only, 1, 0);
+            return Ok(only.begin(self.shared.clone(), Vec::new(), 0, 0));
+        }
+        let usable = self.candidates(&hosts, tried, now);
+        if usable.is_empty() {
+            return Err(self.no_host(&hosts, now));
+        }
+        // The prompt is hashed only where affinity can matter; the index
+        // then learns from every answer, retries included.
+        let blocks = if self.shared.policy == PickPolicy::Prefix && hosts.len() > 1 {
+            prefix::prompt_blocks(&call.model, &call.messages)
+        } else {
+            Vec::new()
+        };
+        let candidates: Vec<Candidate> = usable
+            .iter()
+            .map(|&i| Candidate {
+                load: hosts[i].load(),
+                matched: hosts[i].matched(&blocks),
+                rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
+            })
+            .collect();
+        let turn = self
+            .shared
+            .turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pick = picker::pick(
+            self.shared.policy,
+            &candidates,
+            self.shared.max_imbalance,
+            turn,
+            &mut rand::rng(),
+        );
+        let host = &hosts[usable[pick.index]];
+        let matched = candidates[pick.index].matched;
+        record_pick(host, pick.reason, candidates.len(), matched);
+        let prompt_bytes = if blocks.is_empty() {
+            0
+        } else {
+            call.messages
+                .iter()
+                .map(|m| m.role.as_str().len() + m.content.len() + 2)
+                .sum()
+        };
+        Ok(host.begin(self.shared.clone(), blocks, matched, prompt_bytes))
+    }
+
+    fn has_untried(&self, tried: &[HostKey]) -> bool {
+        let now = Instant::now();
+        self.shared
+            .members()
+            .iter()
+            .any(|h| !tried.contains(&h.key) && h.ejected_until(now).is_none())
+    }
+}
+
+/// Records a pick on the current span (the `upstream_call` span declares
+/// the fields; elsewhere this does nothing).
+fn record_pick(host: &Host, reason: picker::Reason, candidates: usize, matched: usize) {
+    let span = tracing::Span::current();
+    span.record("server.address", host.address.as_str());
+    span.record("server.port", i64::from(host.port));
+    span.record("pick.reason", reason.label());
+    span.record("pick.candidates", candidates as i64);
+    span.record("pick.matched_blocks", matched as i64);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! What a pool's picker, its attempts and its discovery task share: the
+//! current members (swapped whole, so a pick never sees a half-updated
+//! list), the picking and ejection settings, and the signals between them
+//! (wake discovery after a connect error, first round done).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::Notify;
+
+use super::ejection::EjectionPolicy;
+use super::host::{Host, key_of};
+use crate::config::PickPolicy;
+use crate::upstream::UpstreamError;
+
+/// A pool's shared state.
+#[derive(Debug)]
+pub struct Shared {
+    /// The endpoint's name, for messages.
+    pub endpoint: String,
+    members: RwLock<Arc<[Arc<Host>]>>,
+    /// How hosts are picked.
+    pub policy: PickPolicy,
+    /// Load gap past which affinity yields.
+    pub max_imbalance: u32,
+    /// Prefix index size per host.
+    pub index_blocks: usize,
+    /// When hosts are ejected.
+    pub ejection: EjectionPolicy,
+    /// Round-robin turn.
+    pub turn: AtomicUsize,
+    wake: Notify,
+    discovered: AtomicBool,
+    first_round: Notify,
+    ejections: Counter,
+}
+
+impl Shared {
+    pub fn new(
+        endpoint: &str,
+        policy: PickPolicy,
+        max_imbalance: u32,
+        index_blocks: usize,
+        ejection: EjectionPolicy,
+        ejections: Counter,
+    ) -> Shared {
+        Shared {
+            endpoint: endpoint.to_string(),
+            members: RwLock::new(Arc::from(Vec::new())),
+            policy,
+            max_imbalance,
+            index_blocks,
+            ejection,
+            turn: AtomicUsize::new(0),
+            wake: Notify::new(),
+            discovered: AtomicBool::new(false),
+            first_round: Notify::new(),
+            ejections,
+        }
+    }
+
+    /// The current members (a cheap snapshot).
+    pub fn members(&self) -> Arc<[Arc<Host>]> {
+        self.members.read().clone()
+    }
+
+    /// Makes `base_urls` the members. Hosts already known keep their state
+    /// (load, health, index); hosts that left live on in their in-flight
+    /// attempts. A URL that is not usable is skipped with a warning.
+    pub fn replace(&self, base_urls: &[String]) {
+        let old = self.members();
+        let mut next: Vec<Arc<Host>> = Vec::with_capacity(base_urls.len());
+        for url in base_urls {
+            let url = url.trim_end_matches('/');
+            let key = key_of(url);
+            if next.iter().any(|h| h.key == key) {
+                continue;
+            }
+            match old.iter().find(|h| h.key == key) {
+                Some(known) => next.push(known.clone()),
+                None => match Host::new(url, self.index_blocks) {
+                    Ok(host) => next.push(Arc::new(host)),
+                    Err(why) => {
+                        tracing::warn!(endpoint = %self.endpoint, %why, "skipping a host that cannot be used");
+                    }
+                },
+            }
+        }
+        next.sort_by(|a, b| a.base_url.cmp(&b.base_url));
+        let joined = next
+            .iter()
+            .filter(|h| !old.iter().any(|o| o.key == h.key))
+            .count();
+        let left = old
+            .iter()
+            .filter(|o| !next.iter().any(|h| h.key == o.key))
+            .count();
+        if joined + left > 0 {
+            tracing::info!(endpoint = %self.endpoint, hosts = next.len(), joined, left, "endpoint hosts changed");
+        }
+        *self.members.write() = Arc::from(next);
+        self.mark_discovered();
+    }
+
+    /// Records that discovery finished a round (hosts found or not).
+    pub fn mark_discovered(&self) {
+        if !self.discovered.swap(true, Ordering::AcqRel) {
+            self.first_round.notify_waiters();
+        }
+    }
+
+    /// Waits until discovery's first round is done, at most `patience`.
+    pub async fn discovered(&self, patience: std::time::Duration) {
+        let notified = self.first_round.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.discovered.load(Ordering::Acquire) {
+            return;
+        }
+        let _ = tokio::time::timeout(patience, notified).await;
+    }
+
+    /// Asks discovery to look again now (after a connect error).
+    pub fn wake_discovery(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when discovery is asked to look again.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether `error` counts against the host it came from. In a pool,
+    /// every upstream failure does (a host failing where its peers serve
+    /// is an outlier); a lone host counts only transport failures, since a
+    /// multi-model gateway's 5xx or timeout for one model is that model's
+    /// (its per-model breaker's), not the host's.
+    pub fn counts_against_host(&self, error: &UpstreamError) -> bool {
+        if self.members.read().len() > 1 {
+            error.is_endpoint_failure()
+        } else {
+            error.is_transport()
+        }
+    }
+
+    /// Notes an ejection.
+    pub fn ejected(&self, host: &Host) {
+        self.ejections.inc();
+        tracing::warn!(endpoint = %self.endpoint, server.address = %host.address, server.port = host.port, "host ejected after repeated failures");
+    }
+}

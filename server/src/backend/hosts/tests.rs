@@ -1,0 +1,205 @@
+//! The pool as the attempt loop sees it: picks, retries elsewhere, the
+//! ejection cap, affinity learned from answers, membership swaps. No
+//! network: hosts are URLs nobody calls; failures are reported by hand.
+
+use std::time::Duration;
+
+use super::*;
+use crate::domain::{ChatMessage, Role};
+use crate::upstream::AttemptResult;
+
+fn pool(urls: &[&str], pick: PickPolicy) -> Arc<HostPool> {
+    let mut config = EndpointConfig::new("lab", crate::config::EndpointKind::OpenAi, "");
+    config.urls = urls.iter().map(|u| u.to_string()).collect();
+    config.pick = pick;
+    config.ejection_failures = 2;
+    config.ejection_time = Duration::from_secs(3600);
+    HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap()
+}
+
+fn call(system: &str, user: &str) -> ChatCall {
+    ChatCall {
+        model: "m".into(),
+        messages: vec![
+            ChatMessage::text(Role::System, system),
+            ChatMessage::text(Role::User, user),
+        ],
+        ..ChatCall::default()
+    }
+}
+
+fn http(status: u16) -> UpstreamError {
+    UpstreamError::Http {
+        endpoint: "lab".into(),
+        status,
+        message: String::new(),
+        retry_after: None,
+    }
+}
+
+const THREE: [&str; 3] = ["http://a:1/v1", "http://b:1/v1", "http://c:1/v1"];
+
+#[test]
+fn a_retry_goes_to_a_host_not_yet_tried() {
+    let pool = pool(&THREE, PickPolicy::LeastLoaded);
+    let c = call("s", "u");
+    let mut tried = Vec::new();
+    for _ in 0..3 {
+        let attempt = pool.pick(&c, &tried).unwrap();
+        assert!(!tried.contains(&attempt.key()));
+        tried.push(attempt.key());
+        attempt.finish(AttemptResult::Failed(&http(503)));
+    }
+    assert!(!pool.has_untried(&tried));
+    // All tried: the call may go back to one of them.
+    assert!(pool.pick(&c, &tried).is_ok());
+}
+
+#[test]
+fn in_flight_attempts_are_the_load_and_end_when_dropped() {
+    let pool = pool(&THREE[..2], PickPolicy::LeastLoaded);
+    let c = call("s", "u");
+    let first = pool.pick(&c, &[]).unwrap();
+    // Two hosts, one busy: power of two choices sees both and takes the idle one.
+    let second = pool.pick(&c, &[]).unwrap();
+    assert_ne!(first.key(), second.key());
+    let hosts = pool.shared.members();
+    assert!(hosts.iter().all(|h| h.load() == 1));
+    drop(first);
+    drop(second);
+    assert!(hosts.iter().all(|h| h.load() == 0));
+}
+
+#[test]
+fn failing_hosts_are_ejected_but_never_more_than_half() {
+    let pool = pool(&THREE, PickPolicy::RoundRobin);
+    let hosts = pool.shared.members();
+    let policy = pool.shared.ejection;
+    let now = Instant::now();
+    for h in hosts.iter() {
+        h.fail(policy, now);
+        h.fail(policy, now);
+    }
+    // All three failed twice; only one (half of three, rounded down) stays out.
+    let c = call("s", "u");
+    let picked: std::collections::BTreeSet<HostKey> =
+        (0..30).map(|_| pool.pick(&c, &[]).unwrap().key()).collect();
+    assert_eq!(picked.len(), 2, "two hosts readmitted by the cap");
+}
+
+#[test]
+fn a_lone_ejected_host_fails_calls_at_once_like_a_breaker() {
+    let pool = pool(&THREE[..1], PickPolicy::Prefix);
+    let c = call("s", "u");
+    // A lone host counts only transport failures: a 503 is the model's.
+    for _ in 0..3 {
+        pool.pick(&c, &[])
+            .unwrap()
+            .finish(AttemptResult::Failed(&http(503)));
+    }
+    assert!(pool.pick(&c, &[]).is_ok());
+    let refused = UpstreamError::Connect {
+        endpoint: "lab".into(),
+        detail: "refused".into(),
+    };
+    for _ in 0..2 {
+        pool.pick(&c, &[])
+            .unwrap()
+            .finish(AttemptResult::Failed(&refused));
+    }
+    let error = pool.pick(&c, &[]).err().unwrap();
+    assert!(
+        matches!(error, UpstreamError::BreakerOpen { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_shared_prefix_returns_to_the_host_that_served_it() {
+    let pool = pool(&THREE, PickPolicy::Prefix);
+    let system = "You answer questions about the order history of customer 42. ".repeat(8);
+    let first = pool
+        .pick(&call(&system, "where is my order?"), &[])
+        .unwrap();
+    let home = first.key();
+    first.finish(AttemptResult::Answered {
+        prompt_tokens: 100,
+        cached_tokens: Some(0),
+    });
+    for question in ["and the invoice?", "cancel it", "thanks, one more thing"] {
+        let attempt = pool.pick(&call(&system, question), &[]).unwrap();
+        assert_eq!(attempt.key(), home, "{question}");
+        attempt.finish(AttemptResult::Answered {
+            prompt_tokens: 100,
+            cached_tokens: Some(90),
+        });
+    }
+}
+
+#[test]
+fn affinity_yields_when_its_host_is_too_busy() {
+    let pool = pool(&THREE, PickPolicy::Prefix);
+    let system = "A long shared system prompt for one tenant of the service. ".repeat(8);
+    let c = call(&system, "q");
+    let first = pool.pick(&c, &[]).unwrap();
+    let home = first.key();
+    first.finish(AttemptResult::Answered {
+        prompt_tokens: 100,
+        cached_tokens: None,
+    });
+    // Keep the home host busy past the threshold (8 by default).
+    let mut held = Vec::new();
+    let mut elsewhere = 0;
+    for _ in 0..20 {
+        let a = pool.pick(&c, &[]).unwrap();
+        if a.key() != home {
+            elsewhere += 1;
+        }
+        held.push(a);
+    }
+    assert!(
+        elsewhere > 0,
+        "load must win once the gap passes the threshold"
+    );
+    let hosts = pool.shared.members();
+    let home_load = hosts.iter().find(|h| h.key == home).unwrap().load();
+    let least = hosts.iter().map(|h| h.load()).min().unwrap();
+    // Affinity held the home host until it was 8 ahead of the least loaded
+    // (the pick that crossed the gap made it 9).
+    assert!(
+        home_load <= least + 9,
+        "home host load {home_load}, least {least}"
+    );
+}
+
+#[test]
+fn hosts_that_stay_keep_their_state_across_a_membership_swap() {
+    let pool = pool(&THREE[..2], PickPolicy::LeastLoaded);
+    let c = call("s", "u");
+    let in_flight = pool.pick(&c, &[]).unwrap();
+    let kept = in_flight.key();
+    let kept_url = pool
+        .shared
+        .members()
+        .iter()
+        .find(|h| h.key == kept)
+        .unwrap()
+        .base_url
+        .clone();
+    pool.shared
+        .replace(&[kept_url.clone(), "http://d:1/v1".into()]);
+    assert_eq!(pool.len(), 2);
+    let hosts = pool.shared.members();
+    let same = hosts.iter().find(|h| h.key == kept).unwrap();
+    assert_eq!(same.load(), 1, "the in-flight attempt still counts");
+    // A host that left: its in-flight attempt finishes normally.
+    pool.shared.replace(&["http://d:1/v1".into()]);
+    in_flight.finish(AttemptResult::Answered {
+        prompt_tokens: 1,
+        cached_tokens: None,
+    });
+    assert_eq!(pool.len(), 1);
+    pool.shared.replace(&[]);
+    let error = pool.pick(&c, &[]).err().unwrap();
+    assert!(error.to_string().contains("no hosts"), "{error}");
+}

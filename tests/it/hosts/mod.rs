@@ -1,0 +1,116 @@
+//! Pooled endpoints: one endpoint, several hosts (testkit emulators on
+//! loopback ports, and a switchable failing host). One module per
+//! behaviour; the helpers here build the endpoint and the hosts.
+//!
+//! These run in-process on loopback; hosts in separate network namespaces
+//! (veth links taken down) are not covered here.
+
+mod discovery_dns;
+mod discovery_file;
+mod ejection;
+mod host_killed;
+mod p2c_slow_host;
+mod prefix_affinity;
+mod probe;
+mod spread;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use ai_router::config::{Config, EndpointConfig, EndpointKind, PickPolicy};
+use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
+use ai_router_testkit::router::{TestRouter, remote_config};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+
+/// `n` emulators with the same settings.
+pub async fn emulators(n: usize, config: EmulatorConfig) -> Vec<Emulator> {
+    let mut all = Vec::with_capacity(n);
+    for _ in 0..n {
+        all.push(Emulator::start_with(config.clone()).await.unwrap());
+    }
+    all
+}
+
+/// An endpoint `lab` over `urls`.
+pub fn pooled(urls: Vec<String>, pick: PickPolicy) -> EndpointConfig {
+    let mut ep = EndpointConfig::new("lab", EndpointKind::OpenAi, "");
+    ep.urls = urls;
+    ep.pick = pick;
+    ep
+}
+
+/// A router with one endpoint.
+pub async fn router(endpoint: EndpointConfig) -> TestRouter {
+    let mut config: Config = remote_config().unwrap();
+    config.endpoints.push(endpoint);
+    TestRouter::start(config).await.unwrap()
+}
+
+/// Requests each emulator has received.
+pub fn served(hosts: &[Emulator]) -> Vec<u64> {
+    hosts.iter().map(|e| e.stats().requests).collect()
+}
+
+/// A host whose answers are switched between HTTP 500 and a plain JSON
+/// completion; counts the requests it gets. Stops when dropped.
+pub struct SwitchableHost {
+    /// `http://127.0.0.1:PORT/v1`.
+    pub base: String,
+    state: Arc<HostState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct HostState {
+    failing: AtomicBool,
+    requests: AtomicU64,
+}
+
+impl SwitchableHost {
+    pub async fn start(failing: bool) -> SwitchableHost {
+        let state = Arc::new(HostState::default());
+        state.failing.store(failing, Ordering::SeqCst);
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(answer))
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        SwitchableHost { base, state, task }
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.state.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SwitchableHost {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(State(state): State<Arc<HostState>>) -> Response {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    if state.failing.load(Ordering::SeqCst) {
+        let body = serde_json::json!({"error": {"code": 500, "message": "host broken"}});
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+    }
+    Json(serde_json::json!({
+        "id": "switchable",
+        "model": "m",
+        "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1}
+    }))
+    .into_response()
+}

@@ -25,4 +25,4 @@ pub mod stats;
 pub mod telemetry;
 pub mod upstream;
 
-pub use server::{StartError, build_engine, run, serve};
+pub use server::{LIVENESS_SERVICE, StartError, build_engine, run, serve};

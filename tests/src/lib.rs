@@ -20,10 +20,12 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod emulator;
+pub mod envoy;
 pub mod gguf;
 pub mod llama;
 pub mod models;
 pub mod otlp;
 pub mod procs;
 pub mod router;
+pub mod router_process;
 pub mod swap;

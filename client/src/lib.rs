@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+mod balanced;
 mod client;
 mod error;
 mod request;
@@ -30,6 +31,7 @@ pub use ai_router_proto::status::{code_name, error_chain};
 /// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
 pub use ai_router_proto::v1 as proto;
 
+pub use balanced::{BalanceOptions, Resolver, parse_dns_target};
 pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;

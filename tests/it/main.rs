@@ -23,6 +23,7 @@ mod bad_input;
 mod batch;
 mod batch_backpressure;
 mod batch_scheduling;
+mod client_balancing;
 mod envoy_roll;
 mod executor;
 mod generate_local;

@@ -75,7 +75,12 @@ struct Connection {
 
 impl Connection {
     async fn connect(&self) -> Result<Client, ClientError> {
-        let client = Client::connect(self.addr.clone()).await?;
+        // `dns:///name:port`: every router the name resolves to, balanced.
+        let client = if self.addr.starts_with("dns:") {
+            Client::connect_balanced(&self.addr).await?
+        } else {
+            Client::connect(self.addr.clone()).await?
+        };
         Ok(match self.timeout {
             Some(timeout) => client.with_timeout(timeout),
             None => client,

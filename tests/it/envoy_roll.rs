@@ -273,3 +273,71 @@ async fn rolling_replicas_behind_envoy_fails_no_unary_call_and_cuts_no_stream() 
     assert!(finished > 0, "no stream ran during the roll");
     fleet.stop().await;
 }
+
+/// A caller's `traceparent` through Envoy and a router to the model host
+/// is one trace: Envoy's span continues the caller's, the router's RPC span
+/// is the child of Envoy's, and the upstream receives the same trace id.
+#[tokio::test]
+async fn one_trace_from_the_caller_through_envoy_and_the_router_to_the_host() {
+    use ai_router_client::proto::router_client::RouterClient;
+    const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
+    const CALLER_SPAN: &str = "eee19b7ec3c1b174";
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+
+    let Some(fleet) = Fleet::start(1).await else {
+        return;
+    };
+    let mut stub = RouterClient::connect(format!("http://{}", fleet.envoy.addr))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(prompt("emu/m@tokens=3", "hi", 3));
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{CALLER_SPAN}-01").parse().unwrap(),
+    );
+    let reply = stub.generate(request).await.unwrap().into_inner();
+    assert_eq!(reply.trace_id, TRACE_ID);
+
+    // Envoy exports on its flush timer (5 s by default): wait for both tiers.
+    let arrived = fleet
+        .otlp
+        .wait_for(Duration::from_secs(30), |spans| {
+            let ours = spans.iter().filter(|s| hex(&s.trace_id) == TRACE_ID);
+            let generate = ours.clone().find(|s| s.name == "generate");
+            generate.is_some_and(|g| ours.clone().any(|s| s.span_id == g.parent_span_id))
+        })
+        .await;
+    let spans: Vec<_> = fleet
+        .otlp
+        .spans()
+        .into_iter()
+        .filter(|s| hex(&s.trace_id) == TRACE_ID)
+        .collect();
+    assert!(
+        arrived,
+        "Envoy's and the router's spans did not both arrive: {spans:?}"
+    );
+    let generate = spans.iter().find(|s| s.name == "generate").unwrap();
+    let envoy = spans
+        .iter()
+        .find(|s| s.span_id == generate.parent_span_id)
+        .unwrap();
+    assert_eq!(
+        hex(&envoy.parent_span_id),
+        CALLER_SPAN,
+        "Envoy's span ({}) continues the caller's",
+        envoy.name
+    );
+    let upstream = fleet
+        .emulator
+        .stats()
+        .header("traceparent")
+        .map(str::to_string);
+    assert!(
+        upstream
+            .as_deref()
+            .is_some_and(|t| t.starts_with(&format!("00-{TRACE_ID}-"))),
+        "the model host saw another trace: {upstream:?}"
+    );
+    fleet.stop().await;
+}

@@ -7,7 +7,7 @@ use reqwest::Url;
 use reqwest::header::HeaderMap;
 
 use super::secret::ApiKey;
-use super::types::WireUsage;
+use super::types::{WireTimings, WireUsage};
 use crate::config::EndpointKind;
 use crate::domain::ChatMessage;
 
@@ -94,4 +94,7 @@ pub struct ChatOutcome {
     pub first_token_at: Option<Instant>,
     /// Attempts made.
     pub attempts: u32,
+    /// llama-server's own timings of the attempt that answered (the last
+    /// SSE chunk or the whole body carries them; other upstreams send none).
+    pub timings: Option<WireTimings>,
 }

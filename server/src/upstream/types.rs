@@ -141,9 +141,20 @@ pub struct ChatCompletionBody {
     pub timings: Option<WireTimings>,
 }
 
-/// The part of llama-server's `timings` the router uses.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// The part of llama-server's `timings` the router uses: the model host's
+/// own view of the call, recorded on the `upstream_call` span so a trace
+/// shows the prompt cache at work and where the host spent its time.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
 pub struct WireTimings {
+    /// Prompt tokens evaluated (those not taken from the cache).
+    #[serde(default)]
+    pub prompt_n: Option<u64>,
+    /// Prompt tokens reused from the host's KV cache.
+    #[serde(default)]
+    pub cache_n: Option<u64>,
+    /// Time spent evaluating the prompt, in milliseconds.
+    #[serde(default)]
+    pub prompt_ms: Option<f64>,
     /// Time spent generating tokens after the first, in milliseconds.
     #[serde(default)]
     pub predicted_ms: Option<f64>,

@@ -24,6 +24,7 @@ mod batch;
 mod batch_backpressure;
 mod batch_scheduling;
 mod client_balancing;
+mod dashboard_metrics;
 mod envoy_roll;
 mod executor;
 mod generate_local;

@@ -128,26 +128,54 @@ def violations(objects):
                     out.append(f"Service/{name}: gRPC port without appProtocol kubernetes.io/h2c")
                 if not isinstance(p.get("targetPort", p.get("port")), int):
                     out.append(f"Service/{name}: targetPort {p.get('targetPort')!r} is not a number")
+        if kind == "ServiceMonitor":
+            # No schema for this CRD is bundled with kubernetes-validate, so
+            # check what breaks scraping: the port it names must exist on a
+            # Service it selects.
+            sel = o["spec"].get("selector", {}).get("matchLabels") or {}
+            ports = {
+                p.get("name")
+                for svc in objects
+                if svc.get("kind") == "Service"
+                and all((svc["metadata"].get("labels") or {}).get(k) == v for k, v in sel.items())
+                for p in svc["spec"].get("ports") or []
+            }
+            for ep in o["spec"].get("endpoints") or []:
+                if ep.get("port") not in ports:
+                    out.append(f"ServiceMonitor/{name}: port {ep.get('port')!r} is on no Service it selects")
     return out
 
 
+def _router(objects):
+    for _, template in _pod_templates(objects):
+        for c in template["spec"]["containers"]:
+            if c["name"] == ROUTER_CONTAINER:
+                return c, template["spec"]
+    raise ValueError("no ai-router container in the rendering")
+
+
+def _first(objects, kind):
+    return next(o for o in objects if o.get("kind") == kind)
+
+
 def selftest(good_objects):
-    """Breaks a good rendering in each way the policy forbids and checks the
-    policy notices; returns the rules that did NOT fire (empty: all good)."""
+    """Breaks a good rendering (with a PDB and a ServiceMonitor) in each way
+    the policy forbids and checks the policy notices; returns the rules that
+    did NOT fire (empty: all good)."""
     breakages = {
-        "named probe port": lambda c, s: c["readinessProbe"]["grpc"].__setitem__("port", "grpc"),
-        "short grace": lambda c, s: s.__setitem__("terminationGracePeriodSeconds", 1),
-        "no cpu request": lambda c, s: c["resources"]["requests"].pop("cpu"),
-        "liveness on readiness": lambda c, s: c["livenessProbe"]["grpc"].__setitem__("service", READINESS_SERVICE),
-        "no preStop": lambda c, s: c.pop("lifecycle"),
+        "named probe port": lambda o: _router(o)[0]["readinessProbe"]["grpc"].__setitem__("port", "grpc"),
+        "short grace": lambda o: _router(o)[1].__setitem__("terminationGracePeriodSeconds", 1),
+        "no cpu request": lambda o: _router(o)[0]["resources"]["requests"].pop("cpu"),
+        "liveness on readiness": lambda o: _router(o)[0]["livenessProbe"]["grpc"].__setitem__("service", READINESS_SERVICE),
+        "no preStop": lambda o: _router(o)[0].pop("lifecycle"),
+        "empty PDB selector": lambda o: _first(o, "PodDisruptionBudget")["spec"].pop("selector"),
+        "ServiceMonitor port": lambda o: _first(o, "ServiceMonitor")["spec"]["endpoints"][0].__setitem__("port", "nope"),
+        "gRPC port without h2c": lambda o: _first(o, "Service")["spec"]["ports"][0].pop("appProtocol"),
     }
-    silent = []
+    silent = [] if not violations(good_objects) else ["the good rendering already fails"]
     for label, breakage in breakages.items():
         objects = copy.deepcopy(good_objects)
-        for _, template in _pod_templates(objects):
-            for c in template["spec"]["containers"]:
-                if c["name"] == ROUTER_CONTAINER:
-                    breakage(c, template["spec"])
+        breakage(objects)
         if not violations(objects):
             silent.append(label)
     return silent

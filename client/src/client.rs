@@ -78,6 +78,25 @@ impl Client {
         Ok(Self::from_channel(channel))
     }
 
+    /// Connects to every router a DNS name resolves to, e.g.
+    /// `"dns:///ai-router-headless.ai.svc.cluster.local:50051"` (a Kubernetes
+    /// headless Service), and balances calls over them, following the name
+    /// as routers come and go (see [`crate::BalanceOptions`]). Needs a Tokio
+    /// runtime: a background task re-resolves the name until the last clone
+    /// of this client is dropped.
+    pub async fn connect_balanced(target: &str) -> Result<Self, ClientError> {
+        Self::connect_balanced_with(target, crate::BalanceOptions::default()).await
+    }
+
+    /// [`Client::connect_balanced`] with a chosen refresh period or resolver.
+    pub async fn connect_balanced_with(
+        target: &str,
+        options: crate::BalanceOptions,
+    ) -> Result<Self, ClientError> {
+        let channel = crate::balanced::balanced_channel(target, options).await?;
+        Ok(Self::from_channel(channel))
+    }
+
     /// Wraps a channel the caller built, for TLS, custom keep-alive, a lazy
     /// connection, or tests against an in-process server.
     pub fn from_channel(channel: Channel) -> Self {

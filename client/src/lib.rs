@@ -21,6 +21,7 @@
 //! ```
 
 mod admin;
+mod balanced;
 mod client;
 mod error;
 pub mod keys;
@@ -33,6 +34,7 @@ pub use ai_router_proto::status::{code_name, error_chain};
 /// depend on `ai-router-proto` themselves (and cannot pick a mismatched one).
 pub use ai_router_proto::v1 as proto;
 
+pub use balanced::{BalanceOptions, Resolver, parse_dns_target};
 pub use client::{Client, DEFAULT_ADDR, DEFAULT_CONNECT_TIMEOUT};
 pub use error::ClientError;
 pub use request::GenerateRequestBuilder;

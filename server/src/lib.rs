@@ -30,4 +30,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod upstream;
 
-pub use server::{Listeners, StartError, build_engine, run, serve, serve_on};
+pub use server::{LIVENESS_SERVICE, Listeners, StartError, build_engine, run, serve, serve_on};

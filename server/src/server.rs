@@ -28,6 +28,13 @@ use crate::routing::RouteTable;
 use crate::stats::Recorder;
 use crate::upstream::UpstreamClient;
 
+/// The health name a liveness probe asks for. It is set SERVING when the
+/// server starts and never changed: a router that is draining or loaded is
+/// still alive, and a liveness probe that followed load would get a busy pod
+/// killed. Readiness follows `airouter.v1.Router`, which goes NOT_SERVING
+/// when the drain starts.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// Why the router could not start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -199,6 +206,9 @@ pub async fn serve_on(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RouterServer<RouterService>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
+    health
+        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+        .await;
     // Both reflection versions: v1 for current tools, v1alpha for the many
     // that still ask only for it (grpcurl 1.8, grpc_cli, Postman, grpcio's
     // reflection client).

@@ -2,7 +2,7 @@
 //! load balancer work with no proto file.
 
 use ai_router_testkit::router::{TestRouter, remote_config};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -98,4 +98,77 @@ async fn reflection_v1_lists_and_describes_the_router() {
 #[tokio::test]
 async fn reflection_v1alpha_lists_and_describes_the_router() {
     reflection_round_trip!(v1alpha);
+}
+
+/// Readiness and liveness part ways during a drain: `airouter.v1.Router`
+/// goes NOT_SERVING (so Kubernetes and Envoy stop sending new calls) while
+/// the liveness name never leaves SERVING (so a kubelet never restarts a
+/// router that is finishing its calls). Both are watched from before the
+/// stop to the end of the connection; a stream held open keeps the drain
+/// going until the Router watch has reported the change.
+#[tokio::test]
+async fn drain_turns_readiness_off_and_leaves_liveness_on() {
+    use ai_router::config::{EndpointConfig, EndpointKind};
+    use ai_router_testkit::emulator::Emulator;
+    let emulator = Emulator::start().await.unwrap();
+    let mut config = remote_config().unwrap();
+    config.shutdown_grace = std::time::Duration::from_secs(20);
+    config.endpoints.push(EndpointConfig::new(
+        "emu",
+        EndpointKind::OpenAi,
+        &emulator.openai_base(),
+    ));
+    let router = TestRouter::start(config).await.unwrap();
+    let health = HealthClient::new(router.channel().await.unwrap());
+    let watch = |service: &str| {
+        let mut health = health.clone();
+        let request = HealthCheckRequest {
+            service: service.into(),
+        };
+        async move { health.watch(request).await.unwrap().into_inner() }
+    };
+    let mut liveness = watch(ai_router::LIVENESS_SERVICE).await;
+    let mut readiness = watch("airouter.v1.Router").await;
+    let mut overall = watch("").await;
+    let first = |s: Option<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>| {
+        s.unwrap().unwrap().status
+    };
+    assert_eq!(first(liveness.next().await), ServingStatus::Serving as i32);
+    assert_eq!(first(readiness.next().await), ServingStatus::Serving as i32);
+    assert_eq!(first(overall.next().await), ServingStatus::Serving as i32);
+
+    // A slow stream keeps the router draining.
+    let client = router.client().await.unwrap();
+    let mut stream = client
+        .generate_stream(crate::common::prompt(
+            "emu/m@gap=50ms@tokens=200",
+            "hold",
+            200,
+        ))
+        .await
+        .unwrap();
+    stream.next().await.unwrap().unwrap();
+    let stopping = tokio::spawn(router.stop());
+    assert_eq!(
+        first(readiness.next().await),
+        ServingStatus::NotServing as i32,
+        "readiness follows the drain"
+    );
+    assert_eq!(
+        first(overall.next().await),
+        ServingStatus::NotServing as i32
+    );
+    // Both drain updates have been delivered; an update to liveness made
+    // with them would be waiting in its watch by now.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    if let Some(update) = liveness.next().now_or_never() {
+        panic!("liveness changed during the drain: {update:?}");
+    }
+    // The caller leaves; its call is cancelled and the drain completes.
+    drop((liveness, readiness, overall, health));
+    drop(stream);
+    stopping.await.unwrap().unwrap();
+    emulator.shutdown().await;
 }

@@ -193,6 +193,33 @@ async fn spans_form_one_tree_under_the_callers_trace() {
         attr(upstream, "pick.candidates"),
         Some(Value::IntValue(1))
     ));
+    // llama-server's own timings ride on the local call's upstream span;
+    // the emulator reports none, so the remote one has none.
+    let local_generate = generates
+        .iter()
+        .find(|g| hex(&g.span_id) != hex(&remote_generate.span_id))
+        .unwrap();
+    let local_upstream = named(&ours, "upstream_call")
+        .into_iter()
+        .find(|s| hex(&s.parent_span_id) == hex(&local_generate.span_id))
+        .unwrap();
+    assert!(
+        matches!(attr(local_upstream, "llama.prompt_n"), Some(Value::IntValue(n)) if *n > 0),
+        "{:?}",
+        local_upstream.attributes
+    );
+    assert!(matches!(
+        attr(local_upstream, "llama.cache_n"),
+        Some(Value::IntValue(_))
+    ));
+    for key in ["llama.prompt_ms", "llama.predicted_ms"] {
+        assert!(
+            matches!(attr(local_upstream, key), Some(Value::DoubleValue(ms)) if *ms >= 0.0),
+            "{key}: {:?}",
+            local_upstream.attributes
+        );
+    }
+    assert!(attr(upstream, "llama.prompt_n").is_none());
     assert!(by_id.len() >= 9);
 
     let everything = format!("{spans:?}");

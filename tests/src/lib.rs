@@ -22,6 +22,7 @@
 
 pub mod certs;
 pub mod emulator;
+pub mod envoy;
 pub mod gguf;
 pub mod llama;
 pub mod models;
@@ -29,4 +30,5 @@ pub mod otlp;
 pub mod procs;
 pub mod python;
 pub mod router;
+pub mod router_process;
 pub mod swap;

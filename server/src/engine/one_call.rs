@@ -144,6 +144,11 @@ async fn call_upstream(
         gen_ai.request.model = %call.model,
         attempts = tracing::field::Empty,
         time_to_first_token_ms = tracing::field::Empty,
+        // llama-server's own view (absent for other upstreams).
+        llama.prompt_n = tracing::field::Empty,
+        llama.cache_n = tracing::field::Empty,
+        llama.prompt_ms = tracing::field::Empty,
+        llama.predicted_ms = tracing::field::Empty,
     );
     let client = route.backend.client();
     async {
@@ -157,6 +162,9 @@ async fn call_upstream(
                 span.record("attempts", i64::from(outcome.attempts));
                 if let Some(cached) = outcome.cached_tokens {
                     span.record("gen_ai.usage.cached_tokens", i64::from(cached));
+                }
+                if let Some(t) = outcome.timings {
+                    record_host_timings(&span, t);
                 }
                 if let Some(first) = outcome.first_token_at {
                     let ttft = first.saturating_duration_since(arrived).as_secs_f64() * 1e3;
@@ -177,6 +185,25 @@ async fn call_upstream(
     }
     .instrument(span)
     .await
+}
+
+/// llama-server's timings as `upstream_call` attributes. Counts go as i64:
+/// OpenTelemetry has no unsigned integer, and a u64 would be exported as a
+/// string.
+fn record_host_timings(span: &tracing::Span, t: crate::upstream::types::WireTimings) {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    if let Some(n) = t.prompt_n {
+        span.record("llama.prompt_n", count(n));
+    }
+    if let Some(n) = t.cache_n {
+        span.record("llama.cache_n", count(n));
+    }
+    if let Some(ms) = t.prompt_ms {
+        span.record("llama.prompt_ms", ms);
+    }
+    if let Some(ms) = t.predicted_ms {
+        span.record("llama.predicted_ms", ms);
+    }
 }
 
 fn chat_call(route: &Route, job: &Job) -> ChatCall {

@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 
 use super::hosts::HostSource;
 use super::secret::ApiKey;
-use super::types::WireUsage;
+use super::types::{WireTimings, WireUsage};
 use crate::config::EndpointKind;
 use crate::domain::{ChatMessage, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice};
 
@@ -118,4 +118,7 @@ pub struct ChatOutcome {
     pub reasoning: String,
     /// Per-token log-probabilities (empty when they were forwarded).
     pub logprobs: Vec<TokenLogprob>,
+    /// llama-server's own timings of the attempt that answered (the last
+    /// SSE chunk or the whole body carries them; other upstreams send none).
+    pub timings: Option<WireTimings>,
 }

@@ -97,6 +97,9 @@ async fn apply_chunk(
     if let Some(usage) = chunk.usage {
         out.usage = usage;
     }
+    if chunk.timings.is_some() {
+        out.timings = chunk.timings;
+    }
     let Some(choice) = chunk.choices.into_iter().next() else {
         return Ok(());
     };
@@ -208,6 +211,7 @@ pub(super) async fn read_whole(
         upstream_model: body.model,
         usage: body.usage.unwrap_or_default(),
         first_token_at: Some(first_token_at(sent, body.timings)),
+        timings: body.timings,
         ..ChatOutcome::default()
     };
     let choice = body

@@ -369,15 +369,23 @@ pub struct ChatCompletionBody {
     pub timings: Option<WireTimings>,
 }
 
-/// The part of llama-server's `timings` the router uses.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// The part of llama-server's `timings` the router uses: the model host's
+/// own view of the call, recorded on the `upstream_call` span so a trace
+/// shows the prompt cache at work and where the host spent its time.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
 pub struct WireTimings {
+    /// Prompt tokens evaluated (those not taken from the cache).
+    #[serde(default)]
+    pub prompt_n: Option<u64>,
+    /// Prompt tokens reused from the host's KV cache.
+    #[serde(default)]
+    pub cache_n: Option<u64>,
+    /// Time spent evaluating the prompt, in milliseconds.
+    #[serde(default)]
+    pub prompt_ms: Option<f64>,
     /// Time spent generating tokens after the first, in milliseconds.
     #[serde(default)]
     pub predicted_ms: Option<f64>,
-    /// Prompt tokens reused from the slot's cache.
-    #[serde(default)]
-    pub cache_n: Option<u32>,
 }
 
 /// The cache reuse an answer reports: OpenAI's field, else llama-server's.
@@ -385,5 +393,9 @@ pub fn cached_tokens(usage: Option<&WireUsage>, timings: Option<&WireTimings>) -
     usage
         .and_then(|u| u.prompt_tokens_details)
         .and_then(|d| d.cached_tokens)
-        .or_else(|| timings.and_then(|t| t.cache_n))
+        .or_else(|| {
+            timings
+                .and_then(|t| t.cache_n)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        })
 }

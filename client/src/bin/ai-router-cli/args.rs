@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ai-router-cli", version, about)]
 pub struct Cli {
-    /// Router address: http://host:port, https://host:port or host:port.
+    /// Router address: http://host:port, https://host:port, host:port, or
+    /// dns:///name:port to balance over every router the name resolves to.
     #[arg(long, global = true, env = "AI_ROUTER_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: String,
 

@@ -93,12 +93,17 @@ struct Connection {
 
 impl Connection {
     async fn connect(&self) -> Result<Client, ClientError> {
-        let tls = TlsOptions::from_files(
-            self.ca_file.as_deref(),
-            self.client_cert.as_deref(),
-            self.client_key.as_deref(),
-        )?;
-        let mut client = Client::connect_with_tls(self.addr.clone(), tls).await?;
+        let mut client = if self.addr.starts_with("dns:") {
+            // `dns:///name:port`: every router the name resolves to, balanced.
+            Client::connect_balanced(&self.addr).await?
+        } else {
+            let tls = TlsOptions::from_files(
+                self.ca_file.as_deref(),
+                self.client_cert.as_deref(),
+                self.client_key.as_deref(),
+            )?;
+            Client::connect_with_tls(self.addr.clone(), tls).await?
+        };
         if let Some(key) = &self.api_key {
             client = client.with_api_key(key)?;
         }

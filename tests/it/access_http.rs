@@ -13,6 +13,16 @@ fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})
 }
 
+/// A chat completion for `model` with `key` as a bearer token.
+async fn call(http: &reqwest::Client, url: &str, key: &str, model: &str) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(key)
+        .json(&chat(model))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_grpc_keys_guard_the_http_door_too() {
     let emulator = Emulator::start().await.unwrap();
@@ -36,13 +46,7 @@ async fn the_grpc_keys_guard_the_http_door_too() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    let wrong = http
-        .post(&url)
-        .bearer_auth("sk-not-a-key")
-        .json(&chat("openrouter/a/b"))
-        .send()
-        .await
-        .unwrap();
+    let wrong = call(&http, &url, "sk-not-a-key", "openrouter/a/b").await;
     assert_eq!(wrong.status(), 401);
     let body: Value = wrong.json().await.unwrap();
     assert!(!body.to_string().contains("sk-not-a-key"), "{body}");
@@ -56,13 +60,7 @@ async fn the_grpc_keys_guard_the_http_door_too() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 
-    let denied = http
-        .post(&url)
-        .bearer_auth(&narrow_key)
-        .json(&chat("openrouter/other/m"))
-        .send()
-        .await
-        .unwrap();
+    let denied = call(&http, &url, &narrow_key, "openrouter/other/m").await;
     assert_eq!(denied.status(), 403);
     let models: Value = http
         .get(format!("{}/models", router.openai_base()))
@@ -84,22 +82,10 @@ async fn the_grpc_keys_guard_the_http_door_too() {
 
     // Two requests a minute: the third is refused with a hint.
     for _ in 0..2 {
-        let r = http
-            .post(&url)
-            .bearer_auth(&narrow_key)
-            .json(&chat("openrouter/allowed/m"))
-            .send()
-            .await
-            .unwrap();
+        let r = call(&http, &url, &narrow_key, "openrouter/allowed/m").await;
         assert_eq!(r.status(), 200);
     }
-    let limited = http
-        .post(&url)
-        .bearer_auth(&narrow_key)
-        .json(&chat("openrouter/allowed/m"))
-        .send()
-        .await
-        .unwrap();
+    let limited = call(&http, &url, &narrow_key, "openrouter/allowed/m").await;
     assert_eq!(limited.status(), 429);
     let after: u64 = limited.headers()["retry-after"]
         .to_str()

@@ -259,7 +259,6 @@ pub async fn serve_on(
         }
         let app = crate::http::router(crate::http::AppState {
             engine: engine.clone(),
-            tasks: life.tasks().clone(),
             hard_stop: life.requests_stop().clone(),
         });
         // Stops accepting with the gRPC door; its in-flight calls hold

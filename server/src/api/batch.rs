@@ -73,15 +73,10 @@ pub fn handle(
         concurrency
     );
     crate::telemetry::extract_parent(&span, &request_metadata);
-    // Producers run on the service's one tracker; the work guard keeps the
-    // drain waiting from now until the task ends, and `hard_stop` ends it
-    // if it outlives the grace.
-    let life = engine.lifecycle().clone();
-    let hard_stop = life.requests_stop().clone();
-    let in_progress = engine.executor().begin_work();
-    life.spawn(
+    // `hard_stop` ends the work if it outlives the shutdown grace.
+    let hard_stop = engine.lifecycle().requests_stop().clone();
+    engine.clone().spawn_request_work(
         async move {
-            let _in_progress = in_progress;
             let mut delivered = vec![false; total];
             let ordered = schedule(&engine, batch.items);
             let results = futures::stream::iter(ordered)

@@ -37,15 +37,10 @@ pub fn handle(
     } = accept(&engine, request)?;
     let (tx, rx) = mpsc::channel(CHANNEL);
     let span = trace::generation_span("generate_stream", &job, Some(&metadata));
-    // Producers run on the service's one tracker; the work guard keeps the
-    // drain waiting from now until the task ends, and `hard_stop` ends it
-    // if it outlives the grace.
-    let life = engine.lifecycle().clone();
-    let hard_stop = life.requests_stop().clone();
-    let in_progress = engine.executor().begin_work();
-    life.spawn(
+    // `hard_stop` ends the work if it outlives the shutdown grace.
+    let hard_stop = engine.lifecycle().requests_stop().clone();
+    engine.clone().spawn_request_work(
         async move {
-            let _in_progress = in_progress;
             let (delta_tx, mut delta_rx) = mpsc::channel::<Delta>(CHANNEL);
             let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(&job, DeltaSink::Forward(delta_tx), arrived, deadline);

@@ -123,6 +123,22 @@ impl Engine {
         &self.lifecycle
     }
 
+    /// Spawns request work that outlives its handler (a stream's producer,
+    /// a batch's dispatcher) on the one tracker. The executor's work guard is
+    /// taken now, before the task exists, and held until it ends, so the
+    /// drain waits for it; it should stop on
+    /// [`Lifecycle::requests_stop`] if it outlives the grace.
+    pub fn spawn_request_work<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let in_progress = self.executor.begin_work();
+        self.lifecycle.spawn(async move {
+            let _in_progress = in_progress;
+            work.await;
+        });
+    }
+
     /// Counters of every upstream client.
     pub fn upstream_metrics(&self) -> &UpstreamMetrics {
         &self.upstream_metrics

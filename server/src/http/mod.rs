@@ -37,7 +37,6 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::engine::Engine;
 use status::HttpError;
@@ -47,8 +46,6 @@ use status::HttpError;
 pub struct AppState {
     /// The engine both doors drive.
     pub engine: Arc<Engine>,
-    /// Owns the producer tasks of streamed answers, so shutdown waits for them.
-    pub tasks: TaskTracker,
     /// Cancelled when the shutdown grace runs out: streamed work stops.
     pub hard_stop: CancellationToken,
 }

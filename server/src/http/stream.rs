@@ -72,11 +72,8 @@ pub async fn respond(
     let span = trace::generation_span(name, &job, Some(&caller.trace_context));
     let engine = state.engine.clone();
     let hard_stop = state.hard_stop.clone();
-    // The drain waits for this producer from now until it ends.
-    let in_progress = engine.executor().begin_work();
-    state.tasks.spawn(
+    engine.clone().spawn_request_work(
         async move {
-            let _in_progress = in_progress;
             let (text_tx, mut text_rx) = mpsc::channel::<Delta>(CHANNEL);
             let recorder = OutcomeRecorder::new(&engine, job.model.as_str());
             let work = engine.run(

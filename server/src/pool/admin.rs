@@ -109,9 +109,7 @@ impl Pool {
             *phase = Phase::Cold;
             child
         };
-        // After the phase lock is released: the lock order is slots, then phase.
-        self.inner.slots.mark_releasing(child.slot_id);
-        capacity::retire(&self.inner, entry, &child, "unload");
+        capacity::stop_taken(&self.inner, entry, &child, "unload");
         child.exited().await;
         true
     }

@@ -87,20 +87,27 @@ pub(super) fn evict_if_idle_for(
         tracing::info!(model = %entry.spec.id, idle_ms = idle_for, reason, "stopping idle model");
         child
     };
-    // After the phase lock is released: the lock order is slots, then phase.
-    inner.slots.mark_releasing(child.slot_id);
-    retire(inner, entry, &child, reason);
+    stop_taken(inner, entry, &child, reason);
     Some(child)
 }
 
-/// Asks an evicted child to stop and reports it. Its slot is released by its
-/// supervisor once the process has been reaped.
-pub(super) fn retire(
+/// Stops a child already taken out of its entry's phase (outside the
+/// eviction queue's own bookkeeping): its slot counts as room on its way,
+/// then it is retired. Call after the phase lock is released: the lock
+/// order is slots, then phase.
+pub(super) fn stop_taken(
     inner: &PoolInner,
     entry: &ModelEntry,
     child: &ChildProcess,
     reason: &'static str,
 ) {
+    inner.slots.mark_releasing(child.slot_id);
+    retire(inner, entry, child, reason);
+}
+
+/// Asks an evicted child to stop and reports it. Its slot is released by its
+/// supervisor once the process has been reaped.
+fn retire(inner: &PoolInner, entry: &ModelEntry, child: &ChildProcess, reason: &'static str) {
     child.stop();
     inner.counters.evictions.inc();
     inner.events.send(PoolEvent::Evicted {

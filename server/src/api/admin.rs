@@ -46,13 +46,10 @@ async fn within_deadline<T>(
     waiting_for: &'static str,
     work: impl Future<Output = Result<T, RouterError>>,
 ) -> Result<T, Status> {
-    let result = match deadline::deadline(metadata, Instant::now()) {
-        Some(d) => tokio::time::timeout_at(d.into(), work)
-            .await
-            .unwrap_or(Err(RouterError::DeadlineExceeded(waiting_for))),
-        None => work.await,
-    };
-    result.map_err(Status::from)
+    let deadline = deadline::deadline(metadata, Instant::now());
+    crate::engine::within_deadline(deadline, waiting_for, work)
+        .await
+        .map_err(Status::from)
 }
 
 #[tonic::async_trait]

@@ -21,12 +21,7 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> Result<Embeddings, RouterError> {
         let work = self.embed_once(job, arrived, deadline);
-        match deadline {
-            Some(d) => tokio::time::timeout_at(d.into(), work)
-                .await
-                .unwrap_or(Err(RouterError::DeadlineExceeded("embedding"))),
-            None => work.await,
-        }
+        super::within_deadline(deadline, "embedding", work).await
     }
 
     async fn embed_once(

@@ -28,6 +28,22 @@ use crate::pool::Pool;
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
 
+/// Runs `work` until `deadline` (if any); past it, the answer is
+/// `DEADLINE_EXCEEDED` "while `doing`" and the work is dropped, which aborts
+/// whatever it was waiting on.
+pub async fn within_deadline<T>(
+    deadline: Option<Instant>,
+    doing: &'static str,
+    work: impl std::future::Future<Output = Result<T, RouterError>>,
+) -> Result<T, RouterError> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), work)
+            .await
+            .unwrap_or(Err(RouterError::DeadlineExceeded(doing))),
+        None => work.await,
+    }
+}
+
 /// Everything a request needs, shared by all RPCs.
 pub struct Engine {
     config: Arc<Config>,
@@ -84,12 +100,7 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> Result<Completion, RouterError> {
         let work = fallbacks::run(self, job, &mut sink, arrived, deadline);
-        match deadline {
-            Some(d) => tokio::time::timeout_at(d.into(), work)
-                .await
-                .unwrap_or(Err(RouterError::DeadlineExceeded("generating"))),
-            None => work.await,
-        }
+        within_deadline(deadline, "generating", work).await
     }
 
     /// Whether a model can serve without a start. Unknown ids count as

@@ -1,4 +1,5 @@
-//! The `Admin` service's calls (load, unload, pin, watch local models), on
+//! The `Admin` service's calls (load, unload, pin, watch local models,
+//! reload the configuration), on
 //! the same connection and with the same deadline as the `Router` calls.
 
 use futures::{Stream, TryStreamExt};
@@ -7,7 +8,8 @@ use crate::client::Client;
 use crate::error::ClientError;
 use crate::proto::{
     LoadModelRequest, LoadModelResponse, ModelEvent, PinModelRequest, PinModelResponse,
-    UnloadModelRequest, UnloadModelResponse, WatchModelsRequest,
+    ReloadConfigRequest, ReloadConfigResponse, UnloadModelRequest, UnloadModelResponse,
+    WatchModelsRequest,
 };
 
 impl Client {
@@ -65,6 +67,20 @@ impl Client {
             .admin
             .clone()
             .pin_model(self.request(req))
+            .await
+            .map_err(ClientError::from_call)?;
+        Ok(resp.into_inner())
+    }
+
+    /// Makes the router read its configuration again and rescan its models
+    /// directories (as SIGHUP does); answers with what changed. A
+    /// configuration that does not validate fails with FAILED_PRECONDITION
+    /// and the running one keeps serving.
+    pub async fn reload_config(&self) -> Result<ReloadConfigResponse, ClientError> {
+        let resp = self
+            .admin
+            .clone()
+            .reload_config(self.request(ReloadConfigRequest {}))
             .await
             .map_err(ClientError::from_call)?;
         Ok(resp.into_inner())

@@ -84,7 +84,7 @@ impl RouterError {
             RouterError::ShuttingDown => Outcome::Unavailable,
             RouterError::Pool(e) => match e {
                 PoolError::NoCapacity { .. } => Outcome::ResourceExhausted,
-                PoolError::UnknownModel { .. } => Outcome::NotFound,
+                PoolError::UnknownModel { .. } | PoolError::Removed { .. } => Outcome::NotFound,
                 _ => Outcome::Unavailable,
             },
             RouterError::Upstream(e) => match e {

@@ -23,6 +23,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pool;
+pub mod reload;
 pub mod routing;
 mod server;
 pub mod stats;
@@ -30,4 +31,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod upstream;
 
-pub use server::{LIVENESS_SERVICE, Listeners, StartError, build_engine, run, serve, serve_on};
+pub use server::{
+    LIVENESS_SERVICE, Listeners, StartError, build_engine, build_reloadable_engine, run,
+    run_reloadable, serve, serve_on,
+};

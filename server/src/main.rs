@@ -49,7 +49,14 @@ fn main() -> ExitCode {
             Ok(addr) => tracing::info!("ai-router listening on {addr}"),
             Err(e) => tracing::warn!("ai-router listening (address unknown: {e})"),
         }
-        let result = ai_router::run(listener, config, process_start, shutdown_signal()).await;
+        // ReloadConfig and SIGHUP read the same file, flags and environment
+        // again.
+        let source_cli = cli.clone();
+        let source: ai_router::reload::ConfigSource =
+            std::sync::Arc::new(move || config::load(&source_cli));
+        let result =
+            ai_router::run_reloadable(listener, config, source, process_start, shutdown_signal())
+                .await;
         // Last step of the shutdown order: flush buffered spans.
         telemetry.shutdown();
         match result {

@@ -39,7 +39,8 @@ impl Route {
     }
 }
 
-/// The routing table, fixed at start.
+/// The routing table. Immutable: a config reload builds a new one and
+/// swaps it in whole.
 pub struct RouteTable {
     /// Local models by id.
     exact: BTreeMap<String, Arc<dyn Backend>>,
@@ -148,6 +149,11 @@ impl RouteTable {
             .chain(self.prefixed.values())
             .map(|b| b.limiter().clone())
             .collect()
+    }
+
+    /// The backend of a local model id.
+    pub fn local(&self, id: &str) -> Option<&Arc<dyn Backend>> {
+        self.exact.get(id)
     }
 
     /// The remote endpoints.

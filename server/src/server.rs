@@ -12,19 +12,20 @@ use std::time::{Duration, Instant};
 
 use ai_router_proto::v1::admin_server::AdminServer;
 use ai_router_proto::v1::router_server::RouterServer;
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
 use crate::api::{AdminService, RouterService};
-use crate::backend::{Backend, HostGauges, LocalModel, RemoteEndpoint};
-use crate::config::{EndpointKind, ValidatedConfig};
+use crate::backend::HostGauges;
+use crate::config::ValidatedConfig;
 use crate::engine::Engine;
 use crate::executor::{Executor, RouteGauges};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::pool::catalogue::{self, CatalogueError};
 use crate::pool::{Pool, PoolError, PoolGauges};
-use crate::routing::RouteTable;
+use crate::reload::{BackendParts, ConfigSource, Reloader};
 use crate::stats::Recorder;
 use crate::upstream::UpstreamClient;
 
@@ -56,6 +57,9 @@ pub enum StartError {
     /// The metrics listener could not be bound.
     #[error("cannot listen for metrics: {0}")]
     Metrics(#[from] std::io::Error),
+    /// The SIGHUP handler could not be installed.
+    #[error("cannot listen for SIGHUP (config reload): {0}")]
+    Signal(std::io::Error),
     /// The HTTP door's listener could not be bound.
     #[error("cannot listen for the HTTP door on {addr}: {source}")]
     HttpListen {
@@ -82,6 +86,16 @@ pub fn build_engine(
     config: ValidatedConfig,
     process_start: Instant,
 ) -> Result<Arc<Engine>, StartError> {
+    build_reloadable_engine(config, None, process_start)
+}
+
+/// [`build_engine`], with where `ReloadConfig` and SIGHUP read the
+/// configuration again.
+pub fn build_reloadable_engine(
+    config: ValidatedConfig,
+    source: Option<ConfigSource>,
+    process_start: Instant,
+) -> Result<Arc<Engine>, StartError> {
     let catalogue = catalogue::build(&config.local)?;
     // Every subsystem's metrics, registered once and handed out below.
     let mut metrics = Metrics::new(process_start.elapsed());
@@ -90,59 +104,44 @@ pub fn build_engine(
     let counters = metrics.upstream.clone();
     // One loopback client for every child.
     let local_client = UpstreamClient::local(Duration::from_secs(2), counters.clone())?;
-    let max_queue = config.executor.max_queue;
-    let local: Vec<Arc<dyn Backend>> = pool
-        .ids()
-        .filter_map(|id| pool.model(id))
-        .map(|entry| {
-            Arc::new(LocalModel::new(
-                entry,
-                pool.clone(),
-                local_client.clone(),
-                &config.local,
-                max_queue,
-            )) as Arc<dyn Backend>
-        })
-        .collect();
-    let endpoints = config
-        .endpoints
-        .iter()
-        .map(|ep| RemoteEndpoint::new(ep.clone(), counters.clone(), max_queue, &life).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
-    let openrouter_off = !config
-        .endpoints
-        .iter()
-        .any(|e| e.kind == EndpointKind::OpenRouter);
-    let routes = RouteTable::new(
-        local,
-        endpoints,
-        openrouter_off.then(|| crate::config::OPENROUTER_KEY_ENV.to_string()),
-    );
+    let parts = BackendParts {
+        config: &config,
+        pool: &pool,
+        local_client: &local_client,
+        counters: &counters,
+        life: &life,
+    };
+    let routes = Arc::new(ArcSwap::from_pointee(parts.first_route_table()?));
     let executor = Executor::new(config.executor.clone(), metrics.executor.clone());
     let access = crate::access::AccessControl::start(&config.access)?;
     metrics.register_collector(crate::access::AccessGauges(access.clone()));
     metrics.register_collector(PoolGauges(pool.clone()));
-    metrics.register_collector(RouteGauges(routes.limiters()));
-    metrics.register_collector(HostGauges(
-        routes.endpoints().map(|e| e.hosts.clone()).collect(),
-    ));
+    let table = routes.clone();
+    metrics.register_collector(RouteGauges(Box::new(move || table.load().limiters())));
+    let table = routes.clone();
+    metrics.register_collector(HostGauges(Box::new(move || {
+        table.load().endpoints().map(|e| e.hosts.clone()).collect()
+    })));
     let stats = Recorder::new(
         process_start,
         metrics,
         config.endpoints.iter().map(|e| e.name.as_str()),
     );
-    Ok(Arc::new(
-        Engine::new(
-            Arc::new(config.into_inner()),
-            routes,
-            executor,
-            pool,
-            counters,
-            stats,
-            life,
-        )
-        .with_access(access),
-    ))
+    let reloader = source.map(|s| Reloader::new(s, (*config).clone(), local_client));
+    let mut engine = Engine::new(
+        Arc::new(config.into_inner()),
+        routes,
+        executor,
+        pool,
+        counters,
+        stats,
+        life,
+    )
+    .with_access(access);
+    if let Some(reloader) = reloader {
+        engine = engine.with_reloader(reloader);
+    }
+    Ok(Arc::new(engine))
 }
 
 /// Builds the engine and serves until `shutdown` completes.
@@ -153,6 +152,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let engine = build_engine(config, process_start)?;
+    serve(listener, engine, shutdown).await
+}
+
+/// [`run`] for the binary: `source` reads the configuration again on
+/// `Admin.ReloadConfig` and on SIGHUP.
+pub async fn run_reloadable(
+    listener: TcpListener,
+    config: ValidatedConfig,
+    source: ConfigSource,
+    process_start: Instant,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let engine = build_reloadable_engine(config, Some(source), process_start)?;
+    #[cfg(unix)]
+    crate::reload::spawn_sighup_listener(&engine).map_err(StartError::Signal)?;
     serve(listener, engine, shutdown).await
 }
 

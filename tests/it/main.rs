@@ -27,6 +27,7 @@ mod access_priority;
 mod access_rate_limit;
 mod access_tls;
 mod admin;
+mod admin_reload;
 mod bad_input;
 mod batch;
 mod batch_backpressure;

@@ -33,9 +33,8 @@ async fn setup(names: &[&str], tune: impl Fn(&mut EndpointConfig)) -> (Emulator,
 }
 
 fn breaker(router: &TestRouter, endpoint: &str) -> BreakerSnapshot {
-    let ep = router
-        .engine
-        .routes()
+    let routes = router.engine.routes();
+    let ep = routes
         .endpoints()
         .find(|e| e.config.name == endpoint)
         .unwrap();

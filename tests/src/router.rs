@@ -97,6 +97,37 @@ impl TestRouter {
         })
     }
 
+    /// Serves the configuration in the TOML file at `path` (read as the
+    /// binary reads `--config`, with no flags) on 127.0.0.1:0; the
+    /// `ReloadConfig` RPC reads the file again.
+    pub async fn start_from_file(path: &Path) -> anyhow::Result<TestRouter> {
+        let cli = ai_router::config::Cli {
+            config: Some(path.to_path_buf()),
+            ..ai_router::config::Cli::default()
+        };
+        let config = ai_router::config::load(&cli)?;
+        let source: ai_router::reload::ConfigSource =
+            Arc::new(move || ai_router::config::load(&cli));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let engine = ai_router::build_reloadable_engine(config, Some(source), Instant::now())?;
+        let (tx, rx) = oneshot::channel();
+        let listeners = ai_router::Listeners {
+            grpc: listener,
+            http: None,
+        };
+        let task = tokio::spawn(ai_router::serve_on(listeners, engine.clone(), async {
+            let _ = rx.await;
+        }));
+        Ok(TestRouter {
+            addr,
+            http_addr: None,
+            engine,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -35,8 +35,9 @@ struct NoLabels {}
 
 impl Collector for AccessGauges {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let principals = self.0.principals();
         let keys = || {
-            self.0.principals().iter().map(|p| {
+            principals.iter().map(|p| {
                 (
                     KeyLabels {
                         key: p.name.clone(),

@@ -25,11 +25,14 @@ mod metered;
 mod metrics;
 mod principal;
 mod rate;
+mod reload;
+mod tenants;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
@@ -42,6 +45,8 @@ pub use metered::{Finished, Metered};
 pub use metrics::AccessGauges;
 pub use principal::{KeyUsage, ModelPolicy, Principal};
 pub use rate::RateLimits;
+pub use reload::PreparedKeys;
+use tenants::Tenants;
 
 use crate::config::AccessConfig;
 
@@ -51,6 +56,9 @@ pub enum AccessStartError {
     /// The ledger database cannot be used.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A reload would turn keys on or off, which needs a restart.
+    #[error("{0}")]
+    KeysToggled(&'static str),
     /// A key entry is unusable (validation normally catches this first).
     #[error("invalid access.keys entry '{name}': {reason}")]
     Key {
@@ -68,8 +76,10 @@ pub struct AccessControl {
 }
 
 pub(crate) struct Shared {
-    keys: HashMap<[u8; 32], (KeyHash, Arc<Principal>)>,
-    principals: Vec<Arc<Principal>>,
+    /// The keys; a config reload swaps in a new set.
+    tenants: ArcSwap<Tenants>,
+    /// Open when keys are configured (whether keys are on cannot change
+    /// without a restart).
     anonymous: Option<Arc<Principal>>,
     ledger: Option<Ledger>,
     denied: Mutex<BTreeMap<&'static str, u64>>,
@@ -89,7 +99,7 @@ impl AccessControl {
             return Ok(AccessControl::open());
         }
         let ledger = Ledger::open(&config.ledger_path)?;
-        seed_budgets(&ledger, keys.iter().map(|(_, p)| p))?;
+        seed_budgets(&ledger, keys.iter().map(|(_, p, _)| p))?;
         Ok(AccessControl::from_parts(keys, Some(ledger)))
     }
 
@@ -101,16 +111,11 @@ impl AccessControl {
         Ok(AccessControl::from_parts(principals(config)?, None))
     }
 
-    fn from_parts(keys: Vec<(KeyHash, Arc<Principal>)>, ledger: Option<Ledger>) -> AccessControl {
+    fn from_parts(keys: Vec<Key>, ledger: Option<Ledger>) -> AccessControl {
         let anonymous = keys.is_empty().then(|| Arc::new(Principal::anonymous()));
-        let principals = keys.iter().map(|(_, p)| p.clone()).collect();
         AccessControl {
             shared: Arc::new(Shared {
-                keys: keys
-                    .into_iter()
-                    .map(|(h, p)| (*h.bytes(), (h, p)))
-                    .collect(),
-                principals,
+                tenants: ArcSwap::from_pointee(Tenants::new(keys)),
                 anonymous,
                 ledger,
                 denied: Mutex::new(BTreeMap::new()),
@@ -133,7 +138,7 @@ impl AccessControl {
         }
         let key = credentials.key().map_err(|e| self.denied(e))?;
         let hash = KeyHash::of(key);
-        match self.shared.keys.get(hash.bytes()) {
+        match self.shared.tenants.load().keys.get(hash.bytes()) {
             Some((stored, principal)) if stored.matches(&hash) => Ok(principal.clone()),
             _ => Err(self.denied(AccessError::UnknownKey)),
         }
@@ -238,8 +243,8 @@ impl AccessControl {
     }
 
     /// Every configured key's principal (empty when open).
-    pub fn principals(&self) -> &[Arc<Principal>] {
-        &self.shared.principals
+    pub fn principals(&self) -> Vec<Arc<Principal>> {
+        self.shared.tenants.load().principals.clone()
     }
 
     /// The ledger, when keys are configured.
@@ -286,21 +291,22 @@ impl AccessControl {
     }
 }
 
-/// The configured keys as (hash, principal).
-fn principals(config: &AccessConfig) -> Result<Vec<(KeyHash, Arc<Principal>)>, AccessStartError> {
-    config
-        .keys
-        .iter()
-        .map(|k| {
-            let bad = |reason: String| AccessStartError::Key {
-                name: k.name.clone(),
-                reason,
-            };
-            let hash = KeyHash::parse(&k.hash).map_err(|e| bad(e.to_string()))?;
-            let principal = Principal::from_config(k).map_err(|e| bad(e.to_string()))?;
-            Ok((hash, Arc::new(principal)))
-        })
-        .collect()
+/// The configured keys as (hash, principal, entry).
+fn principals(config: &AccessConfig) -> Result<Vec<Key>, AccessStartError> {
+    config.keys.iter().map(key_from_config).collect()
+}
+
+/// A key's digest, its principal and the entry it came from.
+type Key = (KeyHash, Arc<Principal>, crate::config::KeyConfig);
+
+fn key_from_config(k: &crate::config::KeyConfig) -> Result<Key, AccessStartError> {
+    let bad = |reason: String| AccessStartError::Key {
+        name: k.name.clone(),
+        reason,
+    };
+    let hash = KeyHash::parse(&k.hash).map_err(|e| bad(e.to_string()))?;
+    let principal = Principal::from_config(k).map_err(|e| bad(e.to_string()))?;
+    Ok((hash, Arc::new(principal), k.clone()))
 }
 
 /// Retry hint when a key is at its `max_concurrency`: a call usually ends

@@ -38,6 +38,17 @@ impl AdminService {
     fn info(&self, status: crate::pool::ModelStatus) -> pb::ModelInfo {
         model_info(BackendKind::Local, status)
     }
+
+    /// Every Admin RPC needs an admin key when keys are configured (with
+    /// none, the service is open and everyone is the admin `anonymous`).
+    fn admin_only(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        rpc: &'static str,
+    ) -> Result<(), Status> {
+        let principal = super::auth::principal(&self.engine, metadata).map_err(Status::from)?;
+        super::usage::require_admin(&self.engine, &principal, rpc)
+    }
 }
 
 /// Runs `work` under the caller's gRPC deadline, if any.
@@ -61,6 +72,7 @@ impl AdminRpc for AdminService {
         request: Request<pb::LoadModelRequest>,
     ) -> Result<Response<pb::LoadModelResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
+        self.admin_only(&metadata, "LoadModel")?;
         let pool = self.engine.pool();
         let report = within_deadline(&metadata, "waiting for the model to load", async {
             Ok(pool.load(&req.model, req.pin).await?)
@@ -78,6 +90,7 @@ impl AdminRpc for AdminService {
         request: Request<pb::UnloadModelRequest>,
     ) -> Result<Response<pb::UnloadModelResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
+        self.admin_only(&metadata, "UnloadModel")?;
         let pool = self.engine.pool();
         let report = within_deadline(
             &metadata,
@@ -95,6 +108,7 @@ impl AdminRpc for AdminService {
         &self,
         request: Request<pb::PinModelRequest>,
     ) -> Result<Response<pb::PinModelResponse>, Status> {
+        self.admin_only(request.metadata(), "PinModel")?;
         let req = request.into_inner();
         let status = self
             .engine
@@ -106,10 +120,30 @@ impl AdminRpc for AdminService {
         }))
     }
 
+    async fn reload_config(
+        &self,
+        request: Request<pb::ReloadConfigRequest>,
+    ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
+        self.admin_only(request.metadata(), "ReloadConfig")?;
+        let report = self.engine.reload().await?;
+        Ok(Response::new(pb::ReloadConfigResponse {
+            models_added: report.models.added,
+            models_removed: report.models.removed,
+            models_replaced: report.models.replaced,
+            models_unchanged: report.models.unchanged.len() as u32,
+            endpoints_added: report.endpoints.added,
+            endpoints_removed: report.endpoints.removed,
+            endpoints_replaced: report.endpoints.replaced,
+            keys_changed: report.keys_changed,
+            restart_required: report.restart_required,
+        }))
+    }
+
     async fn watch_models(
         &self,
-        _request: Request<pb::WatchModelsRequest>,
+        request: Request<pb::WatchModelsRequest>,
     ) -> Result<Response<Self::WatchModelsStream>, Status> {
+        self.admin_only(request.metadata(), "WatchModels")?;
         let pool = self.engine.pool().clone();
         // Subscribed before the current states are read, so no change falls
         // between the snapshot and the stream.
@@ -192,6 +226,20 @@ fn model_event(pool: &crate::pool::Pool, event: PoolEvent) -> pb::ModelEvent {
             ModelStateKind::Failed,
             0,
             error,
+        ),
+        PoolEvent::Added { model } => (
+            pb::ModelEventKind::Added,
+            model,
+            ModelStateKind::Cold,
+            0,
+            "config reload".into(),
+        ),
+        PoolEvent::Removed { model } => (
+            pb::ModelEventKind::Removed,
+            model,
+            ModelStateKind::Cold,
+            0,
+            "config reload".into(),
         ),
         PoolEvent::Pinned { model, pinned } => {
             let now = pool

@@ -30,7 +30,7 @@ impl Engine {
         arrived: Instant,
         deadline: Option<Instant>,
     ) -> Result<Embeddings, RouterError> {
-        let route = self.routes.resolve(&job.model)?;
+        let route = self.routes().resolve(&job.model)?;
         let backend = &route.backend;
         if !backend.embeds() {
             return Err(ValidationError::Unsupported {

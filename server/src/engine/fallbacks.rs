@@ -21,14 +21,14 @@ pub(super) async fn run(
         .chain(job.fallbacks.iter())
         .collect();
     // The primary's routing error is the caller's answer.
-    let mut route = engine.routes.resolve(&job.model)?;
+    let mut route = engine.routes().resolve(&job.model)?;
     let mut next = 1;
     loop {
         // OpenRouter falls back by itself within one request: the
         // OpenRouter ids that follow ride along.
         while let Some(other) = candidates
             .get(next)
-            .and_then(|id| engine.routes.resolve(id).ok())
+            .and_then(|id| engine.routes().resolve(id).ok())
             .filter(|other| route.shares_openrouter_with(other))
         {
             route
@@ -52,7 +52,7 @@ pub(super) async fn run(
                 return Err(failure);
             };
             next += 1;
-            match engine.routes.resolve(id) {
+            match engine.routes().resolve(id) {
                 Ok(r) => {
                     route = r;
                     break;

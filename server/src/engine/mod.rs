@@ -25,8 +25,10 @@ use crate::executor::Executor;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::UpstreamMetrics;
 use crate::pool::Pool;
+use crate::reload::{BackendParts, Reloader};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
+use arc_swap::ArcSwap;
 
 /// Runs `work` until `deadline` (if any); past it, the answer is
 /// `DEADLINE_EXCEEDED` "while `doing`" and the work is dropped, which aborts
@@ -47,7 +49,11 @@ pub async fn within_deadline<T>(
 /// Everything a request needs, shared by all RPCs.
 pub struct Engine {
     config: Arc<Config>,
-    routes: RouteTable,
+    /// Swapped whole by a config reload; the metrics collectors read the
+    /// same cell.
+    routes: Arc<ArcSwap<RouteTable>>,
+    /// None: the configuration was given in memory; nothing to re-read.
+    reloader: Option<Reloader>,
     executor: Executor,
     pool: Pool,
     upstream_metrics: UpstreamMetrics,
@@ -60,7 +66,7 @@ impl Engine {
     /// Assembles an engine from its parts (see `build_engine`).
     pub fn new(
         config: Arc<Config>,
-        routes: RouteTable,
+        routes: Arc<ArcSwap<RouteTable>>,
         executor: Executor,
         pool: Pool,
         upstream_metrics: UpstreamMetrics,
@@ -70,6 +76,7 @@ impl Engine {
         Engine {
             config,
             routes,
+            reloader: None,
             executor,
             pool,
             upstream_metrics,
@@ -82,6 +89,12 @@ impl Engine {
     /// The engine with `access` guarding its doors (default: open).
     pub fn with_access(mut self, access: AccessControl) -> Engine {
         self.access = access;
+        self
+    }
+
+    /// The engine reloading its configuration through `reloader`.
+    pub fn with_reloader(mut self, reloader: Reloader) -> Engine {
+        self.reloader = Some(reloader);
         self
     }
 
@@ -106,7 +119,7 @@ impl Engine {
     /// Whether a model can serve without a start. Unknown ids count as
     /// ready (they fail at once).
     pub fn is_ready(&self, model: &ModelId) -> bool {
-        self.routes.is_ready(model)
+        self.routes.load().is_ready(model)
     }
 
     /// The validated configuration.
@@ -114,9 +127,34 @@ impl Engine {
         &self.config
     }
 
-    /// The routing table.
-    pub fn routes(&self) -> &RouteTable {
-        &self.routes
+    /// The routing table now (a reload may swap it while this is held;
+    /// the holder keeps the one it loaded).
+    pub fn routes(&self) -> arc_swap::Guard<Arc<RouteTable>> {
+        self.routes.load()
+    }
+
+    /// Serves `table` from now on (a config reload).
+    pub(crate) fn swap_routes(&self, table: RouteTable) {
+        self.routes.store(Arc::new(table));
+    }
+
+    pub(crate) fn reloader(&self) -> Option<&Reloader> {
+        self.reloader.as_ref()
+    }
+
+    /// What a route table for `config` is built from.
+    pub(crate) fn backend_parts<'a>(
+        &'a self,
+        config: &'a Config,
+        local_client: &'a crate::upstream::UpstreamClient,
+    ) -> BackendParts<'a> {
+        BackendParts {
+            config,
+            pool: &self.pool,
+            local_client,
+            counters: &self.upstream_metrics,
+            life: &self.lifecycle,
+        }
     }
 
     /// Admission control.

@@ -154,7 +154,11 @@ fn engine(fakes: &[&Arc<Fake>]) -> Engine {
         .collect();
     Engine::new(
         Arc::new(Config::default()),
-        RouteTable::new(backends, Vec::new(), None),
+        Arc::new(arc_swap::ArcSwap::from_pointee(RouteTable::new(
+            backends,
+            Vec::new(),
+            None,
+        ))),
         Executor::new(ExecutorConfig::default(), metrics.executor.clone()),
         pool,
         metrics.upstream.clone(),

@@ -11,8 +11,12 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use super::RouteLimiter;
 use crate::metrics::collect::{counters, gauges};
 
-/// Collector over every route's limiter (fixed at construction).
-pub struct RouteGauges(pub Vec<Arc<RouteLimiter>>);
+/// Where the collector finds the routes' limiters at scrape time (the
+/// current route table's, which a config reload replaces).
+pub type LimiterSource = Box<dyn Fn() -> Vec<Arc<RouteLimiter>> + Send + Sync>;
+
+/// Collector over every route's limiter.
+pub struct RouteGauges(pub LimiterSource);
 
 impl fmt::Debug for RouteGauges {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -28,8 +32,9 @@ struct RouteLabels {
 
 impl Collector for RouteGauges {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let limiters = (self.0)();
         let routes = || {
-            self.0.iter().map(|l| {
+            limiters.iter().map(|l| {
                 (
                     RouteLabels {
                         route: l.name().to_string(),

@@ -96,7 +96,7 @@ impl Pool {
         Ok(UnloadReport { stopped, in_flight })
     }
 
-    async fn unload_now(&self, entry: &Arc<ModelEntry>) -> bool {
+    pub(super) async fn unload_now(&self, entry: &Arc<ModelEntry>) -> bool {
         let child = {
             let mut phase = entry.phase();
             let Phase::Warm(child) = &*phase else {
@@ -114,7 +114,7 @@ impl Pool {
         true
     }
 
-    async fn unload_when_idle(&self, entry: &Arc<ModelEntry>) -> bool {
+    pub(super) async fn unload_when_idle(&self, entry: &Arc<ModelEntry>) -> bool {
         loop {
             let released = entry.released.notified();
             tokio::pin!(released);

@@ -54,7 +54,8 @@ pub(super) fn blocked_reason(inner: &PoolInner) -> String {
 /// the warm path takes to increment `in_flight`, so a request can never be
 /// handed a model that is being evicted.
 fn evict_lru_idle(inner: &PoolInner) -> Option<(Arc<ModelEntry>, Arc<ChildProcess>)> {
-    let mut order: Vec<&Arc<ModelEntry>> = inner.entries.values().collect();
+    let entries = inner.entries.load();
+    let mut order: Vec<&Arc<ModelEntry>> = entries.values().collect();
     order.sort_by_key(|e| e.last_used_ms.load(Ordering::Relaxed));
     for entry in order {
         let mut phase = entry.phase();

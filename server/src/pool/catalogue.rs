@@ -9,7 +9,7 @@ use crate::config::{LlamaSettings, LocalConfig};
 use crate::domain::ModelId;
 
 /// A model the pool may start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LocalModelSpec {
     /// Model id.
     pub id: String,

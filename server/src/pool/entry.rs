@@ -38,8 +38,12 @@ pub enum Phase {
 pub struct ModelEntry {
     /// What to run.
     pub spec: LocalModelSpec,
-    /// Restart at once when it dies, and start at boot.
-    pub preload: bool,
+    /// Restart at once when it dies, and start at boot (a reload may turn
+    /// it on or off).
+    pub(super) preload: AtomicBool,
+    /// A config reload removed or replaced this entry: no new process is
+    /// started for it, and its current one is drained and stopped.
+    pub(super) retired: AtomicBool,
     /// Never held across an await: the warm path takes it for a few
     /// instructions.
     phase: Mutex<Phase>,
@@ -65,7 +69,8 @@ impl ModelEntry {
     pub fn new(spec: LocalModelSpec, preload: bool) -> ModelEntry {
         ModelEntry {
             spec,
-            preload,
+            preload: AtomicBool::new(preload),
+            retired: AtomicBool::new(false),
             phase: Mutex::new(Phase::Cold),
             in_flight: AtomicU32::new(0),
             last_used_ms: AtomicU64::new(0),
@@ -85,7 +90,17 @@ impl ModelEntry {
     /// Preloaded or pinned: started without a caller and restarted when it
     /// dies.
     pub fn kept_warm(&self) -> bool {
-        self.preload || self.is_pinned()
+        self.is_preloaded() || self.is_pinned()
+    }
+
+    /// Listed in `preload`.
+    pub fn is_preloaded(&self) -> bool {
+        self.preload.load(Ordering::Acquire)
+    }
+
+    /// Removed or replaced by a config reload.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// Callers waiting for a load.

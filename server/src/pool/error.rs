@@ -76,6 +76,15 @@ pub enum PoolError {
         /// Model id.
         model: String,
     },
+    /// A config reload removed (or replaced) the model after the call had
+    /// resolved it; its process is drained and stopped.
+    #[error(
+        "model '{model}' was removed by a configuration reload; ListModels shows the current ids"
+    )]
+    Removed {
+        /// Model id.
+        model: String,
+    },
     /// An admin call named a model the pool does not have.
     #[error("no local model '{model}'; ListModels shows the local ids")]
     UnknownModel {
@@ -100,6 +109,7 @@ impl PoolError {
             PoolError::ChildDied { .. } => "pool_child_died",
             PoolError::Unloaded { .. } => "pool_unloaded",
             PoolError::UnknownModel { .. } => "pool_unknown_model",
+            PoolError::Removed { .. } => "pool_model_removed",
             PoolError::ShuttingDown => "pool_shutting_down",
         }
     }

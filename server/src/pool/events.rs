@@ -42,6 +42,17 @@ pub enum PoolEvent {
         model: String,
         pid: u32,
     },
+    /// A config reload catalogued the model (new, or with a changed file
+    /// or settings).
+    Added {
+        /// Model id.
+        model: String,
+    },
+    /// A config reload dropped the model; its process drains and stops.
+    Removed {
+        /// Model id.
+        model: String,
+    },
     StartFailed {
         /// Model id.
         model: String,

@@ -4,7 +4,7 @@
 //! preloads whose backoff has passed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -22,11 +22,10 @@ pub(super) async fn run(inner: Arc<PoolInner>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut system = System::new();
     let mut last_health = Instant::now();
-    let health_failures: std::collections::HashMap<String, AtomicU32> = inner
-        .entries
-        .keys()
-        .map(|id| (id.clone(), AtomicU32::new(0)))
-        .collect();
+    // Missed health answers in a row, per model id (models come and go with
+    // config reloads).
+    let mut health_failures: std::collections::HashMap<String, u32> =
+        std::collections::HashMap::new();
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -35,7 +34,7 @@ pub(super) async fn run(inner: Arc<PoolInner>) {
         sample_rss(&inner, &mut system);
         if let Some(ttl) = inner.config.idle_ttl {
             let ttl_ms = ttl.as_millis() as u64;
-            for entry in inner.entries.values() {
+            for entry in inner.entries.load().values() {
                 capacity::evict_if_idle_for(&inner, entry, ttl_ms, "idle_ttl");
             }
         }
@@ -43,7 +42,7 @@ pub(super) async fn run(inner: Arc<PoolInner>) {
         capacity::make_room(&inner);
         if last_health.elapsed() >= inner.config.health_interval {
             last_health = Instant::now();
-            probe_health(&inner, &health_failures).await;
+            probe_health(&inner, &mut health_failures).await;
         }
         super::probe::start_due(&inner);
         retry_preloads(&inner);
@@ -61,6 +60,7 @@ fn tick_interval(inner: &PoolInner) -> Duration {
 fn sample_rss(inner: &PoolInner, system: &mut System) {
     let children: Vec<_> = inner
         .entries
+        .load()
         .values()
         .filter_map(|e| e.warm_child())
         .collect();
@@ -80,12 +80,12 @@ fn sample_rss(inner: &PoolInner, system: &mut System) {
     }
 }
 
-async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<String, AtomicU32>) {
+async fn probe_health(inner: &PoolInner, failures: &mut std::collections::HashMap<String, u32>) {
     // A probe never takes longer than the interval between probes, so three
     // missed answers are noticed within about three intervals.
     let timeout = inner.config.health_interval.min(Duration::from_secs(2));
-    let probes = inner
-        .entries
+    let entries = inner.entries.load_full();
+    let probes = entries
         .values()
         .filter_map(|e| e.warm_child())
         .map(|child| async move {
@@ -93,13 +93,14 @@ async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<St
             (child, ok)
         });
     for (child, ok) in futures::future::join_all(probes).await {
-        let Some(count) = failures.get(&child.model) else {
-            continue;
-        };
+        let count = failures.entry(child.model.clone()).or_default();
         if ok {
-            count.store(0, Ordering::Relaxed);
-        } else if count.fetch_add(1, Ordering::Relaxed) + 1 >= HEALTH_FAILURES_TO_KILL {
-            count.store(0, Ordering::Relaxed);
+            *count = 0;
+        } else {
+            *count += 1;
+        }
+        if *count >= HEALTH_FAILURES_TO_KILL {
+            *count = 0;
             tracing::warn!(model = %child.model, pid = child.pid, "llama-server stopped answering /health; killing it");
             child.kill();
         }
@@ -107,7 +108,7 @@ async fn probe_health(inner: &PoolInner, failures: &std::collections::HashMap<St
 }
 
 fn retry_preloads(inner: &Arc<PoolInner>) {
-    for entry in inner.entries.values().filter(|e| e.kept_warm()) {
+    for entry in inner.entries.load().values().filter(|e| e.kept_warm()) {
         let due = matches!(&*entry.phase(), Phase::Failed { retry_at, .. } if Instant::now() >= *retry_at);
         if due {
             loader::preload(inner, entry.clone());

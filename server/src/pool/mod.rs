@@ -23,6 +23,7 @@ mod maintenance;
 mod port;
 mod probe;
 mod process;
+mod reload;
 #[cfg(test)]
 mod simulation;
 mod slots;
@@ -36,6 +37,7 @@ use std::time::Duration;
 // every timeout, TTL and back-off alike (one clock, deterministic per seed).
 use tokio::time::Instant;
 
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -44,6 +46,7 @@ pub use entry::{Lease, ModelEntry};
 pub use error::PoolError;
 pub use events::PoolEvent;
 pub use gauges::PoolGauges;
+pub use reload::CatalogueChange;
 
 use crate::config::LocalConfig;
 use crate::lifecycle::Lifecycle;
@@ -51,6 +54,9 @@ use crate::metrics::{PoolMetrics, Summary};
 use entry::{Demand, Phase};
 use launcher::Launcher;
 use slots::Slots;
+
+/// The catalogued models' entries by id.
+pub type Catalogue = BTreeMap<String, Arc<ModelEntry>>;
 
 /// Pool figures for `Stats`.
 #[derive(Debug, Clone, Default)]
@@ -107,7 +113,9 @@ pub enum ModelStateKind {
 /// Shared pool state.
 pub(crate) struct PoolInner {
     config: LocalConfig,
-    entries: BTreeMap<String, Arc<ModelEntry>>,
+    /// The catalogue's entries; a config reload swaps in a new map (keeping
+    /// the entries whose spec did not change).
+    entries: ArcSwap<Catalogue>,
     /// Health probes and readiness polls (no proxy, short timeouts).
     http: reqwest::Client,
     /// What brings a process up (llama-server; a simulation in the model check).
@@ -154,13 +162,15 @@ impl Pool {
         metrics: PoolMetrics,
         life: &Lifecycle,
     ) -> Result<Pool, PoolError> {
-        let entries = catalogue
-            .into_iter()
-            .map(|(id, spec)| {
-                let preload = config.preload.contains(&id);
-                (id, Arc::new(ModelEntry::new(spec, preload)))
-            })
-            .collect();
+        let entries = ArcSwap::from_pointee(
+            catalogue
+                .into_iter()
+                .map(|(id, spec)| {
+                    let preload = config.preload.contains(&id);
+                    (id, Arc::new(ModelEntry::new(spec, preload)))
+                })
+                .collect(),
+        );
         let http = reqwest::Client::builder()
             .no_proxy()
             .pool_idle_timeout(Duration::from_secs(2))
@@ -183,7 +193,7 @@ impl Pool {
             epoch: Instant::now(),
         });
         inner.tasks.spawn(maintenance::run(inner.clone()));
-        for entry in inner.entries.values().filter(|e| e.preload) {
+        for entry in inner.entries.load().values().filter(|e| e.is_preloaded()) {
             loader::preload(&inner, entry.clone());
         }
         Ok(Pool { inner })
@@ -191,12 +201,13 @@ impl Pool {
 
     /// The entry for a catalogued model id.
     pub fn model(&self, id: &str) -> Option<Arc<ModelEntry>> {
-        self.inner.entries.get(id).cloned()
+        self.inner.entries.load().get(id).cloned()
     }
 
-    /// Ids of all catalogued models.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.inner.entries.keys().map(String::as_str)
+    /// Every catalogued model's entry, by id (a snapshot: a reload may swap
+    /// the catalogue after this returns).
+    pub fn entries(&self) -> Arc<Catalogue> {
+        self.inner.entries.load_full()
     }
 
     /// A lease on a ready process for `entry`. Warm: a lock, an atomic and an
@@ -208,6 +219,20 @@ impl Pool {
     /// still queued for a slot, the load gives its place up.
     pub async fn acquire(&self, entry: &Arc<ModelEntry>) -> Result<Lease, PoolError> {
         let inner = &self.inner;
+        // A call that resolved its model just before a reload retired it:
+        // served by the entry that replaced it, if any.
+        let current;
+        let entry = if entry.is_retired() {
+            current = self
+                .model(&entry.spec.id)
+                .filter(|e| !e.is_retired())
+                .ok_or_else(|| PoolError::Removed {
+                    model: entry.spec.id.clone(),
+                })?;
+            &current
+        } else {
+            entry
+        };
         // Dropped after the phase guard in every path (declared first).
         let mut demand: Option<Demand> = None;
         loop {
@@ -246,6 +271,12 @@ impl Pool {
                             last_error: error.to_string(),
                         });
                     }
+                    // Retired while this call waited: no new process.
+                    _ if entry.is_retired() => {
+                        return Err(PoolError::Removed {
+                            model: entry.spec.id.clone(),
+                        });
+                    }
                     _ => loader::begin(inner, entry, &mut phase),
                 };
                 // Registered under the phase lock, where the loader checks
@@ -269,6 +300,7 @@ impl Pool {
     pub fn statuses(&self) -> Vec<ModelStatus> {
         self.inner
             .entries
+            .load()
             .values()
             .map(|e| self.status(e))
             .collect()
@@ -316,6 +348,7 @@ impl Pool {
             loaded: self
                 .inner
                 .entries
+                .load()
                 .values()
                 .filter(|e| e.warm_child().is_some())
                 .count() as u32,
@@ -327,10 +360,10 @@ impl Pool {
     /// Stops a model's process if it is warm and idle, and waits until it
     /// has exited. Returns whether a process was stopped.
     pub async fn unload(&self, id: &str) -> bool {
-        let Some(entry) = self.inner.entries.get(id) else {
+        let Some(entry) = self.model(id) else {
             return false;
         };
-        let Some(child) = capacity::evict_if_idle_for(&self.inner, entry, 0, "unload") else {
+        let Some(child) = capacity::evict_if_idle_for(&self.inner, &entry, 0, "unload") else {
             return false;
         };
         child.exited().await;
@@ -346,6 +379,7 @@ impl Pool {
     pub fn child_pids(&self) -> Vec<u32> {
         self.inner
             .entries
+            .load()
             .values()
             .filter_map(|e| e.warm_child())
             .map(|c| c.pid)
@@ -358,7 +392,7 @@ impl Pool {
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutdown.cancel();
-        for entry in inner.entries.values() {
+        for entry in inner.entries.load().values() {
             let mut phase = entry.phase();
             if let Phase::Warm(child) = &*phase {
                 child.stop();

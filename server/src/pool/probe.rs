@@ -27,7 +27,7 @@ pub(super) fn start_due(inner: &Arc<PoolInner>) {
     }
     let now_ms = inner.now_ms();
     let interval_ms = interval.as_millis() as u64;
-    for entry in inner.entries.values() {
+    for entry in inner.entries.load().values() {
         let Some(child) = entry.warm_child() else {
             continue;
         };

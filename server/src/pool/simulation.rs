@@ -342,6 +342,7 @@ fn run(seed: u64, chaos: Chaos) {
         );
         let warm = inner
             .entries
+            .load()
             .values()
             .filter(|e| {
                 let phase = e.phase();

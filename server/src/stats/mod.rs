@@ -11,6 +11,8 @@ mod memory;
 mod throughput;
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use crate::domain::{Outcome, RequestTiming};
@@ -26,8 +28,10 @@ pub struct Recorder {
     startup: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Recent throughput (`Stats` only: Prometheus derives rates itself).
     throughput: Throughput,
-    /// Per remote endpoint, created at construction.
-    endpoints: Vec<(String, EndpointCounters)>,
+    /// Per remote endpoint, created at construction and for endpoints a
+    /// config reload adds (kept after a reload drops one: counters do not
+    /// go back).
+    endpoints: ArcSwap<Vec<(String, EndpointCounters)>>,
     /// The memory monitor.
     pub memory: Arc<MemoryMonitor>,
     /// GPU figures (empty without a GPU).
@@ -51,10 +55,12 @@ impl Recorder {
             gpus: gpus.clone(),
         });
         let (exposition, Handles { requests, process }) = metrics.exposition();
-        let endpoints = endpoints
-            .into_iter()
-            .map(|name| (name.to_string(), requests.endpoint(name)))
-            .collect();
+        let endpoints = ArcSwap::from_pointee(
+            endpoints
+                .into_iter()
+                .map(|name| (name.to_string(), requests.endpoint(name)))
+                .collect(),
+        );
         Recorder {
             process_start,
             metrics: requests,
@@ -114,10 +120,25 @@ impl Recorder {
         }
     }
 
+    /// Counts endpoints a config reload added (names already known are
+    /// kept as they are).
+    pub fn add_endpoints<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let known = self.endpoints.load_full();
+        let mut next = (*known).clone();
+        for name in names {
+            if !next.iter().any(|(n, _)| n == name) {
+                next.push((name.to_string(), self.metrics.endpoint(name)));
+            }
+        }
+        if next.len() != known.len() {
+            self.endpoints.store(Arc::new(next));
+        }
+    }
+
     /// Records a completion through a remote endpoint and its reported cost.
     /// Names that were not configured are ignored (there are none).
     pub fn record_endpoint(&self, endpoint: &str, cost_usd: Option<f64>) {
-        if let Some((_, c)) = self.endpoints.iter().find(|(n, _)| n == endpoint) {
+        if let Some((_, c)) = self.endpoints.load().iter().find(|(n, _)| n == endpoint) {
             c.completions.inc();
             if let Some(cost) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
                 c.cost_usd.inc_by(cost);
@@ -128,6 +149,7 @@ impl Recorder {
     /// (cost in USD, completions) of an endpoint.
     pub fn endpoint_figures(&self, endpoint: &str) -> (f64, u64) {
         self.endpoints
+            .load()
             .iter()
             .find(|(n, _)| n == endpoint)
             .map_or((0.0, 0), |(_, c)| (c.cost_usd.get(), c.completions.get()))
@@ -135,7 +157,11 @@ impl Recorder {
 
     /// Cost reported by all endpoints, USD.
     pub fn total_cost(&self) -> f64 {
-        self.endpoints.iter().map(|(_, c)| c.cost_usd.get()).sum()
+        self.endpoints
+            .load()
+            .iter()
+            .map(|(_, c)| c.cost_usd.get())
+            .sum()
     }
 
     /// (requests/s, tokens/s) over the last `seconds`.

@@ -1,4 +1,5 @@
-//! `models load|unload|pin|unpin|watch`: the Admin service from a terminal.
+//! `models load|unload|pin|unpin|watch` and `reload`: the Admin service
+//! from a terminal.
 //! One line per result (or per event for `watch`), or the message as JSON.
 
 use std::process::ExitCode;
@@ -61,6 +62,40 @@ pub async fn run(client: &Client, action: ModelAction, json: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// `reload`: what the router changed, one line per kind of change.
+pub async fn reload(client: &Client, json: bool) -> Result<ExitCode, CliError> {
+    let r = client.reload_config().await?;
+    if json {
+        return json_done(&r);
+    }
+    let mut out = String::new();
+    let mut list = |what: &str, ids: &[String]| {
+        if !ids.is_empty() {
+            out.push_str(&format!("{what:<20} {}\n", ids.join(", ")));
+        }
+    };
+    list("models added", &r.models_added);
+    list("models removed", &r.models_removed);
+    list("models replaced", &r.models_replaced);
+    list("endpoints added", &r.endpoints_added);
+    list("endpoints removed", &r.endpoints_removed);
+    list("endpoints replaced", &r.endpoints_replaced);
+    list("needs a restart", &r.restart_required);
+    out.push_str(&format!(
+        "{:<20} {}\n{:<20} {}\n",
+        "models unchanged",
+        r.models_unchanged,
+        "keys",
+        if r.keys_changed {
+            "changed"
+        } else {
+            "unchanged"
+        }
+    ));
+    output::text(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn pin(client: &Client, model: &str, pinned: bool, json: bool) -> Result<ExitCode, CliError> {
     let r = client.pin_model(model, pinned).await?;
     if json {
@@ -88,6 +123,8 @@ fn event_line(e: &ModelEvent) -> String {
         Ok(ModelEventKind::StartFailed) => "start_failed",
         Ok(ModelEventKind::Pinned) => "pinned",
         Ok(ModelEventKind::Lagged) => "lagged",
+        Ok(ModelEventKind::Added) => "added",
+        Ok(ModelEventKind::Removed) => "removed",
         Ok(ModelEventKind::Unspecified) | Err(_) => "unknown",
     };
     let mut line = format!("{kind:<12} {:<24} {}", e.model, state_name(e.state));

@@ -69,6 +69,9 @@ pub enum Command {
     Models(ModelsArgs),
     /// Usage per API key and model from the router's ledger (admin key).
     Usage(UsageArgs),
+    /// Make the router re-read its configuration and rescan its models
+    /// directories (as SIGHUP does); prints what changed.
+    Reload(JsonArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),

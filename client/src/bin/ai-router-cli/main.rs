@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Some(action) => admin::run(&conn.connect().await?, action, args.json).await,
         },
         Command::Usage(args) => usage::run(&conn.connect().await?, &args).await,
+        Command::Reload(args) => admin::reload(&conn.connect().await?, args.json).await,
         Command::Keys(args::KeysCommand::New(args)) => keys::new(&args),
     }
 }

@@ -13,7 +13,11 @@ use super::HostPool;
 use crate::metrics::collect::gauges;
 
 /// Collector over every endpoint's pool (fixed at construction).
-pub struct HostGauges(pub Vec<Arc<HostPool>>);
+pub struct HostGauges(pub HostPoolSource);
+
+/// Where the collector finds the endpoints' host pools at scrape time (the
+/// current route table's, which a config reload replaces).
+pub type HostPoolSource = Box<dyn Fn() -> Vec<Arc<HostPool>> + Send + Sync>;
 
 impl fmt::Debug for HostGauges {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -35,6 +39,7 @@ struct HostLabels {
 impl Collector for HostGauges {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), fmt::Error> {
         let now = Instant::now();
+        let pools = (self.0)();
         let label = |p: &HostPool| EndpointLabels {
             endpoint: p.shared.endpoint.clone(),
         };
@@ -43,14 +48,14 @@ impl Collector for HostGauges {
             "endpoint_hosts",
             "Hosts an endpoint has now (listed or discovered).",
             None,
-            self.0.iter().map(|p| (label(p), p.len() as u64)),
+            pools.iter().map(|p| (label(p), p.len() as u64)),
         )?;
         gauges(
             &mut e,
             "endpoint_hosts_ejected",
             "Hosts of an endpoint ejected from picking now.",
             None,
-            self.0.iter().map(|p| {
+            pools.iter().map(|p| {
                 let out = p
                     .shared
                     .members()
@@ -61,7 +66,7 @@ impl Collector for HostGauges {
             }),
         )?;
         let mut loads = Vec::new();
-        for p in &self.0 {
+        for p in &pools {
             for h in p.shared.members().iter() {
                 let labels = HostLabels {
                     endpoint: p.shared.endpoint.clone(),
@@ -101,7 +106,7 @@ mod tests {
         let hosts = pool.shared.members();
         assert!(hosts[0].fail(pool.shared.ejection, Instant::now()));
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(HostGauges(vec![pool])));
+        registry.register_collector(Box::new(HostGauges(Box::new(move || vec![pool.clone()]))));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         for line in [

@@ -37,6 +37,7 @@ use crate::config::{EndpointConfig, PickPolicy};
 use crate::lifecycle::Lifecycle;
 use crate::upstream::{ApiKey, ChatCall, HostAttempt, HostKey, HostSource, UpstreamError};
 pub use gauges::HostGauges;
+use tokio_util::sync::DropGuard;
 
 use discovery::Source;
 use ejection::EjectionPolicy;
@@ -49,11 +50,16 @@ use shared::Shared;
 pub struct HostPool {
     shared: Arc<Shared>,
     source: Source,
+    /// Stops this pool's discovery, probe and queue-depth tasks when the
+    /// pool goes (a reload dropped or rebuilt its endpoint and the last call
+    /// through it ended), or with the root token at shutdown.
+    _tasks_stop: DropGuard,
 }
 
 impl HostPool {
     /// The pool for an endpoint: its listed hosts now, or a discovery task
-    /// on `life`'s tracker that finds them (stopping on its root token).
+    /// on `life`'s tracker that finds them (stopping on its root token, or
+    /// when the pool is dropped).
     /// `api_key` authorises its probes.
     pub fn start(
         config: &EndpointConfig,
@@ -62,6 +68,7 @@ impl HostPool {
         life: &Lifecycle,
     ) -> Result<Arc<HostPool>, String> {
         let source = Source::parse(config.discovery.as_deref(), config.listed_hosts())?;
+        let stop = life.root().child_token();
         let shared = Arc::new(Shared::new(
             &config.name,
             config.pick,
@@ -82,7 +89,7 @@ impl HostPool {
                 shared.clone(),
                 http,
                 interval,
-                life.root().clone(),
+                stop.clone(),
             ));
         }
         if let Some(model) = &config.probe_model {
@@ -100,7 +107,7 @@ impl HostPool {
                 shared.clone(),
                 prober,
                 config.probe_interval,
-                life.root().clone(),
+                stop.clone(),
             ));
         }
         if let Source::Listed(urls) = &source {
@@ -113,10 +120,14 @@ impl HostPool {
                 shared.clone(),
                 source.clone(),
                 config.discovery_interval,
-                life.root().clone(),
+                stop.clone(),
             ));
         }
-        Ok(Arc::new(HostPool { shared, source }))
+        Ok(Arc::new(HostPool {
+            shared,
+            source,
+            _tasks_stop: stop.drop_guard(),
+        }))
     }
 
     /// Waits (at most `patience`) for discovery's first round, so a

@@ -109,7 +109,7 @@ async fn first_chunk_of_long_stream(
         .generate_stream(prompt("slow", "go on", 900))
         .await
         .unwrap();
-    let first = stream.next().await.unwrap().unwrap();
+    let first = crate::common::first_output(&mut stream).await;
     assert!(!first.delta.is_empty() || first.done.is_some());
     stream
 }

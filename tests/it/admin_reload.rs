@@ -117,7 +117,7 @@ async fn a_removed_model_finishes_its_stream_then_its_process_stops() {
         .await
         .unwrap();
     // The first chunk: the call holds the model now.
-    let first = stream.next().await.unwrap().unwrap();
+    let first = crate::common::first_output(&mut stream).await;
     until(&mut watch, "a", ModelEventKind::Ready).await;
     // Frozen, so the call is certainly still in flight across the reload
     // (a tiny model could otherwise finish before it).

@@ -7,6 +7,29 @@ use ai_router_client::GenerateRequestBuilder;
 use ai_router_client::proto::GenerateRequest;
 use ai_router_testkit::router::TestRouter;
 
+/// The first chunk with output or the end, skipping the "loading" chunk a
+/// stream on a cold local model starts with: once it arrives, the call
+/// holds the model.
+pub async fn first_output(
+    stream: &mut (
+             impl futures::Stream<
+        Item = Result<ai_router_client::proto::GenerateChunk, ai_router_client::ClientError>,
+    > + Unpin
+         ),
+) -> ai_router_client::proto::GenerateChunk {
+    use futures::StreamExt;
+    loop {
+        let chunk = stream
+            .next()
+            .await
+            .expect("the stream ended without a chunk")
+            .expect("the stream failed");
+        if chunk.loading.is_none() {
+            return chunk;
+        }
+    }
+}
+
 /// A prompt request with a small max_tokens, built with the published
 /// client's builder.
 pub fn prompt(model: &str, text: &str, max_tokens: u32) -> GenerateRequest {

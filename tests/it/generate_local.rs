@@ -69,6 +69,39 @@ async fn cold_start_then_warm_hits_with_real_tokens() {
 }
 
 #[tokio::test]
+async fn a_stream_on_a_cold_model_first_says_it_is_loading() {
+    let models = ModelDir::with_models(&["cold"]).unwrap();
+    let router = TestRouter::start(local_config(models.path()).unwrap())
+        .await
+        .unwrap();
+    let client = router.client().await.unwrap();
+    let chunks: Vec<_> = client
+        .generate_stream(prompt("cold", "hello", 4))
+        .await
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect()
+        .await;
+    let loading = chunks[0].loading.as_ref().expect("a loading chunk first");
+    assert_eq!(loading.model, "cold");
+    assert_eq!(loading.loads_queued, 0);
+    assert!(chunks[0].delta.is_empty() && chunks[0].done.is_none());
+    assert!(chunks[1..].iter().all(|c| c.loading.is_none()));
+    assert!(chunks.last().unwrap().done.is_some());
+
+    // Warm now: no loading chunk.
+    let warm: Vec<_> = client
+        .generate_stream(prompt("cold", "again", 4))
+        .await
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect()
+        .await;
+    assert!(warm.iter().all(|c| c.loading.is_none()), "{warm:?}");
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn stream_delivers_several_chunks_then_a_summary() {
     let models = ModelDir::with_models(&["streamer"]).unwrap();
     let router = TestRouter::start(local_config(models.path()).unwrap())

@@ -237,3 +237,38 @@ async fn a_full_queue_is_a_429_with_retry_after() {
     assert!(emulator.wait_until(WAIT, |s| s.cancelled == 1).await);
     router.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_stream_on_a_cold_local_model_says_so_in_an_sse_comment() {
+    use ai_router_testkit::models::ModelDir;
+    use ai_router_testkit::router::{TestRouter, local_config};
+    let models = ModelDir::with_models(&["cold"]).unwrap();
+    let mut config = local_config(models.path()).unwrap();
+    config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    let router = TestRouter::start(config).await.unwrap();
+    let mut body = chat_body("cold");
+    body["stream"] = json!(true);
+    let raw = reqwest::Client::new()
+        .post(format!("{}/chat/completions", router.openai_base()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let comment = raw
+        .lines()
+        .position(|l| l.starts_with(": loading model cold"))
+        .unwrap_or_else(|| panic!("no loading comment in:\n{raw}"));
+    let first_content = raw
+        .lines()
+        .position(|l| l.contains("\"content\":\"") && !l.contains("\"content\":\"\""))
+        .unwrap_or(usize::MAX);
+    assert!(
+        comment < first_content,
+        "the comment comes before any text:\n{raw}"
+    );
+    assert!(raw.trim_end().ends_with("data: [DONE]"), "{raw}");
+    router.stop().await.unwrap();
+}

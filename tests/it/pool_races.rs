@@ -149,7 +149,7 @@ async fn a_caller_disconnects_while_queued_for_a_load() {
             .generate_stream(prompt("a", "race", LONG))
             .await
             .unwrap();
-        busy.next().await.unwrap().unwrap();
+        crate::common::first_output(&mut busy).await;
         // ...while a caller for `b` queues for a load and then goes away.
         let queued = race.generate("b", 2);
         let loading = wait_for_event(
@@ -277,7 +277,7 @@ async fn a_stream_in_flight_survives_b_and_c_being_asked_for() {
             .generate_stream(prompt("a", "race", LONG))
             .await
             .unwrap();
-        let first = stream.next().await.unwrap().unwrap();
+        let first = crate::common::first_output(&mut stream).await;
         assert!(first.done.is_none());
         let rest = async {
             let mut last = None;

@@ -49,7 +49,9 @@ pub fn handle(
                 tokio::select! {
                     biased;
                     Some(delta) = delta_rx.recv() => {
-                        metered.note_delta();
+                        if delta.is_output() {
+                            metered.note_delta();
+                        }
                         if tx.send(Ok(delta_chunk(delta))).await.is_err() {
                             return;
                         }
@@ -67,7 +69,9 @@ pub fn handle(
             // leaves now does not turn a finished call into a cancelled one.
             let mut rest = Vec::new();
             while let Ok(delta) = delta_rx.try_recv() {
-                metered.note_delta();
+                if delta.is_output() {
+                    metered.note_delta();
+                }
                 rest.push(delta);
             }
             auth::settle(metered, &result);
@@ -113,6 +117,13 @@ fn delta_chunk(delta: Delta) -> pb::GenerateChunk {
         },
         Delta::Logprobs(list) => pb::GenerateChunk {
             logprobs: convert::logprobs(list),
+            ..Default::default()
+        },
+        Delta::Loading(progress) => pb::GenerateChunk {
+            loading: Some(pb::LoadProgress {
+                model: progress.model,
+                loads_queued: progress.loads_queued,
+            }),
             ..Default::default()
         },
     }

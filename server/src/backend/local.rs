@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::{Acquired, Backend, Diagnosis, Listing};
 use crate::config::{EndpointKind, LocalConfig};
-use crate::domain::{BackendKind, Job, ModelId};
+use crate::domain::{BackendKind, Job, LoadProgress, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{ModelEntry, Pool};
@@ -132,6 +132,13 @@ impl Backend for LocalModel {
 
     fn is_ready(&self) -> bool {
         self.entry.warm_child().is_some()
+    }
+
+    fn load_progress(&self) -> Option<LoadProgress> {
+        (!self.is_ready()).then(|| LoadProgress {
+            model: self.entry.spec.id.clone(),
+            loads_queued: self.pool.loads_queued(),
+        })
     }
 
     /// A hung child (first-token or gap timeout) is killed so the next

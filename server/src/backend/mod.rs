@@ -20,7 +20,7 @@ pub use hosts::{HostGauges, HostPool};
 pub use local::LocalModel;
 pub use remote::{EndpointError, RemoteEndpoint};
 
-use crate::domain::{BackendKind, Job, ModelId};
+use crate::domain::{BackendKind, Job, LoadProgress, ModelId};
 use crate::error::RouterError;
 use crate::executor::RouteLimiter;
 use crate::pool::{Lease, ModelStatus};
@@ -66,6 +66,12 @@ pub trait Backend: Send + Sync {
 
     /// Whether it can serve now without starting anything.
     fn is_ready(&self) -> bool;
+
+    /// When a call would wait for this backend to start (a cold local
+    /// model), what it waits for; told to streaming callers first.
+    fn load_progress(&self) -> Option<LoadProgress> {
+        None
+    }
 
     /// After a call failed with nothing sent to the caller: whether one more
     /// try on a fresh target can succeed. Looks for at most `patience`.

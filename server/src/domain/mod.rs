@@ -30,6 +30,6 @@ pub use job::{ChatMessage, Job, Params, Role};
 pub use model_id::{ModelId, ModelIdError};
 pub use outcome::Outcome;
 pub use priority::Priority;
-pub use sink::{Delta, DeltaSink};
+pub use sink::{Delta, DeltaSink, LoadProgress};
 pub use timing::RequestTiming;
 pub use validation::ValidationError;

@@ -24,4 +24,23 @@ pub enum Delta {
     ToolCall(ToolCallDelta),
     /// Log-probabilities of the tokens just sent.
     Logprobs(Vec<TokenLogprob>),
+    /// Not output: sent before any, when the call waits for its local model
+    /// to start (streams only).
+    Loading(LoadProgress),
+}
+
+impl Delta {
+    /// Whether it carries generated output (what usage estimates count).
+    pub fn is_output(&self) -> bool {
+        !matches!(self, Delta::Loading(_))
+    }
+}
+
+/// Why a stream waits before its first output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// The local model being started.
+    pub model: String,
+    /// Loads queued for room in the pool (0: this one is starting or next).
+    pub loads_queued: u32,
 }

@@ -9,7 +9,9 @@ use tracing::Instrument;
 use super::Engine;
 use super::second_chance::{SecondChance, Verdict};
 use crate::backend::Acquired;
-use crate::domain::{BackendKind, Completion, DeltaSink, Job, RequestTiming, ValidationError};
+use crate::domain::{
+    BackendKind, Completion, Delta, DeltaSink, Job, RequestTiming, ValidationError,
+};
 use crate::error::RouterError;
 use crate::pool::PoolError;
 use crate::routing::Route;
@@ -60,6 +62,13 @@ pub(super) async fn run(
     let call = chat_call(route, job);
     let mut second_chance = SecondChance::default();
     loop {
+        if let DeltaSink::Forward(tx) = sink
+            && let Some(progress) = route.backend.load_progress()
+        {
+            // Best effort: nothing is queued before it but on a retry, and
+            // a full channel means the caller has plenty to read already.
+            let _ = tx.try_send(Delta::Loading(progress));
+        }
         let acquire_started = Instant::now();
         let mut acquired = acquire_traced(route).await?;
         timing.model_acquire += acquire_started.elapsed();

@@ -12,7 +12,7 @@ use super::body::JsonBody;
 use super::caller::Caller;
 use super::response::{self, AnswerId};
 use super::status::HttpError;
-use super::stream::{self, Render, json_event};
+use super::stream::{self, Render, json_event, loading_comment};
 use super::unary;
 use super::wire::{ChatRequest, Delta};
 use crate::domain::{self, Completion};
@@ -78,6 +78,7 @@ impl Render for ChatRender {
                 );
                 return Some(json_event(&chunk));
             }
+            domain::Delta::Loading(progress) => return Some(loading_comment(&progress)),
         };
         Some(json_event(&response::chat_chunk(&self.id, delta, None)))
     }

@@ -11,7 +11,7 @@ use super::body::JsonBody;
 use super::caller::Caller;
 use super::response::{self, AnswerId};
 use super::status::HttpError;
-use super::stream::{self, Render, json_event};
+use super::stream::{self, Render, json_event, loading_comment};
 use super::unary;
 use super::wire::CompletionRequest;
 use crate::domain::{Completion, Delta};
@@ -62,6 +62,7 @@ impl Render for TextRender {
             Delta::Text(text) => Some(json_event(&response::text_completion(
                 &self.id, text, None, None,
             ))),
+            Delta::Loading(progress) => Some(loading_comment(&progress)),
             Delta::Reasoning(_) | Delta::ToolCall(_) | Delta::Logprobs(_) => None,
         }
     }

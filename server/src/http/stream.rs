@@ -26,7 +26,7 @@ use super::status::HttpError;
 use crate::access::Metered;
 use crate::api::outcome::OutcomeRecorder;
 use crate::api::{auth, trace};
-use crate::domain::{Completion, Delta, DeltaSink, Job};
+use crate::domain::{Completion, Delta, DeltaSink, Job, LoadProgress};
 use crate::error::RouterError;
 
 /// Pieces buffered towards a slow reader before the upstream is slowed down.
@@ -53,6 +53,16 @@ pub trait Render: Send + 'static {
 }
 
 /// One JSON event.
+/// An SSE comment sent while the stream waits for its local model to
+/// start: OpenAI clients skip comments, and someone reading the raw stream
+/// (curl) sees why it waits.
+pub fn loading_comment(progress: &LoadProgress) -> Event {
+    Event::default().comment(format!(
+        "loading model {} ({} other loads queued)",
+        progress.model, progress.loads_queued
+    ))
+}
+
 pub fn json_event(value: &impl Serialize) -> Event {
     // The wire types are plain structs with string keys: serialising them
     // cannot fail, and an empty event would be the harmless outcome anyway.

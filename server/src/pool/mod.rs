@@ -370,6 +370,11 @@ impl Pool {
         true
     }
 
+    /// Loads waiting for room (a slot) now.
+    pub fn loads_queued(&self) -> u32 {
+        self.inner.slots.waiting() as u32
+    }
+
     /// Listens to pool events (process ready, evicted, died, failed start).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<PoolEvent> {
         self.inner.events.subscribe()

@@ -175,6 +175,8 @@ async fn emit(
             // Assembled in `out.tool_calls` already.
             Delta::ToolCall(_) => {}
             Delta::Logprobs(list) => out.logprobs.extend(list),
+            // Never produced by an upstream.
+            Delta::Loading(_) => {}
         },
         DeltaSink::Forward(tx) => {
             // Marked before the send: once a send is attempted the client may

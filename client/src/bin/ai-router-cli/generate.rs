@@ -70,6 +70,15 @@ async fn stream(
                 return Err(err.into());
             }
         };
+        if let Some(loading) = &chunk.loading
+            && echo
+        {
+            // On stderr: the answer on stdout stays just the answer.
+            eprintln!(
+                "(loading model {}, {} other loads queued)",
+                loading.model, loading.loads_queued
+            );
+        }
         if !chunk.delta.is_empty() {
             if echo {
                 output::text(&chunk.delta)?;

@@ -41,7 +41,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
     .await
     .unwrap();
     assert!(
-        matches!(&evicted, PoolEvent::Evicted { model, reason: "room", .. } if model == "b"),
+        matches!(&evicted, PoolEvent::Evicted { model, reason: "lru", .. } if model == "b"),
         "{evicted:?}"
     );
     assert_eq!(
@@ -138,7 +138,7 @@ async fn a_busy_model_is_never_evicted() {
     .await
     .unwrap();
     assert!(
-        matches!(&evicted, PoolEvent::Evicted { model, pid, reason: "room" } if model == "busy" && *pid == busy_pid),
+        matches!(&evicted, PoolEvent::Evicted { model, pid, reason: "lru" } if model == "busy" && *pid == busy_pid),
         "{evicted:?}"
     );
     router.stop().await.unwrap();

@@ -1,7 +1,6 @@
 //! Making room: when a loader is queued for a slot (`slots`) and no slot is
-//! free or on its way, the least wanted *evictable* model is stopped (warm,
-//! no lease, no caller waiting for it): fewest calls lately by a decayed
-//! count, then least recently used. Its slot stays held until its
+//! free or on its way, the least recently used *evictable* model is stopped:
+//! warm, no lease, no caller waiting for it. Its slot stays held until its
 //! process has been reaped, and is then granted to the queue head. A model
 //! in use is never evicted; room is made again the moment one goes idle
 //! (last lease released, last waiting caller gone), so a queued loader never
@@ -23,12 +22,12 @@ pub(super) fn make_room(inner: &PoolInner) {
         return;
     }
     inner.slots.make_room(|blocked| {
-        let (entry, child) = evict_least_wanted(inner)?;
+        let (entry, child) = evict_lru_idle(inner)?;
         let reason = match blocked {
             Blocked::Memory { .. } => "memory",
-            Blocked::Count | Blocked::No => "room",
+            Blocked::Count | Blocked::No => "lru",
         };
-        tracing::info!(model = %entry.spec.id, pid = child.pid, reason, "evicting the least wanted idle model");
+        tracing::info!(model = %entry.spec.id, pid = child.pid, reason, "evicting least recently used idle model");
         retire(inner, &entry, &child, reason);
         Some(child.slot_id)
     });
@@ -54,22 +53,10 @@ pub(super) fn blocked_reason(inner: &PoolInner) -> String {
 /// and the state change happen under the model's phase lock, the same lock
 /// the warm path takes to increment `in_flight`, so a request can never be
 /// handed a model that is being evicted.
-fn evict_least_wanted(inner: &PoolInner) -> Option<(Arc<ModelEntry>, Arc<ChildProcess>)> {
+fn evict_lru_idle(inner: &PoolInner) -> Option<(Arc<ModelEntry>, Arc<ChildProcess>)> {
     let entries = inner.entries.load();
-    let now_ms = inner.now_ms();
-    // The least wanted first: fewest calls lately (decayed count), then
-    // least recently used. Under a skewed mix this keeps the popular model
-    // loaded where pure LRU evicts it whenever two rarer ones come by,
-    // which is a reload of the model most calls want.
-    let mut order: Vec<(f64, u64, &Arc<ModelEntry>)> = entries
-        .values()
-        .map(|e| {
-            let used = e.last_used_ms.load(Ordering::Relaxed);
-            (e.use_score(now_ms), used, e)
-        })
-        .collect();
-    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let order = order.into_iter().map(|(_, _, e)| e);
+    let mut order: Vec<&Arc<ModelEntry>> = entries.values().collect();
+    order.sort_by_key(|e| e.last_used_ms.load(Ordering::Relaxed));
     for entry in order {
         let mut phase = entry.phase();
         if let Some(child) = entry.evictable(&phase) {

@@ -33,7 +33,7 @@ pub enum PoolEvent {
         /// Model id.
         model: String,
         pid: u32,
-        /// "room" (count cap), "memory", "idle_ttl" or "unload".
+        /// "lru", "memory", "idle_ttl" or "unload".
         reason: &'static str,
     },
     /// A process died or was killed as hung.

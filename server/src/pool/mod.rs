@@ -244,7 +244,6 @@ impl Pool {
                 let rx = match &*phase {
                     Phase::Warm(child) if child.is_alive() => {
                         entry.in_flight.fetch_add(1, Ordering::AcqRel);
-                        entry.note_use(inner.now_ms());
                         let counter = if demand.is_some() {
                             &inner.counters.cold_starts
                         } else {

@@ -2,13 +2,14 @@
 //! loopback ports, and a switchable failing host). One module per
 //! behaviour; the helpers here build the endpoint and the hosts.
 //!
-//! These run in-process on loopback; hosts in separate network namespaces
-//! (veth links taken down) are not covered here.
+//! Most run in-process on loopback; [`netns_faults`] runs the hosts as
+//! separate processes in network namespaces, where a link can go down.
 
 mod discovery_dns;
 mod discovery_file;
 mod ejection;
 mod host_killed;
+mod netns_faults;
 mod p2c_slow_host;
 mod prefix_affinity;
 mod probe;

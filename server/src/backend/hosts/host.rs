@@ -56,6 +56,11 @@ impl Host {
         })
     }
 
+    /// `address:port`, its label in metrics.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.address, self.port)
+    }
+
     /// Its load for picking: requests in flight to it from this router,
     /// plus its own queue when that is read (`queue_metrics`).
     pub fn load(&self) -> u32 {

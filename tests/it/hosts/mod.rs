@@ -8,6 +8,7 @@
 mod discovery_dns;
 mod discovery_file;
 mod ejection;
+mod fallback_elsewhere;
 mod host_killed;
 mod netns_faults;
 mod p2c_slow_host;

@@ -1,6 +1,6 @@
 //! Prefix workload on real llama-server hosts (issue 12, measured item 2):
 //! 16 "customers", each with its own long system prompt (about 800 tokens
-//! of the generated model's vocabulary) asking 4 follow-up questions, sent
+//! of the generated model's vocabulary) asking 8 questions in turn, sent
 //! round by round (4 in flight) through one front over N llama-server
 //! hosts. Fronts, each over fresh hosts (empty caches) in the same run:
 //! ai-router's pooled endpoint with `round_robin`, `least_loaded` (power of
@@ -41,7 +41,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
 const CUSTOMERS: usize = 16;
-const TURNS: usize = 4;
+const TURNS: usize = 8;
 /// Requests in flight at once.
 const CONCURRENCY: usize = 4;
 /// Characters of each customer's system prompt (about 0.85 tokens each).
@@ -284,11 +284,10 @@ async fn main() -> anyhow::Result<()> {
         "# Prefix workload on llama-server hosts\n\n{} · {} cores · {}\n\n\
          {CUSTOMERS} customers × {TURNS} turns, system prompts of {SYSTEM_CHARS} characters, \
          {CONCURRENCY} in flight, {MAX_TOKENS} tokens per answer; hosts: llama-server, \
-         {SLOTS} slots, 1 thread, default prompt cache (`--cache-ram`), model {} (bigger_spec).\n",
+         {SLOTS} slots, 1 thread, default prompt cache (`--cache-ram`), model 256 wide, 4 layers (bigger_spec).\n",
         utc_now(),
         cores(),
         cpu_model(),
-        "256 wide, 4 layers"
     );
     let fronts = [
         Front::AiRouter(PickPolicy::RoundRobin),

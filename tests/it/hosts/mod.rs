@@ -52,6 +52,18 @@ pub async fn router(endpoint: EndpointConfig) -> TestRouter {
     TestRouter::start(config).await.unwrap()
 }
 
+/// The host pool of endpoint `lab`.
+pub fn lab_hosts(router: &TestRouter) -> Arc<ai_router::backend::HostPool> {
+    router
+        .engine
+        .routes()
+        .endpoints()
+        .find(|e| e.config.name == "lab")
+        .unwrap()
+        .hosts
+        .clone()
+}
+
 /// Requests each emulator has received.
 pub fn served(hosts: &[Emulator]) -> Vec<u64> {
     hosts.iter().map(|e| e.stats().requests).collect()

@@ -17,7 +17,7 @@ use ai_router_testkit::netns_host::{NsHost, PORT};
 use ai_router_testkit::router::TestRouter;
 use futures::StreamExt;
 
-use super::{pooled, router};
+use super::{lab_hosts, pooled, router};
 use crate::common::prompt;
 
 const EMULATOR: &str = env!("CARGO_BIN_EXE_emulator");
@@ -71,14 +71,7 @@ fn label(host: &NsHost) -> String {
 
 /// The hosts of endpoint `lab` ejected now.
 fn ejected(router: &TestRouter) -> Vec<String> {
-    router
-        .engine
-        .routes()
-        .endpoints()
-        .find(|e| e.config.name == "lab")
-        .unwrap()
-        .hosts
-        .ejected_hosts()
+    lab_hosts(router).ejected_hosts()
 }
 
 /// Runs `CALLS` calls, `CONCURRENCY` at a time; after the `at`-th answer

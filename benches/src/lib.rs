@@ -5,16 +5,18 @@
 //! and for the out-of-process `overhead` harness: server processes
 //! ([`server_proc`]), another process's CPU and memory ([`procstat`]), a
 //! thin HTTP client ([`thin_http`]) and the harness's arithmetic
-//! ([`gateway_stats`]).
+//! ([`gateway_stats`]); the generated model of the heavier runs ([`models`]) and the sglang-router peer ([`sglang`]).
 
 pub mod cpu;
 pub mod direct;
 pub mod gateway_stats;
 pub mod load;
 pub mod machine;
+pub mod models;
 pub mod procstat;
 pub mod report;
 pub mod req;
 pub mod rng;
 pub mod server_proc;
+pub mod sglang;
 pub mod thin_http;

@@ -219,3 +219,42 @@ fn kill_group(pgid: u32) {
         }
     }
 }
+
+/// Longest [`wait_until`] waits for a server to answer after its spawn.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Polls `probe` with backoff until it says yes, the process exits, or
+/// [`READY_TIMEOUT`] passes. From outside a process there is no readiness
+/// signal but its port.
+pub async fn wait_until<F, Fut>(server: &mut Server, what: &str, probe: F) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let until = Instant::now() + READY_TIMEOUT;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        if let Some(status) = server.exited()? {
+            bail!(
+                "{what} exited during start-up ({status}); log tail:\n{}",
+                server.log_tail(15)
+            );
+        }
+        if let Ok(true) = probe().await {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            bail!(
+                "{what} not ready after {READY_TIMEOUT:?}; log tail:\n{}",
+                server.log_tail(15)
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// Whether `GET url` answers 2xx (a readiness probe).
+pub async fn http_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<bool> {
+    Ok(http.get(url).send().await?.status().is_success())
+}

@@ -11,6 +11,8 @@
 //!   one router's children ([`procs::ChildWatch`]) so tests sharing a process
 //!   do not count each other's.
 //! - [`models`]: temporary model directories.
+//! - [`netns`], [`netns_host`]: network namespaces joined by veth pairs, and
+//!   upstream hosts (the `emulator` binary, llama-server) running in them.
 //! - [`swap`]: the seeded model-swap workload (more models than the pool keeps
 //!   loaded), its runner and a sampler of live llama-server processes.
 //!
@@ -26,6 +28,8 @@ pub mod envoy;
 pub mod gguf;
 pub mod llama;
 pub mod models;
+pub mod netns;
+pub mod netns_host;
 pub mod otlp;
 pub mod procs;
 pub mod python;

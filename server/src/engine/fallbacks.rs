@@ -23,6 +23,9 @@ pub(super) async fn run(
     // The primary's routing error is the caller's answer.
     let mut route = engine.routes().resolve(&job.model)?;
     let mut next = 1;
+    // Hosts the failed calls went to: a fallback served by the same pool
+    // goes elsewhere while it can.
+    let mut tried = Vec::new();
     loop {
         // OpenRouter falls back by itself within one request: the
         // OpenRouter ids that follow ride along.
@@ -36,13 +39,14 @@ pub(super) async fn run(
                 .push(other.upstream_model().to_string());
             next += 1;
         }
-        let error = match one_call::run(engine, &route, job, sink, arrived, deadline).await {
-            Ok(done) => return Ok(done),
-            Err(Failed { error, emitted }) if emitted || !error.allows_fallback() => {
-                return Err(error);
-            }
-            Err(Failed { error, .. }) => error,
-        };
+        let error =
+            match one_call::run(engine, &route, job, sink, arrived, deadline, &mut tried).await {
+                Ok(done) => return Ok(done),
+                Err(Failed { error, emitted }) if emitted || !error.allows_fallback() => {
+                    return Err(error);
+                }
+                Err(Failed { error, .. }) => error,
+            };
         tracing::info!(model = %route.model_id, error = error.label(), "model failed; trying the next fallback");
         // A fallback that does not route is skipped; if none is left, the
         // last model's failure is the answer.

@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::RouterError;
 use crate::pool::PoolError;
 use crate::routing::Route;
-use crate::upstream::{CallFailure, ChatCall, ChatOutcome};
+use crate::upstream::{CallFailure, ChatCall, ChatOutcome, HostKey};
 
 /// A failure and whether output had already reached the caller.
 pub(super) struct Failed {
@@ -39,6 +39,7 @@ pub(super) async fn run(
     sink: &mut DeltaSink,
     arrived: Instant,
     deadline: Option<Instant>,
+    tried: &mut Vec<HostKey>,
 ) -> Result<Completion, Failed> {
     // A feature this backend cannot do is the caller's to change, not
     // something to drop silently (nor a reason to try a fallback).
@@ -73,7 +74,8 @@ pub(super) async fn run(
         let mut acquired = acquire_traced(route).await?;
         timing.model_acquire += acquire_started.elapsed();
         timing.cold_start |= acquired.cold;
-        let result = call_upstream(route, &mut acquired, &call, sink, deadline, arrived).await;
+        let result =
+            call_upstream(route, &mut acquired, &call, sink, deadline, arrived, tried).await;
         let (error, emitted, attempts) = match result {
             Ok(outcome) => return Ok(completion(engine, route, outcome, timing, arrived)),
             Err(CallFailure::ClientGone) => return Err(RouterError::Cancelled.into()),
@@ -136,6 +138,7 @@ async fn call_upstream(
     sink: &mut DeltaSink,
     deadline: Option<Instant>,
     arrived: Instant,
+    tried: &mut Vec<HostKey>,
 ) -> Result<ChatOutcome, CallFailure> {
     let span = tracing::info_span!(
         "upstream",
@@ -163,7 +166,7 @@ async fn call_upstream(
     async {
         crate::telemetry::inject_current(&mut acquired.target.headers);
         let result = client
-            .chat(&acquired.target, call, sink, acquired.retry, deadline)
+            .chat(&acquired.target, call, sink, acquired.retry, deadline, tried)
             .await;
         let span = tracing::Span::current();
         match &result {

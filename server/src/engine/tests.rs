@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ai_router_testkit::emulator::Emulator;
+use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 
@@ -25,7 +25,10 @@ use crate::metrics::{Metrics, UpstreamMetrics};
 use crate::pool::{Pool, PoolError};
 use crate::routing::RouteTable;
 use crate::stats::Recorder;
-use crate::upstream::{AttemptTimeouts, RetryPolicy, Target, UpstreamClient, UpstreamError};
+use crate::upstream::{
+    AttemptResult, AttemptTimeouts, ChatCall, HostAttempt, HostKey, HostSource, RetryPolicy,
+    Target, UpstreamClient, UpstreamError,
+};
 
 struct Fake {
     limiter: Arc<RouteLimiter>,
@@ -37,6 +40,8 @@ struct Fake {
     diagnoses: Mutex<VecDeque<Diagnosis>>,
     acquires: AtomicU32,
     client: UpstreamClient,
+    /// A pool of hosts its targets go through, if any.
+    hosts: Option<Arc<dyn HostSource>>,
 }
 
 impl Fake {
@@ -54,7 +59,16 @@ impl Fake {
                 UpstreamMetrics::default(),
             )
             .unwrap(),
+            hosts: None,
         })
+    }
+
+    /// A fake whose calls go to the hosts `hosts` picks.
+    fn pooled(id: &str, hosts: Arc<dyn HostSource>) -> Arc<Fake> {
+        let mut fake =
+            Arc::into_inner(Fake::new(id, "m", &["http://unused.invalid/v1"], &[])).unwrap();
+        fake.hosts = Some(hosts);
+        Arc::new(fake)
     }
 
     fn acquires(&self) -> u32 {
@@ -103,7 +117,7 @@ impl Backend for Fake {
                         token_gap: Duration::from_secs(5),
                     },
                     headers: HeaderMap::new(),
-                    hosts: None,
+                    hosts: self.hosts.clone(),
                 },
                 retry: RetryPolicy::none(),
                 cold: false,
@@ -293,4 +307,75 @@ async fn a_final_diagnosis_is_not_retried() {
         "{err:?}"
     );
     assert_eq!(fake.acquires(), 1);
+}
+
+/// Two hosts, each at its own base URL: takes the first not yet tried and
+/// records what each pick was told had been tried.
+#[derive(Debug)]
+struct TwoHosts {
+    urls: [reqwest::Url; 2],
+    picks: Mutex<Vec<(Vec<HostKey>, HostKey)>>,
+}
+
+struct OnHost {
+    key: HostKey,
+    url: reqwest::Url,
+}
+
+impl HostAttempt for OnHost {
+    fn key(&self) -> HostKey {
+        self.key
+    }
+
+    fn chat_url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    fn finish(self: Box<Self>, result: AttemptResult<'_>) -> bool {
+        matches!(result, AttemptResult::Failed(_))
+    }
+}
+
+impl HostSource for TwoHosts {
+    fn pick(
+        &self,
+        _call: &ChatCall,
+        tried: &[HostKey],
+    ) -> Result<Box<dyn HostAttempt>, UpstreamError> {
+        let key = (0..2).find(|k| !tried.contains(k)).unwrap_or(0);
+        self.picks.lock().unwrap().push((tried.to_vec(), key));
+        Ok(Box::new(OnHost {
+            key,
+            url: self.urls[key as usize].clone(),
+        }))
+    }
+
+    fn has_untried(&self, tried: &[HostKey]) -> bool {
+        (0..2).any(|k| !tried.contains(&k))
+    }
+}
+
+#[tokio::test]
+async fn a_fallback_on_the_same_hosts_avoids_the_one_that_failed() {
+    let broken = Emulator::start_with(EmulatorConfig::default().with_behaviour("status=503"))
+        .await
+        .unwrap();
+    let healthy = Emulator::start().await.unwrap();
+    let url = |e: &Emulator| {
+        format!("{}/chat/completions", e.openai_base())
+            .parse()
+            .unwrap()
+    };
+    let hosts = Arc::new(TwoHosts {
+        urls: [url(&broken), url(&healthy)],
+        picks: Mutex::new(Vec::new()),
+    });
+    let primary = Fake::pooled("primary", hosts.clone());
+    let second = Fake::pooled("second", hosts.clone());
+    let engine = engine(&[&primary, &second]);
+    let done = run(&engine, &job("primary", &["second"])).await.unwrap();
+    assert_eq!(done.model, "second");
+    // The primary's one attempt went to host 0; the fallback was told so.
+    let picks = hosts.picks.lock().unwrap().clone();
+    assert_eq!(picks, [(vec![], 0), (vec![0], 1)]);
 }

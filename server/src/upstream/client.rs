@@ -182,6 +182,11 @@ impl UpstreamClient {
     ///
     /// While the breaker is open the call fails at once with
     /// [`UpstreamError::BreakerOpen`] and `attempts: 0`, sending nothing.
+    ///
+    /// `tried` holds the hosts of pooled endpoints that earlier attempts of
+    /// the caller's request went to (its other models' calls included);
+    /// every attempt avoids them while another host can take it, and adds
+    /// its own.
     pub async fn chat(
         &self,
         target: &Target,
@@ -189,6 +194,7 @@ impl UpstreamClient {
         sink: &mut DeltaSink,
         policy: RetryPolicy,
         deadline: Option<Instant>,
+        tried: &mut Vec<HostKey>,
     ) -> Result<ChatOutcome, CallFailure> {
         if let Some(budget) = &self.budget {
             budget.record_call(Instant::now());
@@ -197,9 +203,6 @@ impl UpstreamClient {
         let mut attempts = 0;
         let mut last_error = None;
         let breaker = self.breakers.as_ref().map(|b| b.of(&call.model));
-        // Hosts of a pooled endpoint already tried by this call: a retry
-        // goes to another one while there is one.
-        let mut tried: Vec<HostKey> = Vec::new();
         loop {
             let permit = match &breaker {
                 None => None,
@@ -221,7 +224,7 @@ impl UpstreamClient {
             };
             let host = match &target.hosts {
                 None => None,
-                Some(hosts) => match hosts.pick(call, &tried) {
+                Some(hosts) => match hosts.pick(call, tried) {
                     Ok(host) => Some(host),
                     Err(error) => {
                         let error = last_error.unwrap_or(error);
@@ -238,14 +241,17 @@ impl UpstreamClient {
             let result = self
                 .attempt(target, host.as_deref(), call, sink, &mut emitted)
                 .await;
-            if let Some(host) = host {
+            // A failure one host of several is blamed for is not the model's.
+            let host_blamed = host.is_some_and(|host| {
                 tried.push(host.key());
-                report_to_host(host, &result);
-            }
+                report_to_host(host, &result)
+            });
             if let Some(permit) = permit {
                 let verdict = match &result {
                     Ok(_) => Verdict::Success,
-                    Err(AttemptError::Upstream(e)) if e.is_model_failure() => Verdict::Failure,
+                    Err(AttemptError::Upstream(e)) if e.is_model_failure() && !host_blamed => {
+                        Verdict::Failure
+                    }
                     Err(_) => Verdict::Neutral,
                 };
                 if permit.record(verdict, Instant::now()) {
@@ -276,7 +282,7 @@ impl UpstreamClient {
             };
             // Another host is fresh: no reason to back off (a Retry-After
             // is about the host that sent it).
-            if target.hosts.as_ref().is_some_and(|h| h.has_untried(&tried)) {
+            if target.hosts.as_ref().is_some_and(|h| h.has_untried(tried)) {
                 delay = Duration::ZERO;
             }
             tracing::debug!(endpoint = %target.endpoint, attempt = attempts, ?delay, error = error.label(), "retrying upstream");
@@ -387,14 +393,18 @@ impl UpstreamClient {
 
 /// Tells a pooled endpoint's host how its attempt went; a client that left
 /// says nothing about the host (dropping the attempt only ends its load).
-fn report_to_host(host: Box<dyn HostAttempt>, result: &Result<ChatOutcome, AttemptError>) {
+/// True when the host took the blame for a failure.
+fn report_to_host(host: Box<dyn HostAttempt>, result: &Result<ChatOutcome, AttemptError>) -> bool {
     match result {
         Ok(outcome) => host.finish(AttemptResult::Answered {
             prompt_tokens: outcome.usage.prompt_tokens,
             cached_tokens: outcome.cached_tokens,
         }),
         Err(AttemptError::Upstream(e)) => host.finish(AttemptResult::Failed(e)),
-        Err(AttemptError::ClientGone) => drop(host),
+        Err(AttemptError::ClientGone) => {
+            drop(host);
+            false
+        }
     }
 }
 

@@ -96,8 +96,12 @@ impl UpstreamError {
     /// output reached the client yet.
     pub fn is_retryable(&self) -> bool {
         match self {
+            // A stream gone silent is retryable too: the caller has
+            // nothing yet (`emitted` is checked first), and another host
+            // may answer where this one hung.
             UpstreamError::Connect { .. }
             | UpstreamError::FirstTokenTimeout { .. }
+            | UpstreamError::TokenGapTimeout { .. }
             | UpstreamError::Disconnected { .. } => true,
             // 500 too, as the OpenAI SDKs do: most are transient.
             UpstreamError::Http { status, .. } => {

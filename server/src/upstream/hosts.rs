@@ -37,8 +37,10 @@ pub trait HostAttempt: Send + Sync {
     fn key(&self) -> HostKey;
     /// The host's chat completions URL, parsed once when the host joined.
     fn chat_url(&self) -> &Url;
-    /// Reports how the attempt went.
-    fn finish(self: Box<Self>, result: AttemptResult<'_>);
+    /// Reports how the attempt went; true when a failure was counted
+    /// against the host (then it is the host's, not the model's: the
+    /// (endpoint, model) breaker leaves it out).
+    fn finish(self: Box<Self>, result: AttemptResult<'_>) -> bool;
 }
 
 /// How one attempt ended, as far as its host is concerned.

@@ -75,7 +75,14 @@ async fn run(
     policy: RetryPolicy,
 ) -> Result<ChatOutcome, (UpstreamError, u32)> {
     match client
-        .chat(target, &call(model), &mut DeltaSink::Collect, policy, None)
+        .chat(
+            target,
+            &call(model),
+            &mut DeltaSink::Collect,
+            policy,
+            None,
+            &mut Vec::new(),
+        )
         .await
     {
         Ok(outcome) => Ok(outcome),

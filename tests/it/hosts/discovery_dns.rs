@@ -5,7 +5,7 @@
 use ai_router::config::{EndpointConfig, EndpointKind};
 use ai_router_testkit::emulator::Emulator;
 
-use super::router;
+use super::{lab_hosts, router};
 use crate::common::prompt;
 
 #[tokio::test]
@@ -24,14 +24,7 @@ async fn hosts_are_found_by_resolving_a_name() {
         assert_eq!(r.text, "tok0 tok1");
     }
     assert_eq!(emulator.stats().requests, 10);
-    let hosts = router
-        .engine
-        .routes()
-        .endpoints()
-        .find(|e| e.config.name == "lab")
-        .unwrap()
-        .hosts
-        .len();
+    let hosts = lab_hosts(&router).len();
     assert!(hosts >= 1, "localhost resolved to no host");
     router.stop().await.unwrap();
 }

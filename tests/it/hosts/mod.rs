@@ -2,13 +2,15 @@
 //! loopback ports, and a switchable failing host). One module per
 //! behaviour; the helpers here build the endpoint and the hosts.
 //!
-//! These run in-process on loopback; hosts in separate network namespaces
-//! (veth links taken down) are not covered here.
+//! Most run in-process on loopback; [`netns_faults`] runs the hosts as
+//! separate processes in network namespaces, where a link can go down.
 
 mod discovery_dns;
 mod discovery_file;
 mod ejection;
+mod fallback_elsewhere;
 mod host_killed;
+mod netns_faults;
 mod p2c_slow_host;
 mod prefix_affinity;
 mod probe;
@@ -48,6 +50,18 @@ pub async fn router(endpoint: EndpointConfig) -> TestRouter {
     let mut config: Config = remote_config().unwrap();
     config.endpoints.push(endpoint);
     TestRouter::start(config).await.unwrap()
+}
+
+/// The host pool of endpoint `lab`.
+pub fn lab_hosts(router: &TestRouter) -> Arc<ai_router::backend::HostPool> {
+    router
+        .engine
+        .routes()
+        .endpoints()
+        .find(|e| e.config.name == "lab")
+        .unwrap()
+        .hosts
+        .clone()
 }
 
 /// Requests each emulator has received.

@@ -2,38 +2,43 @@
 //! so a benchmark can keep the upstream's CPU apart from the router's and
 //! the load generator's.
 //!
-//! Prints `http://127.0.0.1:PORT` on stdout once the listener is bound (the
+//! Prints `http://HOST:PORT` on stdout once the listener is bound (the
 //! readiness signal: connections are queued from then on) and serves until
 //! SIGTERM or SIGINT. Per-request directives (`m@tokens=32@gap=1ms`) work as
 //! in the library; the flags set the defaults. Arguments are parsed with std
 //! only so the testkit gains no dependencies.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig, parse_duration};
 
 const USAGE: &str = "\
-usage: emulator [--port N] [--tokens N] [--gap DUR] [--delay DUR] [--threads N]
-                [--slots N] [--models ID,ID]
+usage: emulator [--host ADDR] [--port N] [--tokens N] [--gap DUR] [--delay DUR]
+                [--threads N] [--slots N] [--models ID,ID] [--behaviour DIRECTIVES]
 
-Serves an OpenAI-compatible chat-completions emulator on 127.0.0.1 and
-prints its base URL (http://127.0.0.1:PORT) on stdout when it is bound.
-Answers are deterministic: token i is `tok{i}`.
+Serves an OpenAI-compatible chat-completions emulator and prints its base
+URL (http://HOST:PORT) on stdout when it is bound. Answers are
+deterministic: token i is `tok{i}`.
 
+  --host ADDR   IP address to bind (default 127.0.0.1)
   --port N      port to bind (default 0: a free one)
   --tokens N    tokens per answer unless max_tokens or `tokens=` says less (default 8)
   --gap DUR     time per token, e.g. 1ms (default 0)
   --delay DUR   wait before answering, e.g. 5ms (default 0)
   --threads N   runtime worker threads; 0 = one current-thread runtime (default 0)
   --slots N     at most N generating at once (default unlimited)
-  --models IDS  ids listed by GET /v1/models (default emulator/model)";
+  --models IDS  ids listed by GET /v1/models (default emulator/model)
+  --behaviour DIRECTIVES
+                directives for every chat request, e.g. status=500 or
+                delay=2s (as in the x-emulator-behaviour header)";
 
 /// Parsed command line.
 #[derive(Debug)]
 struct Args {
+    host: IpAddr,
     port: u16,
     threads: usize,
     config: EmulatorConfig,
@@ -76,7 +81,7 @@ fn main() -> ExitCode {
 
 /// Binds, announces the address, and serves until a termination signal.
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let addr = SocketAddr::new(args.host, args.port);
     let emulator = Emulator::start_on(addr, args.config).await?;
     {
         let mut out = std::io::stdout().lock();
@@ -95,6 +100,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 /// Turns `--flag value` pairs into [`Args`].
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: 0,
         threads: 0,
         config: EmulatorConfig::default(),
@@ -103,7 +109,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     while let Some(flag) = iter.next() {
         let value = iter.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--host" => {
+                parsed.host = value
+                    .parse()
+                    .map_err(|_| format!("--host expects an IP address, got {value:?}"))?;
+            }
             "--port" => parsed.port = number(flag, value)?,
+            "--behaviour" | "--behavior" => parsed.config.behaviour = value.clone(),
             "--threads" => parsed.threads = number(flag, value)?,
             "--tokens" => parsed.config.default_tokens = number(flag, value)?,
             "--gap" => parsed.config.token_gap = duration(flag, value)?,

@@ -21,6 +21,11 @@ pub struct EmulatorConfig {
     pub default_tokens: u64,
     /// Ids listed by `GET /v1/models`.
     pub models: Vec<String>,
+    /// Directives applied to every chat request (`status=500`,
+    /// `delay=2s`), under those of the header and the model name: how one
+    /// host of a pool is made faulty while the router sends every host the
+    /// same model. Empty = none.
+    pub behaviour: String,
 }
 
 impl Default for EmulatorConfig {
@@ -32,6 +37,7 @@ impl Default for EmulatorConfig {
             api_key: None,
             default_tokens: 8,
             models: vec!["emulator/model".to_owned()],
+            behaviour: String::new(),
         }
     }
 }
@@ -59,6 +65,11 @@ impl EmulatorConfig {
 
     pub fn with_default_tokens(mut self, tokens: u64) -> Self {
         self.default_tokens = tokens;
+        self
+    }
+
+    pub fn with_behaviour(mut self, directives: impl Into<String>) -> Self {
+        self.behaviour = directives.into();
         self
     }
 

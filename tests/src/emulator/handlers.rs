@@ -180,6 +180,7 @@ fn prepare(
         Some(h) => Behaviour::from_header(h).map_err(ApiError::bad_request)?,
         None => Behaviour::default(),
     };
+    let from_header = Behaviour::clone(&st.behaviour).overlay(from_header);
     let (_, from_model) = Behaviour::from_model(&req.model).map_err(ApiError::bad_request)?;
     let key = match &header {
         Some(h) => format!("{}\n{h}", req.model),

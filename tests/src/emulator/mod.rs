@@ -135,13 +135,13 @@ impl Emulator {
         if config.slots == Some(0) {
             anyhow::bail!("EmulatorConfig::slots must be at least 1 (None = unlimited)");
         }
+        let state = AppState::new(config, Arc::default()).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the emulator listener on {addr}"))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        let app = handlers::router(AppState::new(config, shared.clone()))
-            .into_make_service_with_connect_info::<ConnHandle>();
+        let shared = state.shared.clone();
+        let app = handlers::router(state).into_make_service_with_connect_info::<ConnHandle>();
         let listener = EmuListener::new(listener, shared.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -155,7 +155,7 @@ impl Emulator {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://ADDR:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

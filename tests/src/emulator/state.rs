@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
+use super::behaviour::Behaviour;
 use super::config::EmulatorConfig;
 use super::stats::Shared;
 
@@ -14,19 +15,25 @@ pub(crate) struct AppState {
     pub shared: Arc<Shared>,
     /// `None` when slots are unlimited.
     pub slots: Option<Arc<Semaphore>>,
+    /// [`EmulatorConfig::behaviour`], parsed once at start.
+    pub behaviour: Arc<Behaviour>,
     /// Requests seen per behaviour key, for `flaky=` and `rate_limit=`.
     attempts: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: EmulatorConfig, shared: Arc<Shared>) -> Self {
+    /// The state for `config`, or why its `behaviour` does not parse.
+    pub(crate) fn new(config: EmulatorConfig, shared: Arc<Shared>) -> Result<Self, String> {
         let slots = config.slots.map(|n| Arc::new(Semaphore::new(n)));
-        Self {
+        let behaviour = Behaviour::from_header(&config.behaviour)
+            .map_err(|e| format!("EmulatorConfig::behaviour: {e}"))?;
+        Ok(Self {
             config: Arc::new(config),
             shared,
             slots,
+            behaviour: Arc::new(behaviour),
             attempts: Arc::default(),
-        }
+        })
     }
 
     /// Returns how many earlier requests had this key (0 for the first),

@@ -6,26 +6,13 @@ use std::time::Duration;
 use ai_router_benches::req::Ask;
 use ai_router_proto::v1::router_client::RouterClient;
 use ai_router_proto::v1::{GenerateRequest, GenerateResponse, StatsRequest, StatsResponse};
-use ai_router_testkit::gguf::TinyModelSpec;
 use futures::future::BoxFuture;
 use tonic::transport::Channel;
 
 /// The gRPC client type used everywhere.
 pub type Client = RouterClient<Channel>;
 
-/// The "realistic-ish" model of the brief: 256 wide, 4 layers, ff 1024
-/// (about 2.7k tokens/s on this machine, loads in tens of ms).
-pub fn bigger_spec(seed: u64, name: &str) -> TinyModelSpec {
-    TinyModelSpec {
-        embedding: 256,
-        layers: 4,
-        heads: 4,
-        ff: 1024,
-        context: 4096,
-        seed,
-        name: name.to_string(),
-    }
-}
+pub use ai_router_benches::models::bigger_spec;
 
 /// One unary Generate.
 pub async fn generate(client: &Client, ask: &Ask) -> anyhow::Result<GenerateResponse> {

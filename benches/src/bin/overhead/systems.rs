@@ -6,17 +6,13 @@
 //! start is returned as skipped with the reason.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use ai_router_benches::server_proc::{Server, free_port};
+pub use ai_router_benches::server_proc::{http_ok, wait_until};
 use ai_router_proto::v1::ListModelsRequest;
 use ai_router_proto::v1::router_client::RouterClient;
 use anyhow::{Context, bail};
 use tonic::transport::{Channel, Endpoint};
-
-/// Longest a server may take to answer after its spawn (LiteLLM imports for
-/// several seconds on this machine).
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The key LiteLLM's proxy insists on; sent by the HTTP client.
 pub const LITELLM_KEY: &str = "sk-bench-overhead-0000";
@@ -232,94 +228,18 @@ pub async fn start_sglang(
     upstream: &str,
     scratch: &Path,
 ) -> anyhow::Result<Running> {
-    let python = bins.venv.join("bin/python");
-    let probe = std::process::Command::new(&python)
-        .args(["-c", "import sglang_router"])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => bail!(
-            "not installed: `import sglang_router` failed in {}: {}",
-            bins.venv.display(),
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ),
-        Err(e) => bail!("not installed: no python at {}: {e}", python.display()),
-    }
-    let port = free_port()?;
-    let args: Vec<String> = vec![
-        "-m".into(),
-        "sglang_router.launch_router".into(),
-        "--host".into(),
-        "127.0.0.1".into(),
-        "--port".into(),
-        port.to_string(),
-        "--worker-urls".into(),
-        upstream.into(),
-        "--policy".into(),
-        "round_robin".into(),
-        "--log-level".into(),
-        "warn".into(),
-    ];
-    let mut server = Server::spawn(&python, &args, &scratch.join("sglang-router.log"), port)?;
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().no_proxy().build()?;
-    // Ready once it forwards a chat call (it registers the worker after
-    // probing it, a moment after it binds).
-    wait_until(&mut server, "sglang-router", || async {
-        Ok(http
-            .post(format!("{url}/v1/chat/completions"))
-            .header("content-type", "application/json")
-            .body(r#"{"model":"m","messages":[{"role":"user","content":"ready?"}],"max_tokens":1}"#)
-            .send()
-            .await?
-            .status()
-            .is_success())
-    })
+    let (server, url) = ai_router_benches::sglang::start(
+        &bins.venv,
+        &[upstream.to_string()],
+        "round_robin",
+        &scratch.join("sglang-router.log"),
+    )
     .await?;
     Ok(Running {
         kind: SystemKind::Sglang,
         server,
         url,
     })
-}
-
-/// Polls `probe` with backoff until it says yes, the process exits, or
-/// [`READY_TIMEOUT`] passes. From outside a process there is no readiness
-/// signal but its port.
-pub async fn wait_until<F, Fut>(server: &mut Server, what: &str, probe: F) -> anyhow::Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
-{
-    let until = Instant::now() + READY_TIMEOUT;
-    let mut delay = Duration::from_millis(5);
-    loop {
-        if let Some(status) = server.exited()? {
-            bail!(
-                "{what} exited during start-up ({status}); log tail:\n{}",
-                server.log_tail(15)
-            );
-        }
-        if let Ok(true) = probe().await {
-            return Ok(());
-        }
-        if Instant::now() > until {
-            bail!(
-                "{what} not ready after {READY_TIMEOUT:?}; log tail:\n{}",
-                server.log_tail(15)
-            );
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// Whether `GET url` answers 2xx (a readiness probe).
-pub async fn http_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<bool> {
-    Ok(http.get(url).send().await?.status().is_success())
 }
 
 /// A gRPC channel with `TCP_NODELAY`, as a latency-minded client opens it.

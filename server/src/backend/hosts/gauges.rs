@@ -55,23 +55,19 @@ impl Collector for HostGauges {
             "endpoint_hosts_ejected",
             "Hosts of an endpoint ejected from picking now.",
             None,
-            pools.iter().map(|p| {
-                let out = p
-                    .shared
-                    .members()
-                    .iter()
-                    .filter(|h| h.ejected_until(now).is_some())
-                    .count();
-                (label(p), out as u64)
-            }),
+            pools
+                .iter()
+                .map(|p| (label(p), p.ejected_hosts().len() as u64)),
         )?;
         let mut loads = Vec::new();
+        let mut ejected = Vec::new();
         for p in &pools {
             for h in p.shared.members().iter() {
                 let labels = HostLabels {
                     endpoint: p.shared.endpoint.clone(),
-                    host: format!("{}:{}", h.address, h.port),
+                    host: h.label(),
                 };
+                ejected.push((labels.clone(), u64::from(h.ejected_until(now).is_some())));
                 loads.push((labels, u64::from(h.load())));
             }
         }
@@ -81,6 +77,13 @@ impl Collector for HostGauges {
             "A host's load for picking: requests in flight from this router, plus its own queue when read.",
             None,
             loads,
+        )?;
+        gauges(
+            &mut e,
+            "endpoint_host_ejected",
+            "1 while a host is ejected from picking, else 0.",
+            None,
+            ejected,
         )
     }
 }
@@ -114,6 +117,8 @@ mod tests {
             "endpoint_hosts_ejected{endpoint=\"lab\"} 1",
             "endpoint_host_load{endpoint=\"lab\",host=\"a:1\"} 0",
             "endpoint_host_load{endpoint=\"lab\",host=\"b:2\"} 0",
+            "endpoint_host_ejected{endpoint=\"lab\",host=\"a:1\"} 1",
+            "endpoint_host_ejected{endpoint=\"lab\",host=\"b:2\"} 0",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

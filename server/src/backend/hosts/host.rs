@@ -56,6 +56,11 @@ impl Host {
         })
     }
 
+    /// `address:port`, its label in metrics.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.address, self.port)
+    }
+
     /// Its load for picking: requests in flight to it from this router,
     /// plus its own queue when that is read (`queue_metrics`).
     pub fn load(&self) -> u32 {
@@ -148,7 +153,7 @@ impl HostAttempt for Attempt {
         &self.host.chat_url
     }
 
-    fn finish(self: Box<Self>, result: AttemptResult<'_>) {
+    fn finish(self: Box<Self>, result: AttemptResult<'_>) -> bool {
         let now = Instant::now();
         match result {
             AttemptResult::Answered {
@@ -166,18 +171,21 @@ impl HostAttempt for Attempt {
                     }
                     index.insert(&self.blocks);
                 }
+                false
             }
             AttemptResult::Failed(error) => {
                 if error.is_transport() {
                     // Membership may be stale (a pod went away): look again.
                     self.shared.wake_discovery();
                 }
-                if self.shared.counts_against_host(error) {
+                let blamed = self.shared.counts_against_host(error);
+                if blamed {
                     let policy: EjectionPolicy = self.shared.ejection;
                     if self.host.health.lock().on_failure(policy, now) {
                         self.shared.ejected(&self.host);
                     }
                 }
+                blamed
             }
         }
     }

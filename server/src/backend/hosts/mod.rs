@@ -148,6 +148,17 @@ impl HostPool {
         self.len() == 0
     }
 
+    /// The `address:port` of each host ejected now.
+    pub fn ejected_hosts(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.shared
+            .members()
+            .iter()
+            .filter(|h| h.ejected_until(now).is_some())
+            .map(|h| h.label())
+            .collect()
+    }
+
     /// The hosts that could take an attempt now, with the "at most half
     /// out" cap applied; `tried` hosts only when nothing else is left.
     fn candidates(&self, hosts: &[Arc<Host>], tried: &[HostKey], now: Instant) -> Vec<usize> {

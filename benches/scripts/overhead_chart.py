@@ -68,7 +68,7 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     run, rows, skipped = load(sys.argv[1])
-    remote = [s for s in ("ai-router", "litellm", "sglang-router")
+    remote = [s for s in ("ai-router", "floor-reqwest", "floor-hyper", "litellm", "sglang-router")
               if ("unary", "c=1", "added_p50") in rows and s in rows[("unary", "c=1", "added_p50")]]
     local = [s for s in ("ai-router", "llama.cpp router")
              if s in rows.get(("local", "c=16", "throughput_ratio"), {})]

@@ -9,6 +9,7 @@
 
 pub mod cpu;
 pub mod direct;
+pub mod floor_upstream;
 pub mod gateway_stats;
 pub mod load;
 pub mod machine;

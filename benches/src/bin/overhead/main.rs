@@ -5,7 +5,7 @@
 //! scripts/bench-overhead            # builds, prepares the peers' venv, runs (~5 min)
 //! scripts/bench-overhead --quick    # the same cells, fewer calls (~3 min)
 //! cargo build --release -p ai-router --bin ai-router -p ai-router-testkit --bin emulator
-//! cargo run --release -p ai-router-benches --bin overhead -- [--quick] [--no-peers] [--no-local]
+//! cargo run --release -p ai-router-benches --bin overhead -- [--quick] [--no-peers] [--no-floors] [--no-local]
 //!     [--no-remote] [--venv DIR] [--out DIR]
 //! ```
 //!
@@ -54,6 +54,8 @@ use systems::{Binaries, LITELLM_KEY, Models, Running, SystemKind};
 struct Options {
     quick: bool,
     peers: bool,
+    /// The gRPC floors (tonic + reqwest, tonic + hyper) beside ai-router.
+    floors: bool,
     local: bool,
     remote: bool,
     venv: Option<PathBuf>,
@@ -64,6 +66,7 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut o = Options {
         quick: false,
         peers: true,
+        floors: true,
         local: true,
         remote: true,
         venv: None,
@@ -74,13 +77,14 @@ fn parse_options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--quick" => o.quick = true,
             "--no-peers" => o.peers = false,
+            "--no-floors" => o.floors = false,
             "--no-local" => o.local = false,
             "--no-remote" => o.remote = false,
             "--venv" => o.venv = Some(args.next().context("--venv needs a directory")?.into()),
             "--out" => o.out = args.next().context("--out needs a directory")?.into(),
             "-h" | "--help" => {
                 println!(
-                    "usage: overhead [--quick] [--no-peers] [--no-local] [--no-remote] [--venv DIR] [--out DIR]"
+                    "usage: overhead [--quick] [--no-peers] [--no-floors] [--no-local] [--no-remote] [--venv DIR] [--out DIR]"
                 );
                 std::process::exit(0);
             }
@@ -113,7 +117,15 @@ async fn main() -> anyhow::Result<()> {
         .notes
         .push(format!("load average at start: {}", loadavg()));
     if options.remote {
-        remote_cells(&bins, scratch.path(), &plan, options.peers, &mut results).await?;
+        remote_cells(
+            &bins,
+            scratch.path(),
+            &plan,
+            options.peers,
+            options.floors,
+            &mut results,
+        )
+        .await?;
     }
     if options.local {
         eprintln!("local path cell");
@@ -162,6 +174,7 @@ async fn remote_cells(
     scratch: &std::path::Path,
     plan: &Plan,
     peers: bool,
+    floors: bool,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     let models = Models {
@@ -175,6 +188,14 @@ async fn remote_cells(
     let up_url = upstream.url.clone();
     let mut running: Vec<Running> = vec![upstream];
     running.push(systems::start_router(bins, &up_url, scratch).await?);
+    if floors {
+        for kind in [SystemKind::FloorReqwest, SystemKind::FloorHyper] {
+            match systems::start_floor(bins, &up_url, scratch, kind) {
+                Ok(r) => running.push(r),
+                Err(e) => results.skipped.push((kind.label().into(), format!("{e:#}"))),
+            }
+        }
+    }
     if peers {
         match systems::start_litellm(bins, &up_url, &models, scratch).await {
             Ok(r) => running.push(r),
@@ -280,7 +301,7 @@ async fn subject(running: Running, models: &Models) -> anyhow::Result<Subject> {
         ask(&models.many, MANY_TOKENS),
     ];
     let callers: Vec<Caller> = match running.kind {
-        SystemKind::AiRouter => {
+        kind if kind.is_grpc() => {
             let client = systems::grpc_channel(&running.url).await?;
             vec![
                 Caller::grpc(

@@ -28,6 +28,11 @@ pub enum SystemKind {
     LiteLlm,
     /// sglang-router over HTTP.
     Sglang,
+    /// The gRPC floor (`grpc_floor`, reqwest to the upstream): what a
+    /// gateway on tonic and reqwest costs here with nothing else in it.
+    FloorReqwest,
+    /// The gRPC floor with hyper's pooled client instead of reqwest.
+    FloorHyper,
 }
 
 impl SystemKind {
@@ -38,7 +43,17 @@ impl SystemKind {
             SystemKind::AiRouter => "ai-router",
             SystemKind::LiteLlm => "litellm",
             SystemKind::Sglang => "sglang-router",
+            SystemKind::FloorReqwest => "floor-reqwest",
+            SystemKind::FloorHyper => "floor-hyper",
         }
+    }
+
+    /// Called over gRPC (ai-router and the floors) rather than HTTP.
+    pub fn is_grpc(self) -> bool {
+        matches!(
+            self,
+            SystemKind::AiRouter | SystemKind::FloorReqwest | SystemKind::FloorHyper
+        )
     }
 }
 
@@ -78,6 +93,8 @@ pub struct Binaries {
     pub router: PathBuf,
     /// The testkit's `emulator` binary.
     pub emulator: PathBuf,
+    /// The gRPC floor (`benches/src/bin/grpc_floor.rs`).
+    pub floor: PathBuf,
     /// The bench venv (`bin/litellm`, `bin/python` with `sglang_router`).
     pub venv: PathBuf,
 }
@@ -99,6 +116,7 @@ impl Binaries {
         let b = Binaries {
             router: pick("AI_ROUTER_BIN", "ai-router"),
             emulator: pick("EMULATOR_BIN", "emulator"),
+            floor: pick("GRPC_FLOOR_BIN", "grpc_floor"),
             venv: venv
                 .or_else(|| std::env::var_os("BENCH_VENV").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("target/bench-venv")),
@@ -171,6 +189,31 @@ pub async fn start_router(
         server,
         url,
     })
+}
+
+/// Starts the gRPC floor in front of the upstream with `kind`'s client.
+pub fn start_floor(
+    bins: &Binaries,
+    upstream: &str,
+    scratch: &Path,
+    kind: SystemKind,
+) -> anyhow::Result<Running> {
+    let client = match kind {
+        SystemKind::FloorHyper => "hyper",
+        _ => "reqwest",
+    };
+    let args: Vec<String> = vec![
+        "--upstream".into(),
+        upstream.into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--client".into(),
+        client.into(),
+    ];
+    let log = scratch.join(format!("{}.log", kind.label()));
+    let server = Server::spawn_announcing(&bins.floor, &args, &log)?;
+    let url = format!("http://127.0.0.1:{}", server.port);
+    Ok(Running { kind, server, url })
 }
 
 /// Starts LiteLLM's proxy with one `openai/` model per cell model.

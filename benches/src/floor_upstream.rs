@@ -17,7 +17,7 @@ pub enum Upstream {
     /// reqwest, as ai-router calls upstreams.
     Reqwest(reqwest::Client, reqwest::Url),
     /// hyper's legacy pooled client, no layers above it.
-    Hyper(Client<HttpConnector, Full<Bytes>>, hyper::Uri),
+    Hyper(Box<Client<HttpConnector, Full<Bytes>>>, hyper::Uri),
 }
 
 /// One answer being read.
@@ -45,9 +45,11 @@ impl Upstream {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
                 Ok(Upstream::Hyper(
-                    Client::builder(TokioExecutor::new())
-                        .pool_max_idle_per_host(1024)
-                        .build(connector),
+                    Box::new(
+                        Client::builder(TokioExecutor::new())
+                            .pool_max_idle_per_host(1024)
+                            .build(connector),
+                    ),
                     url.parse()?,
                 ))
             }

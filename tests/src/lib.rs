@@ -11,6 +11,7 @@
 //!   one router's children ([`procs::ChildWatch`]) so tests sharing a process
 //!   do not count each other's.
 //! - [`models`]: temporary model directories.
+//! - [`prometheus`]: a real Prometheus with exemplar storage scraping a router.
 //! - [`swap`]: the seeded model-swap workload (more models than the pool keeps
 //!   loaded), its runner and a sampler of live llama-server processes.
 //!
@@ -28,6 +29,7 @@ pub mod llama;
 pub mod models;
 pub mod otlp;
 pub mod procs;
+pub mod prometheus;
 pub mod python;
 pub mod router;
 pub mod router_process;

@@ -9,14 +9,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router::telemetry::{Telemetry, TelemetryOptions, init};
+use ai_router::telemetry::Telemetry;
 use ai_router_proto::v1::GenerateRequest;
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::otlp::OtlpReceiver;
 use ai_router_testkit::prometheus::{Prometheus, prometheus_binary};
 use ai_router_testkit::router::{TestRouter, remote_config};
 
-use crate::common::{in_own_process, prompt};
+use crate::common::{export_traces_to, in_own_process, prompt};
 
 /// Every per-phase latency a generation records.
 const PHASES: [&str; 5] = [
@@ -49,13 +49,7 @@ struct Traced {
 impl Traced {
     async fn start() -> Traced {
         let receiver = OtlpReceiver::start().await.unwrap();
-        let telemetry = init(&TelemetryOptions {
-            log_filter: "warn".into(),
-            log_json: false,
-            otlp_endpoint: Some(receiver.endpoint()),
-        })
-        .unwrap();
-        assert!(telemetry.exporting());
+        let telemetry = export_traces_to(&receiver);
         let emulator = Emulator::start().await.unwrap();
         let mut config = remote_config().unwrap();
         config.endpoints.push(EndpointConfig::new(

@@ -24,6 +24,7 @@
 pub mod certs;
 pub mod emulator;
 pub mod envoy;
+pub mod external;
 pub mod gguf;
 pub mod llama;
 pub mod models;

@@ -14,21 +14,12 @@ use tokio::process::{Child, Command};
 /// `scripts/test` from `scripts/ensure-prometheus`), else `prometheus` on
 /// PATH.
 pub fn prometheus_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("PROMETHEUS") {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(path) = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("prometheus"))
-        .find(|p| p.is_file())
-    {
-        return Ok(path);
-    }
-    Err(std::env::var("PROMETHEUS_UNAVAILABLE").unwrap_or_else(|_| {
-        "no Prometheus: run through scripts/test (it installs the Debian package) or set PROMETHEUS"
-            .to_string()
-    }))
+    crate::external::find_program(
+        "PROMETHEUS",
+        "prometheus",
+        "PROMETHEUS_UNAVAILABLE",
+        "no Prometheus: run through scripts/test (it installs the Debian package) or set PROMETHEUS",
+    )
 }
 
 /// The scrape config: one job, one target, scraped every second.

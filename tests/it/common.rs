@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use ai_router::telemetry::{Telemetry, TelemetryOptions, init};
 use ai_router_client::GenerateRequestBuilder;
 use ai_router_client::proto::GenerateRequest;
+use ai_router_testkit::otlp::OtlpReceiver;
 use ai_router_testkit::router::TestRouter;
 
 /// The first chunk with output or the end, skipping the "loading" chunk a
@@ -52,6 +54,19 @@ pub async fn wait_router_idle(router: &TestRouter) -> (u64, u64) {
         // Observing an asynchronous counter drop, bounded above.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Installs the process-wide subscriber exporting the router's spans to
+/// `receiver` (logs at `warn`). Only in a test run by [`in_own_process`].
+pub fn export_traces_to(receiver: &OtlpReceiver) -> Telemetry {
+    let telemetry = init(&TelemetryOptions {
+        log_filter: "warn".into(),
+        log_json: false,
+        otlp_endpoint: Some(receiver.endpoint()),
+    })
+    .expect("telemetry");
+    assert!(telemetry.exporting());
+    telemetry
 }
 
 /// Set in the environment of a test re-run by [`in_own_process`], to the

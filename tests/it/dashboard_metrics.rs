@@ -48,13 +48,16 @@ fn exported_samples(exposition: &str) -> BTreeSet<String> {
     samples
 }
 
-fn dashboard_exprs() -> Vec<(String, String)> {
+fn dashboard() -> serde_json::Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../deploy/grafana/ai-router.json"
     );
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn dashboard_exprs() -> Vec<(String, String)> {
+    let dashboard = dashboard();
     let mut exprs = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         if panel["type"] == "row" {
@@ -108,6 +111,12 @@ async fn every_metric_the_dashboard_queries_is_exported() {
         exported.contains("ai_router_requests_total"),
         "the exposition was not parsed: {exposition}"
     );
+    // No collector in this process: no trace, so no bucket names one.
+    assert!(
+        exposition.contains("ai_router_request_duration_seconds_count 1")
+            && !exposition.contains(" # {"),
+        "an exemplar without tracing: {exposition}"
+    );
 
     let exprs = dashboard_exprs();
     let mut queried = BTreeSet::new();
@@ -141,6 +150,22 @@ async fn every_metric_the_dashboard_queries_is_exported() {
         "ai_router_endpoint_cost_usd_total",
     ] {
         assert!(queried.contains(needed), "no panel shows {needed}");
+    }
+}
+
+#[test]
+fn latency_queries_show_exemplars() {
+    let dashboard = dashboard();
+    let latency: Vec<_> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["expr"].as_str().unwrap().contains("_seconds_bucket"))
+        .collect();
+    assert!(latency.len() >= 4, "latency queries: {latency:?}");
+    for target in latency {
+        assert_eq!(target["exemplar"], true, "exemplars off on {target}");
     }
 }
 

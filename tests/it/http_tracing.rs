@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use ai_router::telemetry::{TelemetryOptions, init};
 use ai_router_testkit::otlp::OtlpReceiver;
 use serde_json::json;
 
-use crate::common::{http_router_over_emulator, in_own_process};
+use crate::common::{export_traces_to, http_router_over_emulator, in_own_process};
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN: &str = "b7ad6b7169203331";
@@ -29,12 +28,7 @@ async fn an_http_request_continues_the_callers_trace() {
         return;
     }
     let receiver = OtlpReceiver::start().await.unwrap();
-    let telemetry = init(&TelemetryOptions {
-        log_filter: "warn".into(),
-        log_json: false,
-        otlp_endpoint: Some(receiver.endpoint()),
-    })
-    .unwrap();
+    let telemetry = export_traces_to(&receiver);
     let (emulator, router) = http_router_over_emulator(|_| {}).await;
     let response = reqwest::Client::new()
         .post(format!("{}/chat/completions", router.openai_base()))

@@ -47,6 +47,7 @@ mod http_door;
 mod http_openai_sdk;
 mod http_readme;
 mod http_tracing;
+mod metrics_exemplars;
 mod openai_endpoint;
 mod openrouter;
 mod pool_eviction;

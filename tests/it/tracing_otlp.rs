@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ai_router::config::{EndpointConfig, EndpointKind};
-use ai_router::telemetry::{TelemetryOptions, init};
 use ai_router_testkit::emulator::Emulator;
 use ai_router_testkit::models::ModelDir;
 use ai_router_testkit::otlp::OtlpReceiver;
@@ -17,7 +16,7 @@ use ai_router_testkit::router::{TestRouter, local_config};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use crate::common::{in_own_process, prompt};
+use crate::common::{export_traces_to, in_own_process, prompt};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -52,13 +51,7 @@ async fn spans_form_one_tree_under_the_callers_trace() {
         return;
     }
     let receiver = OtlpReceiver::start().await.unwrap();
-    let telemetry = init(&TelemetryOptions {
-        log_filter: "warn".into(),
-        log_json: false,
-        otlp_endpoint: Some(receiver.endpoint()),
-    })
-    .unwrap();
-    assert!(telemetry.exporting());
+    let telemetry = export_traces_to(&receiver);
 
     let emulator = Emulator::start().await.unwrap();
     let models = ModelDir::with_models(&["traced"]).unwrap();

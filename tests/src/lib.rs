@@ -13,6 +13,7 @@
 //! - [`models`]: temporary model directories.
 //! - [`netns`], [`netns_host`]: network namespaces joined by veth pairs, and
 //!   upstream hosts (the `emulator` binary, llama-server) running in them.
+//! - [`prometheus`]: a real Prometheus with exemplar storage scraping a router.
 //! - [`swap`]: the seeded model-swap workload (more models than the pool keeps
 //!   loaded), its runner and a sampler of live llama-server processes.
 //!
@@ -25,6 +26,7 @@
 pub mod certs;
 pub mod emulator;
 pub mod envoy;
+pub mod external;
 pub mod gguf;
 pub mod llama;
 pub mod models;
@@ -32,6 +34,7 @@ pub mod netns;
 pub mod netns_host;
 pub mod otlp;
 pub mod procs;
+pub mod prometheus;
 pub mod python;
 pub mod router;
 pub mod router_process;

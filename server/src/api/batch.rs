@@ -164,7 +164,7 @@ async fn run_item(
         .run(&job, DeltaSink::Collect, started, deadline)
         .instrument(span.clone())
         .await;
-    recorder.finish(&result);
+    span.in_scope(|| recorder.finish(&result));
     auth::settle(metered, &result);
     trace::record_outcome(&span, &result);
     let trace_id = crate::telemetry::trace_id_of(&span);

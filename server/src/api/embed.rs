@@ -63,8 +63,11 @@ pub async fn handle(
     let (job, metered) = accept(engine, &principal, message)?;
     let span = span("embed", &job, &metadata);
     let recorder = OutcomeRecorder::new(engine, job.model.as_str());
-    let result = engine.embed(&job, arrived, deadline).instrument(span).await;
-    recorder.finish_embed(&result);
+    let result = engine
+        .embed(&job, arrived, deadline)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| recorder.finish_embed(&result));
     auth::settle_embed(metered, &result);
     let e = result.map_err(|e| auth::scrub(engine, &principal, e))?;
     Ok(Response::new(pb::EmbedResponse {

@@ -28,7 +28,7 @@ pub async fn handle(
         .run(&job, DeltaSink::Collect, arrived, deadline)
         .instrument(span.clone())
         .await;
-    recorder.finish(&result);
+    span.in_scope(|| recorder.finish(&result));
     auth::settle(metered, &result);
     trace::record_outcome(&span, &result);
     let completion = result.map_err(|e| auth::scrub(engine, &principal, e))?;

@@ -20,7 +20,7 @@ pub fn record_invalid(engine: &Engine, error: &RouterError) {
         RouterError::Access(_) => DENIED_MODEL,
         _ => INVALID_MODEL,
     };
-    engine.stats().record(label, error.outcome(), None, 0);
+    engine.stats().record(label, error.outcome(), None, 0, None);
 }
 
 /// Drop guard recording one request's outcome.
@@ -40,7 +40,8 @@ impl<'a> OutcomeRecorder<'a> {
         }
     }
 
-    /// Records the result.
+    /// Records the result. Called inside the request's span: a sampled
+    /// trace's id becomes the latency histograms' exemplar.
     pub fn finish(self, result: &Result<Completion, RouterError>) {
         match result {
             Ok(c) => self.ok(&c.timing, c.completion_tokens),
@@ -48,7 +49,7 @@ impl<'a> OutcomeRecorder<'a> {
         }
     }
 
-    /// Records an embedding call's result.
+    /// Records an embedding call's result (inside its span, as `finish`).
     pub fn finish_embed(self, result: &Result<Embeddings, RouterError>) {
         match result {
             Ok(e) => self.ok(&e.timing, 0),
@@ -58,9 +59,10 @@ impl<'a> OutcomeRecorder<'a> {
 
     fn ok(mut self, timing: &crate::domain::RequestTiming, tokens: u32) {
         self.recorded = true;
+        let trace = crate::telemetry::sampled_trace_id();
         self.engine
             .stats()
-            .record(self.model, Outcome::Ok, Some(timing), tokens);
+            .record(self.model, Outcome::Ok, Some(timing), tokens, trace);
     }
 
     fn failed(mut self, e: &RouterError) {
@@ -70,7 +72,9 @@ impl<'a> OutcomeRecorder<'a> {
         } else {
             self.model
         };
-        self.engine.stats().record(model, e.outcome(), None, 0);
+        self.engine
+            .stats()
+            .record(model, e.outcome(), None, 0, None);
     }
 }
 
@@ -79,7 +83,7 @@ impl Drop for OutcomeRecorder<'_> {
         if !self.recorded {
             self.engine
                 .stats()
-                .record(self.model, Outcome::Cancelled, None, 0);
+                .record(self.model, Outcome::Cancelled, None, 0, None);
         }
     }
 }

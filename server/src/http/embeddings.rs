@@ -62,9 +62,9 @@ pub async fn handle(
     let recorder = OutcomeRecorder::new(engine, job.model.as_str());
     let result = engine
         .embed(&job, caller.arrived, caller.deadline)
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-    recorder.finish_embed(&result);
+    span.in_scope(|| recorder.finish_embed(&result));
     auth::settle_embed(metered, &result);
     let e = result.map_err(|e| auth::scrub(engine, &caller.principal, e))?;
     let data = e

@@ -54,7 +54,7 @@ pub async fn run(
         .run(job, DeltaSink::Collect, caller.arrived, caller.deadline)
         .instrument(span.clone())
         .await;
-    recorder.finish(&result);
+    span.in_scope(|| recorder.finish(&result));
     auth::settle(metered, &result);
     trace::record_outcome(&span, &result);
     Ok(result.map_err(|e| auth::scrub(engine, &caller.principal, e))?)

@@ -1,16 +1,26 @@
 //! One latency histogram read two ways: `/metrics` encodes it as an
-//! OpenMetrics histogram (fixed buckets, `_sum`, `_count`), which sums
-//! across replicas; `Stats` reads percentiles from the same samples. One
-//! `hdrhistogram` (microsecond resolution, 3 significant digits) holds them,
-//! so each observation is recorded once, under one short lock that is never
-//! held across an await.
+//! OpenMetrics histogram (fixed buckets, `_sum`, `_count`, and per bucket the
+//! trace id of its latest traced sample as an exemplar), which sums across
+//! replicas; `Stats` reads percentiles. Each observation goes into both
+//! halves: an `hdrhistogram` (microsecond resolution, 3 significant digits)
+//! for the percentiles, and a `prometheus-client` `HistogramWithExemplars`
+//! for the exposition. Two stores because neither crate does both:
+//! `prometheus-client` exposes no bucket counts to read percentiles from,
+//! and its `Exemplar` has no public constructor, so a hand-written encoder
+//! over the hdr samples could not attach exemplars. Both locks are short and
+//! never held across an await; with no trace the exemplar half allocates
+//! nothing.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
-use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use opentelemetry::trace::TraceId;
+use prometheus_client::encoding::{
+    EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder,
+};
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
 /// Bucket upper bounds in seconds: 1 ms to 2 min in 1-2-5 steps (roughly
@@ -38,16 +48,33 @@ pub struct Summary {
     pub max_us: u64,
 }
 
-struct Inner {
-    samples: Histogram<u64>,
-    /// Exact sum of the recorded (clamped) samples, for `_sum`.
-    sum_us: u64,
+/// An exemplar's labels: `{trace_id="<32 hex digits>"}`, the W3C trace id
+/// a tracing backend (Tempo, Jaeger) finds the request's trace by.
+#[derive(Debug, Clone, PartialEq, Eq, EncodeLabelSet)]
+pub struct TraceExemplar {
+    trace_id: TraceIdLabel,
+}
+
+/// A trace id as a label value, formatted only when encoded (recording one
+/// copies 16 bytes and allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TraceIdLabel(TraceId);
+
+impl EncodeLabelValue for TraceIdLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        fmt::Write::write_fmt(encoder, format_args!("{}", self.0))
+    }
 }
 
 /// A concurrent latency histogram. Cheap to clone: clones share the samples,
 /// so the handle registered for `/metrics` and the one recording are the same.
 #[derive(Clone)]
-pub struct LatencyHistogram(Arc<Mutex<Inner>>);
+pub struct LatencyHistogram {
+    /// Percentiles for `Stats`.
+    samples: Arc<Mutex<Histogram<u64>>>,
+    /// Buckets, sum, count and exemplars for `/metrics`.
+    exposed: HistogramWithExemplars<TraceExemplar>,
+}
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
@@ -70,26 +97,38 @@ impl LatencyHistogram {
         // these constants satisfy all three, so this cannot fail.
         #[allow(clippy::expect_used)]
         let samples = Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds are valid");
-        LatencyHistogram(Arc::new(Mutex::new(Inner { samples, sum_us: 0 })))
+        LatencyHistogram {
+            samples: Arc::new(Mutex::new(samples)),
+            exposed: HistogramWithExemplars::new(LATENCY_BUCKETS.into_iter()),
+        }
     }
 
     /// Records one sample (clamped into 1 µs .. 1 h).
     pub fn record(&self, d: Duration) {
+        self.record_traced(d, None);
+    }
+
+    /// Records one sample; with a trace id, the sample becomes its bucket's
+    /// exemplar (replacing the previous one), stamped with the time now.
+    pub fn record_traced(&self, d: Duration, trace: Option<TraceId>) {
         let us = u64::try_from(d.as_micros())
             .unwrap_or(MAX_US)
             .clamp(1, MAX_US);
-        if let Ok(mut h) = self.0.lock() {
-            let _ = h.samples.record(us);
-            h.sum_us = h.sum_us.saturating_add(us);
+        if let Ok(mut h) = self.samples.lock() {
+            let _ = h.record(us);
         }
+        let exemplar = trace.map(|id| TraceExemplar {
+            trace_id: TraceIdLabel(id),
+        });
+        let at = exemplar.as_ref().map(|_| SystemTime::now());
+        self.exposed.observe(us as f64 / 1e6, exemplar, at);
     }
 
     /// Current percentiles.
     pub fn summary(&self) -> Summary {
-        let Ok(h) = self.0.lock() else {
+        let Ok(s) = self.samples.lock() else {
             return Summary::default();
         };
-        let s = &h.samples;
         if s.is_empty() {
             return Summary::default();
         }
@@ -101,27 +140,6 @@ impl LatencyHistogram {
             max_us: s.max(),
         }
     }
-
-    /// (sum in seconds, count, per-bucket counts) with the last bucket +Inf;
-    /// bucket counts are not cumulative (the encoder accumulates them).
-    fn snapshot(&self) -> (f64, u64, Vec<(f64, u64)>) {
-        let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
-            .iter()
-            .chain(std::iter::once(&f64::INFINITY))
-            .map(|le| (*le, 0))
-            .collect();
-        let Ok(h) = self.0.lock() else {
-            return (0.0, 0, buckets);
-        };
-        for v in h.samples.iter_recorded() {
-            // Every value in this hdr bucket is equivalent to its lowest one
-            // within 0.1%; that one decides the Prometheus bucket.
-            let seconds = h.samples.lowest_equivalent(v.value_iterated_to()) as f64 / 1e6;
-            let i = LATENCY_BUCKETS.partition_point(|le| *le < seconds);
-            buckets[i].1 += v.count_at_value();
-        }
-        (h.sum_us as f64 / 1e6, h.samples.len(), buckets)
-    }
 }
 
 impl TypedMetric for LatencyHistogram {
@@ -129,9 +147,8 @@ impl TypedMetric for LatencyHistogram {
 }
 
 impl EncodeMetric for LatencyHistogram {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
-        let (sum, count, buckets) = self.snapshot();
-        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        self.exposed.encode(encoder)
     }
 
     fn metric_type(&self) -> MetricType {
@@ -141,23 +158,43 @@ impl EncodeMetric for LatencyHistogram {
 
 #[cfg(test)]
 mod tests {
+    use prometheus_client::registry::{Registry, Unit};
+
     use super::*;
 
+    /// The exposition of `h` alone, named `t_seconds`.
+    fn encode(h: &LatencyHistogram) -> String {
+        let mut registry = Registry::default();
+        registry.register_with_unit("t", "test", Unit::Seconds, h.clone());
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
+    }
+
+    /// The line of the bucket `le`.
+    fn bucket(text: &str, le: &str) -> String {
+        let prefix = format!("t_seconds_bucket{{le=\"{le}\"}} ");
+        text.lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no bucket {le} in\n{text}"))
+            .to_string()
+    }
+
     #[test]
-    fn buckets_and_percentiles_come_from_the_same_samples() {
+    fn buckets_and_percentiles_count_the_same_samples() {
         let h = LatencyHistogram::new();
         for ms in [1, 3, 3, 40, 700] {
             h.record(Duration::from_millis(ms));
         }
-        let (sum, count, buckets) = h.snapshot();
-        assert_eq!(count, 5);
-        assert!((sum - 0.747).abs() < 1e-9, "{sum}");
-        let at = |le: f64| buckets.iter().find(|b| b.0 == le).map(|b| b.1);
-        assert_eq!(at(0.001), Some(1), "1 ms is in le=0.001");
-        assert_eq!(at(0.005), Some(2));
-        assert_eq!(at(0.05), Some(1));
-        assert_eq!(at(1.0), Some(1));
-        assert_eq!(at(f64::INFINITY), Some(0));
+        let text = encode(&h);
+        assert!(text.contains("t_seconds_count 5\n"), "{text}");
+        assert!(text.contains("t_seconds_sum 0.747"), "{text}");
+        // Cumulative, as OpenMetrics has it; 1 ms is in le=0.001.
+        assert_eq!(bucket(&text, "0.001"), "t_seconds_bucket{le=\"0.001\"} 1");
+        assert_eq!(bucket(&text, "0.005"), "t_seconds_bucket{le=\"0.005\"} 3");
+        assert_eq!(bucket(&text, "0.05"), "t_seconds_bucket{le=\"0.05\"} 4");
+        assert_eq!(bucket(&text, "1.0"), "t_seconds_bucket{le=\"1.0\"} 5");
+        assert_eq!(bucket(&text, "+Inf"), "t_seconds_bucket{le=\"+Inf\"} 5");
         let s = h.summary();
         assert_eq!(s.count, 5);
         assert_eq!(s.p50_us / 100, 30);
@@ -168,8 +205,43 @@ mod tests {
     fn samples_beyond_the_last_bucket_land_in_inf() {
         let h = LatencyHistogram::new();
         h.record(Duration::from_secs(600));
-        let (_, count, buckets) = h.snapshot();
-        assert_eq!(count, 1);
-        assert_eq!(buckets.last(), Some(&(f64::INFINITY, 1)));
+        let text = encode(&h);
+        assert_eq!(bucket(&text, "120.0"), "t_seconds_bucket{le=\"120.0\"} 0");
+        assert_eq!(bucket(&text, "+Inf"), "t_seconds_bucket{le=\"+Inf\"} 1");
+    }
+
+    #[test]
+    fn a_traced_sample_is_its_buckets_exemplar_until_the_next_traced_one() {
+        let first = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let second = TraceId::from_hex("00000000000000000000000000000abc").unwrap();
+        let h = LatencyHistogram::new();
+        h.record_traced(Duration::from_millis(30), Some(first));
+        h.record(Duration::from_millis(3));
+        let text = encode(&h);
+        let line = bucket(&text, "0.05");
+        let (count, exemplar) = line.split_once(" # ").unwrap();
+        assert_eq!(count, "t_seconds_bucket{le=\"0.05\"} 2");
+        let mut parts = exemplar.split(' ');
+        assert_eq!(
+            parts.next(),
+            Some("{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"}")
+        );
+        assert_eq!(parts.next(), Some("0.03"), "the sample's value: {line}");
+        let stamp: f64 = parts.next().unwrap().parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(stamp > now - 3600.0 && stamp <= now, "{line}");
+        // An untraced sample carries none.
+        assert!(!bucket(&text, "0.005").contains('#'), "{text}");
+
+        // The zero-padded id keeps its 32 digits; the newer sample wins.
+        h.record_traced(Duration::from_millis(25), Some(second));
+        let line = bucket(&encode(&h), "0.05");
+        assert!(
+            line.contains("# {trace_id=\"00000000000000000000000000000abc\"} 0.025 "),
+            "{line}"
+        );
     }
 }

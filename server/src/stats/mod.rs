@@ -15,6 +15,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
+use opentelemetry::trace::TraceId;
+
 use crate::domain::{Outcome, RequestTiming};
 use crate::metrics::{EndpointCounters, Exposition, Handles, Metrics, RequestMetrics, Summary};
 pub use gauges::ProcessGauges;
@@ -97,25 +99,28 @@ impl Recorder {
     }
 
     /// Records a finished request. `model` must be a validated id or a
-    /// placeholder, never raw input.
+    /// placeholder, never raw input. With `trace` (the request's sampled
+    /// trace id) each latency becomes its bucket's exemplar.
     pub fn record(
         &self,
         model: &str,
         outcome: Outcome,
         timing: Option<&RequestTiming>,
         completion_tokens: u32,
+        trace: Option<TraceId>,
     ) {
         let m = &self.metrics;
         m.requests.inc(model, outcome);
         m.completion_tokens.inc_by(u64::from(completion_tokens));
         self.throughput.record(completion_tokens);
         if let Some(t) = timing {
-            m.duration.record(t.total);
-            m.queue_wait.record(t.queue_wait);
-            m.model_acquire.record(t.model_acquire);
+            m.duration.record_traced(t.total, trace);
+            m.queue_wait.record_traced(t.queue_wait, trace);
+            m.model_acquire.record_traced(t.model_acquire, trace);
             if let Some(ttft) = t.time_to_first_token {
-                m.time_to_first_token.record(ttft);
-                m.generation.record(t.total.saturating_sub(ttft));
+                m.time_to_first_token.record_traced(ttft, trace);
+                m.generation
+                    .record_traced(t.total.saturating_sub(ttft), trace);
             }
         }
     }

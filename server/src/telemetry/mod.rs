@@ -12,6 +12,7 @@
 //! completion text, and never keys.
 
 mod counting;
+mod exemplar;
 mod propagation;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -26,6 +27,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub use exemplar::sampled_trace_id;
 pub use propagation::{extract_parent, inject_current, trace_id_of};
 
 /// Target of per-request events that belong in traces only (a span event
@@ -112,7 +114,7 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
     // span callsite off, so the request path creates none at all.
     let spans_off = provider.is_none().then(|| events_only(|_| true));
     let registry = tracing_subscriber::registry().with(spans_off).with(otel);
-    let _ = if options.log_json {
+    let installed = if options.log_json {
         registry
             .with(
                 tracing_subscriber::fmt::layer()
@@ -130,6 +132,11 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
             )
             .try_init()
     };
+    // Only the subscriber that won reads spans: a second init's OTel layer
+    // is dropped, so its flag must not claim trace ids exist.
+    if installed.is_ok() && provider.is_some() {
+        exemplar::mark_exporting();
+    }
     Ok(Telemetry { provider })
 }
 
@@ -218,5 +225,9 @@ mod tests {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         assert!(traceparent.contains(&trace_id_of(&span)), "{headers:?}");
+        // The exemplar's trace id is the current span's, and none outside one.
+        let sampled = span.in_scope(sampled_trace_id).map(|id| id.to_string());
+        assert_eq!(sampled, Some(trace_id_of(&span)));
+        assert_eq!(sampled_trace_id(), None);
     }
 }

@@ -104,8 +104,8 @@ impl UpstreamClient {
         Ok(client)
     }
 
-    /// What every client shares: connect timeout, no Nagle delay, and the
-    /// connection counter behind `Stats`.
+    /// What every client shares: connect timeout, no Nagle delay, no
+    /// redirects, and the connection counter behind `Stats`.
     fn finish(
         builder: reqwest::ClientBuilder,
         connect_timeout: Duration,
@@ -114,6 +114,12 @@ impl UpstreamClient {
         let http = builder
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
+            // An API that redirects a POST is misconfigured, and following
+            // it would resend the prompt (and the key) to wherever it
+            // points; the OpenAI SDKs do not follow either. It also spares
+            // the redirect layer's per-request work.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .connector_layer(CountConnections(counters.connections_opened.clone()))
             .build()?;
         Ok(UpstreamClient {

@@ -16,8 +16,9 @@ pub fn listens_on(pid: u32, port: u16) -> bool {
         return false;
     };
     let socket = format!("socket:[{inode}]");
-    fds.filter_map(Result::ok)
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == socket.as_str()))
+    fds.filter_map(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == socket.as_str())
+    })
 }
 
 /// The inode of the socket listening on 127.0.0.1:`port`, if any.

@@ -192,7 +192,9 @@ async fn remote_cells(
         for kind in [SystemKind::FloorReqwest, SystemKind::FloorHyper] {
             match systems::start_floor(bins, &up_url, scratch, kind) {
                 Ok(r) => running.push(r),
-                Err(e) => results.skipped.push((kind.label().into(), format!("{e:#}"))),
+                Err(e) => results
+                    .skipped
+                    .push((kind.label().into(), format!("{e:#}"))),
             }
         }
     }

@@ -59,6 +59,7 @@ pub struct ChildProcess {
     stop: CancellationToken,
     kill: CancellationToken,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    bound: Arc<AtomicBool>,
     progress: Arc<Notify>,
 }
 
@@ -134,6 +135,7 @@ impl ChildProcess {
             stop: stop.clone(),
             kill: kill.clone(),
             stderr_tail: Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES))),
+            bound: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(Notify::new()),
         });
         let control = ChildControl {
@@ -189,6 +191,7 @@ impl ChildProcess {
                 stderr,
                 spec.id.clone(),
                 record.stderr_tail.clone(),
+                record.bound.clone(),
                 record.progress.clone(),
             ));
         }
@@ -236,10 +239,9 @@ impl ChildProcess {
         format!("http://127.0.0.1:{}/health", self.port)
     }
 
-    /// Waits until the child answers `/health` with 200 on a port it holds
-    /// itself, failing at once if it exits first. Polls every few
-    /// milliseconds (and on every line the child prints), so readiness is
-    /// seen within about 10 ms.
+    /// Waits until the child answers `/health` with 200 after having bound
+    /// its own port, failing at once if it exits first. Woken by every line
+    /// the child prints, so readiness is seen within milliseconds.
     pub async fn wait_ready(
         &self,
         http: &reqwest::Client,
@@ -256,10 +258,9 @@ impl ChildProcess {
                     stderr_tail: self.stderr_tail(),
                 });
             }
-            // Only a child that holds the listening socket itself is asked:
-            // a stranger that took the port first must never be mistaken
-            // for ours.
-            if super::port::listens_on(self.pid, self.port)
+            // Only a child that reported binding its port is asked: a stranger
+            // that took the port first must never be mistaken for ours.
+            if self.bound.load(Ordering::Acquire)
                 && self.healthy(http, Duration::from_secs(1)).await
             {
                 return Ok(());
@@ -277,9 +278,7 @@ impl ChildProcess {
                 _ = progress => {}
                 _ = tokio::time::sleep(poll_every) => {}
             }
-            // The child logs little (warnings and errors only), so the
-            // polls, not its lines, mostly find it ready.
-            poll_every = (poll_every * 2).min(Duration::from_millis(10));
+            poll_every = (poll_every * 2).min(Duration::from_millis(50));
         }
     }
 
@@ -321,12 +320,6 @@ fn arguments(spec: &LocalModelSpec, port: u16) -> Vec<String> {
             args.extend(["--pooling".into(), "mean".into()]);
         }
     }
-    // Warnings and errors only: at its default verbosity llama-server
-    // writes about nine lines per request, each one a wake-up and a read
-    // for the router (most of its CPU per local request). Start-up failures
-    // are errors and still reach the stderr tail. An `extra_args`
-    // `--log-verbosity` comes later and wins.
-    args.extend(["--log-verbosity".into(), "2".into()]);
     args.extend(s.extra_args.iter().cloned());
     args
 }
@@ -335,10 +328,14 @@ async fn read_stderr(
     stderr: tokio::process::ChildStderr,
     model: String,
     tail: Arc<Mutex<VecDeque<String>>>,
+    bound: Arc<AtomicBool>,
     progress: Arc<Notify>,
 ) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("listening") {
+            bound.store(true, Ordering::Release);
+        }
         // Trace level only: at higher verbosity llama-server may echo prompts.
         tracing::trace!(model = %model, "llama-server: {line}");
         if let Ok(mut tail) = tail.lock() {

@@ -1,20 +1,21 @@
 //! One upstream host of a pool: its URLs (parsed once when it joins), its
-//! load (requests in flight from this router), its health and its prefix
-//! index. A host that leaves the pool lives on in the attempts still using
+//! load (requests in flight from this router), its latency, its health and
+//! its prefix index. A host that leaves the pool lives on in the attempts still using
 //! it, which finish normally.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use reqwest::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::ejection::{EjectionPolicy, Health};
+use super::latency::PeakEwma;
 use super::prefix::{BLOCK_BYTES, PrefixIndex};
 use super::shared::Shared;
-use crate::upstream::{AttemptResult, HostAttempt, HostKey};
+use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError};
 
 /// One host.
 #[derive(Debug)]
@@ -34,12 +35,19 @@ pub struct Host {
     queue_depth: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
+    latency: Mutex<PeakEwma>,
+    /// The latency estimate's time constant.
+    latency_decay: Duration,
 }
 
 impl Host {
     /// A host at `base_url` (up to the version segment), or why the URL is
     /// not usable.
-    pub fn new(base_url: &str, index_blocks: usize) -> Result<Host, String> {
+    pub fn new(
+        base_url: &str,
+        index_blocks: usize,
+        latency_decay: Duration,
+    ) -> Result<Host, String> {
         let chat_url = crate::config::chat_url(base_url)?;
         let address = chat_url.host_str().unwrap_or_default().to_string();
         let port = chat_url.port_or_known_default().unwrap_or_default();
@@ -53,6 +61,8 @@ impl Host {
             queue_depth: AtomicU32::new(0),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
+            latency: Mutex::new(PeakEwma::default()),
+            latency_decay,
         })
     }
 
@@ -67,6 +77,18 @@ impl Host {
         self.in_flight
             .load(Ordering::Relaxed)
             .saturating_add(self.queue_depth.load(Ordering::Relaxed))
+    }
+
+    /// Its peak-EWMA latency in seconds at `now`, None before its first answer.
+    pub fn latency(&self, now: Instant) -> Option<f64> {
+        self.latency.lock().seconds(now, self.latency_decay)
+    }
+
+    /// Takes in an attempt's latency.
+    fn observe_latency(&self, latency: Duration, now: Instant) {
+        self.latency
+            .lock()
+            .observe(latency, now, self.latency_decay);
     }
 
     /// Records the host's own queue length.
@@ -104,6 +126,7 @@ impl Host {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         Box::new(Attempt {
             host: self.clone(),
+            started: Instant::now(),
             shared,
             blocks,
             matched,
@@ -135,6 +158,8 @@ pub fn key_of(base_url: &str) -> HostKey {
 /// One attempt on a host.
 struct Attempt {
     host: Arc<Host>,
+    /// When it was picked (its latency runs from here).
+    started: Instant,
     shared: Arc<Shared>,
     /// The prompt's block hashes (empty unless prefix picking is on).
     blocks: Vec<u64>,
@@ -159,7 +184,11 @@ impl HostAttempt for Attempt {
             AttemptResult::Answered {
                 prompt_tokens,
                 cached_tokens,
+                first_token_at,
             } => {
+                let answered = first_token_at.unwrap_or(now);
+                self.host
+                    .observe_latency(answered.saturating_duration_since(self.started), now);
                 self.host.health.lock().on_success(now);
                 if !self.blocks.is_empty() {
                     let mut index = self.host.index.lock();
@@ -174,6 +203,13 @@ impl HostAttempt for Attempt {
                 false
             }
             AttemptResult::Failed(error) => {
+                // No answer within the first-token timeout: the host is at
+                // least that slow. (Other failures say nothing of its speed;
+                // a refused connection is fast, and must not look cheap.)
+                if matches!(error, UpstreamError::FirstTokenTimeout { .. }) {
+                    self.host
+                        .observe_latency(now.saturating_duration_since(self.started), now);
+                }
                 if error.is_transport() {
                     // Membership may be stale (a pod went away): look again.
                     self.shared.wake_discovery();

@@ -6,9 +6,10 @@
 //! prefix. One file per job:
 //! - [`discovery`]: listed, DNS or file membership, re-read in the background;
 //! - [`shared`]: the current members, swapped whole, and the signals;
-//! - [`host`]: one host's URL, load, health and prefix index;
+//! - [`host`]: one host's URL, load, latency, health and prefix index;
 //! - [`picker`]: the choice (power of two choices, prefix affinity,
 //!   rendezvous hashing, round robin);
+//! - [`latency`]: each host's peak-EWMA latency, the picker's cost;
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
 //! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
@@ -22,6 +23,7 @@ mod discovery;
 mod ejection;
 mod gauges;
 mod host;
+mod latency;
 mod picker;
 mod prefix;
 mod probe;
@@ -74,6 +76,7 @@ impl HostPool {
             config.pick,
             config.affinity_max_imbalance,
             config.prefix_blocks_per_host,
+            config.latency_decay,
             EjectionPolicy {
                 failures: config.ejection_failures,
                 base: config.ejection_time,
@@ -228,6 +231,7 @@ impl HostSource for HostPool {
                 load: hosts[i].load(),
                 matched: hosts[i].matched(&blocks),
                 rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
+                latency: hosts[i].latency(now),
             })
             .collect();
         let turn = self

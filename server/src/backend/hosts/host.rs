@@ -31,7 +31,8 @@ pub struct Host {
     /// Port, for `server.port`.
     pub port: u16,
     in_flight: AtomicU32,
-    /// Requests waiting in the host's own queue, when it is read.
+    /// The host's own figures, when read: requests deferred (`/metrics`)
+    /// plus slots busy (`/slots`).
     queue_depth: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
@@ -72,7 +73,8 @@ impl Host {
     }
 
     /// Its load for picking: requests in flight to it from this router,
-    /// plus its own queue when that is read (`queue_metrics`).
+    /// plus its own queue and busy slots when those are read
+    /// (`queue_metrics`, `queue_slots`).
     pub fn load(&self) -> u32 {
         self.in_flight
             .load(Ordering::Relaxed)
@@ -91,7 +93,7 @@ impl Host {
             .observe(latency, now, self.latency_decay);
     }
 
-    /// Records the host's own queue length.
+    /// Records the host's own queue length (and busy slots).
     pub fn set_queue_depth(&self, depth: u32) {
         self.queue_depth.store(depth, Ordering::Relaxed);
     }

@@ -12,7 +12,8 @@
 //! - [`latency`]: each host's peak-EWMA latency, the picker's cost;
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
-//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
+//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`
+//!   or `/slots`;
 //! - [`probe`]: the active probe, a one-token generation;
 //! - [`gauges`]: hosts, ejections and loads in `/metrics`.
 //!
@@ -83,7 +84,11 @@ impl HostPool {
             },
             ejections,
         ));
-        if let Some(interval) = config.queue_metrics {
+        let reads = queue_depth::Reads {
+            metrics: config.queue_metrics.is_some(),
+            slots: config.queue_slots.is_some(),
+        };
+        if let Some(interval) = config.queue_metrics.into_iter().chain(config.queue_slots).min() {
             let http = reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .build()
@@ -91,6 +96,7 @@ impl HostPool {
             life.spawn(queue_depth::run(
                 shared.clone(),
                 http,
+                reads,
                 interval,
                 stop.clone(),
             ));

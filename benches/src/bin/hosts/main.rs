@@ -114,9 +114,10 @@ fn request(i: usize) -> ai_router_client::proto::GenerateRequest {
 
 async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
     let mut table = Table::new(
-        "Throughput with N hosts (least_loaded, open loop at 0.95 × capacity)",
+        "Throughput with N hosts (open loop at 0.95 × capacity)",
         &[
             "N",
+            "picker",
             "offered req/s",
             "served req/s",
             "× one host",
@@ -131,23 +132,35 @@ async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
     let mut one: Option<(f64, Duration)> = None;
     for &n in ns {
         let rate = LOAD * capacity(SERVICE) * n as f64;
-        let r = run(&vec![SERVICE; n], PickPolicy::LeastLoaded, rate).await?;
-        let p99 = pct(&r.hist, 0.99);
-        let (base_tp, base_p99) = *one.get_or_insert((r.throughput, p99));
-        let scale = r.throughput / base_tp;
-        let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
-        table.row(vec![
-            n.to_string(),
-            format!("{rate:.0}"),
-            format!("{:.1}", r.throughput),
-            ratio(r.throughput, base_tp),
-            verdict(scale >= 0.9 * n as f64).into(),
-            dur(pct(&r.hist, 0.5)),
-            dur(p99),
-            format!("{p99_ratio:.2}×"),
-            verdict(p99_ratio <= 1.2).into(),
-            r.errors.to_string(),
-        ]);
+        // One host has no choice to make: one row.
+        let picks: &[(&str, PickPolicy)] = if n == 1 {
+            &[("-", PickPolicy::LeastLoaded)]
+        } else {
+            &[
+                ("least_loaded", PickPolicy::LeastLoaded),
+                ("least_in_flight", PickPolicy::LeastInFlight),
+            ]
+        };
+        for (name, pick) in picks {
+            let r = run(&vec![SERVICE; n], *pick, rate).await?;
+            let p99 = pct(&r.hist, 0.99);
+            let (base_tp, base_p99) = *one.get_or_insert((r.throughput, p99));
+            let scale = r.throughput / base_tp;
+            let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
+            table.row(vec![
+                n.to_string(),
+                (*name).into(),
+                format!("{rate:.0}"),
+                format!("{:.1}", r.throughput),
+                ratio(r.throughput, base_tp),
+                verdict(scale >= 0.9 * n as f64).into(),
+                dur(pct(&r.hist, 0.5)),
+                dur(p99),
+                format!("{p99_ratio:.2}×"),
+                verdict(p99_ratio <= 1.2).into(),
+                r.errors.to_string(),
+            ]);
+        }
     }
     table.note(format!(
         "Each host: {SLOTS} slots, {} per request; {SECONDS} s of offered load per row.",

@@ -157,6 +157,16 @@ impl HostPool {
         self.len() == 0
     }
 
+    /// Each host's `address:port` and load for picking now (the load
+    /// gauge's figures).
+    pub fn host_loads(&self) -> Vec<(String, u32)> {
+        self.shared
+            .members()
+            .iter()
+            .map(|h| (h.label(), h.load()))
+            .collect()
+    }
+
     /// The `address:port` of each host ejected now.
     pub fn ejected_hosts(&self) -> Vec<String> {
         let now = Instant::now();

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use lru::LruCache;
 use parking_lot::Mutex;
 use reqwest::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::ejection::{EjectionPolicy, Health};
 use super::latency::PeakEwma;
-use super::prefix::{BLOCK_BYTES, PrefixIndex};
+use super::prefix::{BLOCK_BYTES, PrefixIndex, nonzero};
 use super::shared::Shared;
 use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError};
 
@@ -36,6 +37,9 @@ pub struct Host {
     queue_depth: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
+    /// First blocks of the prompts it was picked for: the conversations
+    /// (customers) it is home to, for rendezvous with bounded loads.
+    heads: Mutex<LruCache<u64, ()>>,
     latency: Mutex<PeakEwma>,
     /// The latency estimate's time constant.
     latency_decay: Duration,
@@ -62,6 +66,7 @@ impl Host {
             queue_depth: AtomicU32::new(0),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
+            heads: Mutex::new(LruCache::new(nonzero(HEADS))),
             latency: Mutex::new(PeakEwma::default()),
             latency_decay,
         })
@@ -111,6 +116,17 @@ impl Host {
         self.index.lock().matched(blocks)
     }
 
+    /// How many distinct prompt heads (first blocks) it was picked for,
+    /// of the last [`HEADS`].
+    pub fn heads(&self) -> usize {
+        self.heads.lock().len()
+    }
+
+    /// Notes that it was picked for a prompt whose first block is `first`.
+    pub fn note_head(&self, first: u64) {
+        self.heads.lock().put(first, ());
+    }
+
     /// Its rendezvous weight for a prompt whose first block is `first`.
     pub fn rendezvous(&self, first: u64) -> u64 {
         // Mix the two keys, then hash: the same on every router replica.
@@ -151,6 +167,11 @@ impl Host {
         self.health.lock().on_failure(policy, now)
     }
 }
+
+/// Prompt heads remembered per host: enough to balance the conversations
+/// of a busy pool; past it every host counts the same, and rendezvous is
+/// unbounded again.
+const HEADS: usize = 1024;
 
 /// A host's key for a base URL.
 pub fn key_of(base_url: &str) -> HostKey {

@@ -248,6 +248,7 @@ impl HostSource for HostPool {
                 matched: hosts[i].matched(&blocks),
                 rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
                 latency: hosts[i].latency(now),
+                heads: if blocks.is_empty() { 0 } else { hosts[i].heads() },
             })
             .collect();
         let turn = self
@@ -263,6 +264,9 @@ impl HostSource for HostPool {
         );
         let host = &hosts[usable[pick.index]];
         let matched = candidates[pick.index].matched;
+        if let Some(first) = blocks.first() {
+            host.note_head(*first);
+        }
         record_pick(host, pick.reason, candidates.len(), matched);
         let prompt_bytes = if blocks.is_empty() {
             0

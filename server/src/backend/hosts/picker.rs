@@ -8,7 +8,13 @@
 //! load exceeds the least loaded candidate's by more than the imbalance
 //! threshold; with no match, rendezvous hashing on the prompt's first
 //! block, so router replicas send a new prefix to the same host without
-//! sharing state (again unless the load gap is too wide); a prompt shorter
+//! sharing state (again unless the load gap is too wide), with bounded
+//! loads: a host already home to more than its even share of the
+//! conversations (distinct first blocks) is passed over for the next in
+//! rendezvous order, so new conversations spread evenly over the hosts'
+//! caches, as SGLang's router does by sending them to its smallest tree
+//! (plain rendezvous leaves some hosts with more conversations than their
+//! slots hold while others idle); a prompt shorter
 //! than one block, or an overloaded favourite, goes to the less loaded of
 //! two random candidates (power of two choices).
 //!
@@ -37,6 +43,8 @@ pub struct Candidate {
     pub rendezvous: Option<u64>,
     /// Its peak-EWMA latency in seconds (None before its first answer).
     pub latency: Option<f64>,
+    /// Conversations it is home to (distinct prompt first blocks).
+    pub heads: usize,
 }
 
 /// Why a host was picked (recorded on the `upstream_call` span).
@@ -122,7 +130,8 @@ pub fn pick(
 }
 
 /// The prefix holder (longest match, then least loaded), or the
-/// rendezvous winner when nobody holds the first block.
+/// rendezvous winner among the hosts within their share of conversations
+/// when nobody holds the first block.
 fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
     let best = candidates
         .iter()
@@ -132,9 +141,15 @@ fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
     if let Some((i, _)) = best {
         return Some((i, Reason::Prefix));
     }
+    // Bounded loads with a balance factor of 1: counting this new
+    // conversation, no host may pass the even share, rounded up (so at
+    // least one host is always within it).
+    let total: usize = candidates.iter().map(|c| c.heads).sum();
+    let share = (total + 1).div_ceil(candidates.len());
     candidates
         .iter()
         .enumerate()
+        .filter(|(_, c)| c.heads < share)
         .filter_map(|(i, c)| c.rendezvous.map(|w| (w, i)))
         .max()
         .map(|(_, i)| (i, Reason::Rendezvous))
@@ -342,6 +357,22 @@ mod tests {
         // Another replica listing the hosts in another order agrees.
         let reversed: Vec<Candidate> = c.iter().rev().copied().collect();
         assert_eq!(pick(PickPolicy::Prefix, &reversed, 4, 0, &mut rng).index, 1);
+        // The favourite already home to more than its share of the
+        // conversations: the next in rendezvous order.
+        c[1].heads = 3;
+        c[0].heads = 1;
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 4, 0, &mut rng),
+            Pick {
+                index: 2,
+                reason: Reason::Rendezvous
+            }
+        );
+        // Home to 1 + 1 + 3 and the new one: a share of 2 each, which
+        // host 1 (home to 1) is within.
+        c[1].heads = 1;
+        c[2].heads = 3;
+        assert_eq!(pick(PickPolicy::Prefix, &c, 4, 0, &mut rng).index, 1);
         // No full block: load alone.
         let p = pick(PickPolicy::Prefix, &loads(&[1, 0]), 4, 0, &mut rng);
         assert_eq!(

@@ -145,6 +145,19 @@ fn a_first_token_timeout_counts_as_a_slow_answer() {
 }
 
 #[test]
+fn new_conversations_spread_evenly_over_the_hosts() {
+    let pool = pool(&THREE, PickPolicy::Prefix);
+    for customer in 0..9 {
+        let system = format!("You are the assistant of customer {customer}. ").repeat(4);
+        pool.pick(&call(&system, "hello"), &[]).unwrap();
+    }
+    // Plain rendezvous puts 9 conversations 3 / 3 / 3 one time in 12;
+    // bounded, always.
+    let heads: Vec<usize> = pool.shared.members().iter().map(|h| h.heads()).collect();
+    assert_eq!(heads, [3, 3, 3]);
+}
+
+#[test]
 fn failing_hosts_are_ejected_but_never_more_than_half() {
     let pool = pool(&THREE, PickPolicy::RoundRobin);
     let hosts = pool.shared.members();

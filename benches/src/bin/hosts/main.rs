@@ -112,6 +112,19 @@ fn request(i: usize) -> ai_router_client::proto::GenerateRequest {
         .build()
 }
 
+/// p50, p99, p99 / one host's, whether within 1.2×, errors.
+fn latency_cells(r: &Run, base_p99: Duration) -> Vec<String> {
+    let p99 = pct(&r.hist, 0.99);
+    let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
+    vec![
+        dur(pct(&r.hist, 0.5)),
+        dur(p99),
+        format!("{p99_ratio:.2}×"),
+        verdict(p99_ratio <= 1.2).into(),
+        r.errors.to_string(),
+    ]
+}
+
 async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
     let mut table = Table::new(
         "Throughput with N hosts (open loop at 0.95 × capacity)",
@@ -146,20 +159,16 @@ async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
             let p99 = pct(&r.hist, 0.99);
             let (base_tp, base_p99) = *one.get_or_insert((r.throughput, p99));
             let scale = r.throughput / base_tp;
-            let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
-            table.row(vec![
+            let mut row = vec![
                 n.to_string(),
                 (*name).into(),
                 format!("{rate:.0}"),
                 format!("{:.1}", r.throughput),
                 ratio(r.throughput, base_tp),
                 verdict(scale >= 0.9 * n as f64).into(),
-                dur(pct(&r.hist, 0.5)),
-                dur(p99),
-                format!("{p99_ratio:.2}×"),
-                verdict(p99_ratio <= 1.2).into(),
-                r.errors.to_string(),
-            ]);
+            ];
+            row.extend(latency_cells(&r, base_p99));
+            table.row(row);
         }
     }
     table.note(format!(
@@ -191,9 +200,7 @@ async fn slow_host() -> anyhow::Result<()> {
         // must take the rest.
         let forced = ((rate - fast_capacity) / rate).max(0.0);
         let mut table = Table::new(
-            format!(
-                "One of 4 hosts at 2× latency, offered {rate:.0} req/s (0.95 × {shape})"
-            ),
+            format!("One of 4 hosts at 2× latency, offered {rate:.0} req/s (0.95 × {shape})"),
             &[
                 "picker",
                 "served req/s",
@@ -206,24 +213,25 @@ async fn slow_host() -> anyhow::Result<()> {
             ],
         );
         for (name, pick) in [
-            ("least_loaded (P2C, peak EWMA × load)", PickPolicy::LeastLoaded),
-            ("least_in_flight (P2C, in flight)", PickPolicy::LeastInFlight),
+            (
+                "least_loaded (P2C, peak EWMA × load)",
+                PickPolicy::LeastLoaded,
+            ),
+            (
+                "least_in_flight (P2C, in flight)",
+                PickPolicy::LeastInFlight,
+            ),
             ("round_robin", PickPolicy::RoundRobin),
         ] {
             let r = run(&services, pick, rate).await?;
-            let p99 = pct(&r.hist, 0.99);
-            let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
             let total: u64 = r.served.iter().sum();
-            table.row(vec![
+            let mut row = vec![
                 name.into(),
                 format!("{:.1}", r.throughput),
                 format!("{:.1}%", 100.0 * r.served[0] as f64 / total.max(1) as f64),
-                dur(pct(&r.hist, 0.5)),
-                dur(p99),
-                format!("{p99_ratio:.2}×"),
-                verdict(p99_ratio <= 1.2).into(),
-                r.errors.to_string(),
-            ]);
+            ];
+            row.extend(latency_cells(&r, base_p99));
+            table.row(row);
         }
         table.note(format!(
             "One-host p99 (same run, 0.95 × one host's capacity): {}. The fast hosts \

@@ -332,7 +332,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let ns: Vec<usize> = args
         .iter()
-        .map(|a| a.parse().context("arguments are host counts (and --cache default|limited)"))
+        .map(|a| {
+            a.parse()
+                .context("arguments are host counts (and --cache default|limited)")
+        })
         .collect::<anyhow::Result<_>>()?;
     if ns.contains(&0) {
         bail!("a host count must be at least 1");

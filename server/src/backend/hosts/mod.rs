@@ -88,7 +88,12 @@ impl HostPool {
             metrics: config.queue_metrics.is_some(),
             slots: config.queue_slots.is_some(),
         };
-        if let Some(interval) = config.queue_metrics.into_iter().chain(config.queue_slots).min() {
+        if let Some(interval) = config
+            .queue_metrics
+            .into_iter()
+            .chain(config.queue_slots)
+            .min()
+        {
             let http = reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .build()
@@ -248,7 +253,11 @@ impl HostSource for HostPool {
                 matched: hosts[i].matched(&blocks),
                 rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
                 latency: hosts[i].latency(now),
-                heads: if blocks.is_empty() { 0 } else { hosts[i].heads() },
+                heads: if blocks.is_empty() {
+                    0
+                } else {
+                    hosts[i].heads()
+                },
             })
             .collect();
         let turn = self

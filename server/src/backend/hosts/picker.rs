@@ -260,8 +260,14 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let mut won = [0; 2];
         for _ in 0..200 {
-            won[pick(PickPolicy::LeastInFlight, &[slow_one, fast_one], 8, 0, &mut rng).index] +=
-                1;
+            won[pick(
+                PickPolicy::LeastInFlight,
+                &[slow_one, fast_one],
+                8,
+                0,
+                &mut rng,
+            )
+            .index] += 1;
         }
         assert!(won[0] > 0 && won[1] > 0, "{won:?}");
     }
@@ -289,12 +295,16 @@ mod tests {
         let mut holder = host(2, Some(0.100));
         holder.matched = 5;
         let fast = host(0, Some(0.050));
-        let p = pick(PickPolicy::Prefix, &[holder, fast], 2, 0, &mut StdRng::seed_from_u64(1));
-        assert_eq!(p, Pick { index: 0, reason: Reason::Prefix });
+        let pick_for = |holder| {
+            let mut rng = StdRng::seed_from_u64(1);
+            pick(PickPolicy::Prefix, &[holder, fast], 2, 0, &mut rng)
+        };
+        let reason = Reason::Prefix;
+        assert_eq!(pick_for(holder), Pick { index: 0, reason });
         // Past it, the fallback compares costs: 100 ms × 4 vs 50 ms × 1.
         holder.load = 3;
-        let p = pick(PickPolicy::Prefix, &[holder, fast], 2, 0, &mut StdRng::seed_from_u64(1));
-        assert_eq!(p, Pick { index: 1, reason: Reason::LoadImbalance });
+        let reason = Reason::LoadImbalance;
+        assert_eq!(pick_for(holder), Pick { index: 1, reason });
     }
 
     #[test]

@@ -133,7 +133,9 @@ mod tests {
         assert_eq!(busy_slots(r#"[{"id": 0}]"#), Some(0));
         // `--no-slots` answers an error object, not a list.
         assert_eq!(
-            busy_slots(r#"{"error": {"code": 501, "message": "This server does not support slots endpoint."}}"#),
+            busy_slots(
+                r#"{"error": {"code": 501, "message": "This server does not support slots endpoint."}}"#
+            ),
             None
         );
     }

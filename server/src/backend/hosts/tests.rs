@@ -105,8 +105,9 @@ fn least_loaded_learns_which_host_is_slow_from_its_answers() {
     let (a, b) = (blind.pick(&c, &[]).unwrap(), blind.pick(&c, &[]).unwrap());
     answered_after(a, Duration::from_millis(420));
     answered_after(b, Duration::from_millis(50));
-    let keys: std::collections::BTreeSet<HostKey> =
-        (0..20).map(|_| blind.pick(&c, &[]).unwrap().key()).collect();
+    let keys: std::collections::BTreeSet<HostKey> = (0..20)
+        .map(|_| blind.pick(&c, &[]).unwrap().key())
+        .collect();
     assert_eq!(keys.len(), 2);
     // The fast host keeps winning while 50 ms × (in flight + 1) is below
     // the idle slow host's 420 ms: up to 7 in flight ...

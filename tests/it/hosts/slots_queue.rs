@@ -72,7 +72,9 @@ async fn busy_slots_read_from_slots_steer_calls_to_the_free_host() {
         vec![busy.openai_base(), free.openai_base()],
         PickPolicy::LeastInFlight,
     );
-    endpoint.queue_slots = Some(Duration::from_millis(20));
+    // Each read may take up to the interval: generous, since a busy
+    // llama-server answers `/slots` between its decoding steps.
+    endpoint.queue_slots = Some(Duration::from_millis(250));
     let router = router(endpoint).await;
     let client = router.client().await.unwrap();
 

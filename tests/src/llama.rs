@@ -62,6 +62,17 @@ pub struct LlamaProcess {
 impl LlamaProcess {
     /// Starts llama-server on a free port and waits until `/health` is 200.
     pub async fn start(model: &std::path::Path, slots: u32) -> anyhow::Result<LlamaProcess> {
+        Self::start_with(model, slots, &[]).await
+    }
+
+    /// As [`LlamaProcess::start`], with `extra` arguments after the usual
+    /// ones (llama-server takes the last of a repeated option, so
+    /// `--ctx-size` may be overridden).
+    pub async fn start_with(
+        model: &std::path::Path,
+        slots: u32,
+        extra: &[&str],
+    ) -> anyhow::Result<LlamaProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -79,6 +90,7 @@ impl LlamaProcess {
                 "1",
             ])
             .args(["--parallel", &slots.to_string()])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()?;

@@ -32,8 +32,12 @@ pub enum PickPolicy {
     /// power of two choices on load otherwise.
     #[default]
     Prefix,
-    /// Power of two choices on load (in-flight requests).
+    /// Power of two choices on cost: the host's peak-EWMA latency times its
+    /// load (in-flight requests, plus its own queue when read) plus one.
     LeastLoaded,
+    /// Power of two choices on load alone (for comparison: blind to a host
+    /// that is slow rather than busy).
+    LeastInFlight,
     /// Each host in turn (for comparison; blind to load and caches).
     RoundRobin,
 }
@@ -73,6 +77,15 @@ pub struct EndpointConfig {
     /// host's load; unset: the load is this router's in-flight count only.
     #[serde(with = "humantime_serde")]
     pub queue_metrics: Option<Duration>,
+    /// Read each host's llama-server `/slots` at this interval and add the
+    /// slots busy (`is_processing`) to the host's load: the queue signal of
+    /// a llama-server without `--metrics`; unset: not read.
+    #[serde(with = "humantime_serde")]
+    pub queue_slots: Option<Duration>,
+    /// Time constant of each host's peak-EWMA latency (`least_loaded` and
+    /// the load fallback of `prefix`): how fast a slow answer is forgiven.
+    #[serde(with = "humantime_serde")]
+    pub latency_decay: Duration,
     /// Upstream model asked for one token by the active probe of every host
     /// (a wedged llama-server still answers `/health`); unset: no probe.
     pub probe_model: Option<String>,
@@ -130,6 +143,8 @@ impl Default for EndpointConfig {
             affinity_max_imbalance: 8,
             prefix_blocks_per_host: 16_384,
             queue_metrics: None,
+            queue_slots: None,
+            latency_decay: Duration::from_secs(10),
             probe_model: None,
             probe_interval: Duration::from_secs(10),
             ejection_failures: 5,

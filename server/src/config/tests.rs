@@ -421,6 +421,15 @@ fn host_pools_parse_and_name_their_hosts_one_way() {
     assert_eq!(ep.listed_hosts().len(), 2);
     assert_eq!(ep.pick, crate::config::PickPolicy::LeastLoaded);
     assert_eq!(ep.ejection_time, Duration::from_secs(30));
+    assert_eq!(ep.latency_decay, Duration::from_secs(10));
+    let c = from_toml(
+        "[[endpoints]]\nname = \"old\"\nurls = [\"http://a/v1\"]\npick = \"least_in_flight\"\nqueue_slots = \"500ms\"\nlatency_decay = \"2s\"\n",
+    )
+    .unwrap();
+    let ep = &c.endpoints[0];
+    assert_eq!(ep.pick, crate::config::PickPolicy::LeastInFlight);
+    assert_eq!(ep.queue_slots, Some(Duration::from_millis(500)));
+    assert_eq!(ep.latency_decay, Duration::from_secs(2));
     let c = from_toml("[[endpoints]]\nname = \"k8s\"\ndiscovery = \"dns://llama.lab.svc:8080\"\n")
         .unwrap();
     assert!(c.endpoints[0].listed_hosts().is_empty());
@@ -443,6 +452,14 @@ fn host_pools_parse_and_name_their_hosts_one_way() {
         (
             "urls = [\"http://a/v1\"]\nejection_failures = 0\n",
             "ejection_failures",
+        ),
+        (
+            "urls = [\"http://a/v1\"]\nlatency_decay = \"0s\"\n",
+            "latency_decay",
+        ),
+        (
+            "urls = [\"http://a/v1\"]\nqueue_slots = \"0s\"\n",
+            "queue_slots",
         ),
     ] {
         let err = from_toml(&format!("[[endpoints]]\nname = \"lab\"\n{toml}")).unwrap_err();

@@ -165,10 +165,12 @@ fn check_hosts(ep: &super::EndpointConfig) -> Result<(), ConfigError> {
     if ep.ejection_failures == 0
         || ep.discovery_interval.is_zero()
         || ep.queue_metrics.is_some_and(|d| d.is_zero())
+        || ep.queue_slots.is_some_and(|d| d.is_zero())
+        || ep.latency_decay.is_zero()
         || ep.probe_interval.is_zero()
     {
         return bad(format!(
-            "endpoint '{name}': ejection_failures, discovery_interval, queue_metrics and probe_interval must be above zero"
+            "endpoint '{name}': ejection_failures, discovery_interval, queue_metrics, queue_slots, latency_decay and probe_interval must be above zero"
         ));
     }
     Ok(())

@@ -405,6 +405,7 @@ fn report_to_host(host: Box<dyn HostAttempt>, result: &Result<ChatOutcome, Attem
         Ok(outcome) => host.finish(AttemptResult::Answered {
             prompt_tokens: outcome.usage.prompt_tokens,
             cached_tokens: outcome.cached_tokens,
+            first_token_at: outcome.first_token_at,
         }),
         Err(AttemptError::Upstream(e)) => host.finish(AttemptResult::Failed(e)),
         Err(AttemptError::ClientGone) => {

@@ -150,6 +150,7 @@ impl UpstreamClient {
                 Ok(outcome) => host.finish(AttemptResult::Answered {
                     prompt_tokens: outcome.prompt_tokens,
                     cached_tokens: None,
+                    first_token_at: None,
                 }),
                 Err(e) => host.finish(AttemptResult::Failed(e)),
             };

@@ -54,6 +54,9 @@ pub enum AttemptResult<'a> {
         /// (`usage.prompt_tokens_details.cached_tokens` or llama-server's
         /// `timings.cache_n`), when it said.
         cached_tokens: Option<u32>,
+        /// When its first token arrived, when known (the host's latency
+        /// runs to here; else to the whole answer).
+        first_token_at: Option<std::time::Instant>,
     },
     /// The attempt failed.
     Failed(&'a UpstreamError),

@@ -8,9 +8,18 @@
 //! policy (the peer; from the bench venv, see `scripts/bench-prefix`).
 //!
 //! ```sh
-//! scripts/bench-prefix            # N = 2, 4
+//! scripts/bench-prefix                    # N = 2, 4, llama-server's default prompt cache
+//! scripts/bench-prefix --cache limited    # N = 2, 4, no RAM prompt cache, slots = 16 / N
 //! cargo run --release -p ai-router-benches --bin prefix -- 2 3 4
 //! ```
+//!
+//! Two host shapes (`--cache`): `default` is llama-server as it starts,
+//! 2 slots and its host-RAM prompt cache (`--cache-ram`, 8 GiB), which
+//! keeps every prompt it saw, so round robin misses a customer at most
+//! once per host. `limited` is closer to a GPU host whose memory holds a
+//! few conversations: `--cache-ram 0` (no RAM prompt cache: only the
+//! prompts still in a slot's KV cache can be reused) and 16 / N slots, so
+//! the pool can hold every customer once but each host only its share.
 //!
 //! Measured per front: the cache-hit ratio, the hosts' own count of prompt
 //! tokens served from their caches over all prompt tokens
@@ -46,7 +55,7 @@ const TURNS: usize = 8;
 const CONCURRENCY: usize = 4;
 /// Characters of each customer's system prompt (about 0.85 tokens each).
 const SYSTEM_CHARS: usize = 950;
-/// Parallel slots per host.
+/// Parallel slots per host with the default cache.
 const SLOTS: u32 = 2;
 const MAX_TOKENS: u32 = 4;
 
@@ -61,7 +70,8 @@ impl Front {
     fn label(self) -> &'static str {
         match self {
             Front::AiRouter(PickPolicy::RoundRobin) => "ai-router round_robin",
-            Front::AiRouter(PickPolicy::LeastLoaded) => "ai-router least_loaded (P2C)",
+            Front::AiRouter(PickPolicy::LeastLoaded) => "ai-router least_loaded (P2C, peak EWMA)",
+            Front::AiRouter(PickPolicy::LeastInFlight) => "ai-router least_in_flight (P2C)",
             Front::AiRouter(PickPolicy::Prefix) => "ai-router prefix",
             Front::Sglang => "sglang-router cache_aware",
         }
@@ -118,10 +128,46 @@ fn body(model: &str, system: &str, question: &str) -> anyhow::Result<Bytes> {
     }))?))
 }
 
+/// How the hosts keep prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    /// llama-server's default: 2 slots and the host-RAM prompt cache.
+    Default,
+    /// No RAM prompt cache and 16 / N slots per host.
+    Limited,
+}
+
+impl Cache {
+    /// Slots per host in a pool of `n`.
+    fn slots(self, n: usize) -> u32 {
+        match self {
+            Cache::Default => SLOTS,
+            Cache::Limited => (CUSTOMERS / n).max(1) as u32,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Cache::Default => {
+                "2 slots, default host-RAM prompt cache (`--cache-ram` 8192 MiB): every prompt seen is kept"
+            }
+            Cache::Limited => {
+                "16 / N slots, `--cache-ram 0`: only the prompts still in a slot's KV cache are reused"
+            }
+        }
+    }
+}
+
 /// One llama-server host on a free loopback port, ready when `/health` is 200.
-async fn host(llama: &Path, model: &Path, log: &Path) -> anyhow::Result<(Server, String)> {
+async fn host(
+    llama: &Path,
+    model: &Path,
+    log: &Path,
+    cache: Cache,
+    slots: u32,
+) -> anyhow::Result<(Server, String)> {
     let port = free_port()?;
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "--model".into(),
         model.to_str().context("model path is not UTF-8")?.into(),
         "--host".into(),
@@ -129,13 +175,16 @@ async fn host(llama: &Path, model: &Path, log: &Path) -> anyhow::Result<(Server,
         "--port".into(),
         port.to_string(),
         "--ctx-size".into(),
-        (4096 * SLOTS).to_string(),
+        (4096 * slots).to_string(),
         "--parallel".into(),
-        SLOTS.to_string(),
+        slots.to_string(),
         "--threads".into(),
         "1".into(),
         "--metrics".into(),
     ];
+    if cache == Cache::Limited {
+        args.extend(["--cache-ram".into(), "0".into()]);
+    }
     let mut server = Server::spawn(llama, &args, log, port)?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().no_proxy().build()?;
@@ -169,6 +218,7 @@ async fn prompt_counters(http: &reqwest::Client, hosts: &[String]) -> anyhow::Re
 async fn measure(
     front: Front,
     n: usize,
+    cache: Cache,
     paths: &Paths,
     scratch: &Path,
 ) -> anyhow::Result<Measured> {
@@ -179,6 +229,8 @@ async fn measure(
                 &paths.llama,
                 &paths.model,
                 &scratch.join(format!("host{i}.log")),
+                cache,
+                cache.slots(n),
             )
             .await?,
         );
@@ -265,10 +317,29 @@ struct Paths {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let ns: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().context("arguments are host counts"))
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let cache = match args.iter().position(|a| a == "--cache") {
+        Some(i) => {
+            let value = args.get(i + 1).cloned().unwrap_or_default();
+            args.drain(i..(i + 2).min(args.len()));
+            match value.as_str() {
+                "default" => Cache::Default,
+                "limited" => Cache::Limited,
+                other => bail!("--cache takes `default` or `limited`, not {other:?}"),
+            }
+        }
+        None => Cache::Default,
+    };
+    let ns: Vec<usize> = args
+        .iter()
+        .map(|a| {
+            a.parse()
+                .context("arguments are host counts (and --cache default|limited)")
+        })
         .collect::<anyhow::Result<_>>()?;
+    if ns.contains(&0) {
+        bail!("a host count must be at least 1");
+    }
     let ns = if ns.is_empty() { vec![2, 4] } else { ns };
     let scratch = tempfile::tempdir()?;
     let model = scratch.path().join("wide.gguf");
@@ -284,10 +355,11 @@ async fn main() -> anyhow::Result<()> {
         "# Prefix workload on llama-server hosts\n\n{} · {} cores · {}\n\n\
          {CUSTOMERS} customers × {TURNS} turns, system prompts of {SYSTEM_CHARS} characters, \
          {CONCURRENCY} in flight, {MAX_TOKENS} tokens per answer; hosts: llama-server, \
-         {SLOTS} slots, 1 thread, default prompt cache (`--cache-ram`), model 256 wide, 4 layers (bigger_spec).\n",
-        utc_now(),
-        cores(),
+         1 thread, {}, model 256 wide, 4 layers (bigger_spec).\n",
         cpu_model(),
+        cores(),
+        utc_now(),
+        cache.describe(),
     );
     let fronts = [
         Front::AiRouter(PickPolicy::RoundRobin),
@@ -297,7 +369,7 @@ async fn main() -> anyhow::Result<()> {
     ];
     for n in ns {
         let mut table = Table::new(
-            format!("N = {n} hosts"),
+            format!("N = {n} hosts, {} slots each", cache.slots(n)),
             &[
                 "front",
                 "cache-hit ratio",
@@ -312,7 +384,7 @@ async fn main() -> anyhow::Result<()> {
         let mut skipped = Vec::new();
         for front in fronts {
             eprintln!("N = {n}: {}", front.label());
-            match measure(front, n, &paths, scratch.path()).await {
+            match measure(front, n, cache, &paths, scratch.path()).await {
                 Ok(m) => results.push((front, m)),
                 Err(e) if front == Front::Sglang => skipped.push(format!("{e:#}")),
                 Err(e) => return Err(e),

@@ -1,20 +1,22 @@
 //! One upstream host of a pool: its URLs (parsed once when it joins), its
-//! load (requests in flight from this router), its health and its prefix
-//! index. A host that leaves the pool lives on in the attempts still using
+//! load (requests in flight from this router), its latency, its health and
+//! its prefix index. A host that leaves the pool lives on in the attempts still using
 //! it, which finish normally.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use lru::LruCache;
 use parking_lot::Mutex;
 use reqwest::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::ejection::{EjectionPolicy, Health};
-use super::prefix::{BLOCK_BYTES, PrefixIndex};
+use super::latency::PeakEwma;
+use super::prefix::{BLOCK_BYTES, PrefixIndex, nonzero};
 use super::shared::Shared;
-use crate::upstream::{AttemptResult, HostAttempt, HostKey};
+use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError};
 
 /// One host.
 #[derive(Debug)]
@@ -30,16 +32,27 @@ pub struct Host {
     /// Port, for `server.port`.
     pub port: u16,
     in_flight: AtomicU32,
-    /// Requests waiting in the host's own queue, when it is read.
+    /// The host's own figures, when read: requests deferred (`/metrics`)
+    /// plus slots busy (`/slots`).
     queue_depth: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
+    /// First blocks of the prompts it was picked for: the conversations
+    /// (customers) it is home to, for rendezvous with bounded loads.
+    heads: Mutex<LruCache<u64, ()>>,
+    latency: Mutex<PeakEwma>,
+    /// The latency estimate's time constant.
+    latency_decay: Duration,
 }
 
 impl Host {
     /// A host at `base_url` (up to the version segment), or why the URL is
     /// not usable.
-    pub fn new(base_url: &str, index_blocks: usize) -> Result<Host, String> {
+    pub fn new(
+        base_url: &str,
+        index_blocks: usize,
+        latency_decay: Duration,
+    ) -> Result<Host, String> {
         let chat_url = crate::config::chat_url(base_url)?;
         let address = chat_url.host_str().unwrap_or_default().to_string();
         let port = chat_url.port_or_known_default().unwrap_or_default();
@@ -53,6 +66,9 @@ impl Host {
             queue_depth: AtomicU32::new(0),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
+            heads: Mutex::new(LruCache::new(nonzero(HEADS))),
+            latency: Mutex::new(PeakEwma::default()),
+            latency_decay,
         })
     }
 
@@ -62,14 +78,27 @@ impl Host {
     }
 
     /// Its load for picking: requests in flight to it from this router,
-    /// plus its own queue when that is read (`queue_metrics`).
+    /// plus its own queue and busy slots when those are read
+    /// (`queue_metrics`, `queue_slots`).
     pub fn load(&self) -> u32 {
         self.in_flight
             .load(Ordering::Relaxed)
             .saturating_add(self.queue_depth.load(Ordering::Relaxed))
     }
 
-    /// Records the host's own queue length.
+    /// Its peak-EWMA latency in seconds at `now`, None before its first answer.
+    pub fn latency(&self, now: Instant) -> Option<f64> {
+        self.latency.lock().seconds(now, self.latency_decay)
+    }
+
+    /// Takes in an attempt's latency.
+    fn observe_latency(&self, latency: Duration, now: Instant) {
+        self.latency
+            .lock()
+            .observe(latency, now, self.latency_decay);
+    }
+
+    /// Records the host's own queue length (and busy slots).
     pub fn set_queue_depth(&self, depth: u32) {
         self.queue_depth.store(depth, Ordering::Relaxed);
     }
@@ -85,6 +114,17 @@ impl Host {
             return 0;
         }
         self.index.lock().matched(blocks)
+    }
+
+    /// How many distinct prompt heads (first blocks) it was picked for,
+    /// of the last [`HEADS`].
+    pub fn heads(&self) -> usize {
+        self.heads.lock().len()
+    }
+
+    /// Notes that it was picked for a prompt whose first block is `first`.
+    pub fn note_head(&self, first: u64) {
+        self.heads.lock().put(first, ());
     }
 
     /// Its rendezvous weight for a prompt whose first block is `first`.
@@ -104,6 +144,7 @@ impl Host {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         Box::new(Attempt {
             host: self.clone(),
+            started: Instant::now(),
             shared,
             blocks,
             matched,
@@ -127,6 +168,11 @@ impl Host {
     }
 }
 
+/// Prompt heads remembered per host: enough to balance the conversations
+/// of a busy pool; past it every host counts the same, and rendezvous is
+/// unbounded again.
+const HEADS: usize = 1024;
+
 /// A host's key for a base URL.
 pub fn key_of(base_url: &str) -> HostKey {
     xxh3_64(base_url.as_bytes())
@@ -135,6 +181,8 @@ pub fn key_of(base_url: &str) -> HostKey {
 /// One attempt on a host.
 struct Attempt {
     host: Arc<Host>,
+    /// When it was picked (its latency runs from here).
+    started: Instant,
     shared: Arc<Shared>,
     /// The prompt's block hashes (empty unless prefix picking is on).
     blocks: Vec<u64>,
@@ -159,7 +207,11 @@ impl HostAttempt for Attempt {
             AttemptResult::Answered {
                 prompt_tokens,
                 cached_tokens,
+                first_token_at,
             } => {
+                let answered = first_token_at.unwrap_or(now);
+                self.host
+                    .observe_latency(answered.saturating_duration_since(self.started), now);
                 self.host.health.lock().on_success(now);
                 if !self.blocks.is_empty() {
                     let mut index = self.host.index.lock();
@@ -174,6 +226,13 @@ impl HostAttempt for Attempt {
                 false
             }
             AttemptResult::Failed(error) => {
+                // No answer within the first-token timeout: the host is at
+                // least that slow. (Other failures say nothing of its speed;
+                // a refused connection is fast, and must not look cheap.)
+                if matches!(error, UpstreamError::FirstTokenTimeout { .. }) {
+                    self.host
+                        .observe_latency(now.saturating_duration_since(self.started), now);
+                }
                 if error.is_transport() {
                     // Membership may be stale (a pod went away): look again.
                     self.shared.wake_discovery();

@@ -6,12 +6,14 @@
 //! prefix. One file per job:
 //! - [`discovery`]: listed, DNS or file membership, re-read in the background;
 //! - [`shared`]: the current members, swapped whole, and the signals;
-//! - [`host`]: one host's URL, load, health and prefix index;
+//! - [`host`]: one host's URL, load, latency, health and prefix index;
 //! - [`picker`]: the choice (power of two choices, prefix affinity,
 //!   rendezvous hashing, round robin);
+//! - [`latency`]: each host's peak-EWMA latency, the picker's cost;
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
-//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`;
+//! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`
+//!   or `/slots`;
 //! - [`probe`]: the active probe, a one-token generation;
 //! - [`gauges`]: hosts, ejections and loads in `/metrics`.
 //!
@@ -22,6 +24,7 @@ mod discovery;
 mod ejection;
 mod gauges;
 mod host;
+mod latency;
 mod picker;
 mod prefix;
 mod probe;
@@ -74,13 +77,23 @@ impl HostPool {
             config.pick,
             config.affinity_max_imbalance,
             config.prefix_blocks_per_host,
+            config.latency_decay,
             EjectionPolicy {
                 failures: config.ejection_failures,
                 base: config.ejection_time,
             },
             ejections,
         ));
-        if let Some(interval) = config.queue_metrics {
+        let reads = queue_depth::Reads {
+            metrics: config.queue_metrics.is_some(),
+            slots: config.queue_slots.is_some(),
+        };
+        if let Some(interval) = config
+            .queue_metrics
+            .into_iter()
+            .chain(config.queue_slots)
+            .min()
+        {
             let http = reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .build()
@@ -88,6 +101,7 @@ impl HostPool {
             life.spawn(queue_depth::run(
                 shared.clone(),
                 http,
+                reads,
                 interval,
                 stop.clone(),
             ));
@@ -146,6 +160,16 @@ impl HostPool {
     /// Whether it has no host now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Each host's `address:port` and load for picking now (the load
+    /// gauge's figures).
+    pub fn host_loads(&self) -> Vec<(String, u32)> {
+        self.shared
+            .members()
+            .iter()
+            .map(|h| (h.label(), h.load()))
+            .collect()
     }
 
     /// The `address:port` of each host ejected now.
@@ -228,6 +252,12 @@ impl HostSource for HostPool {
                 load: hosts[i].load(),
                 matched: hosts[i].matched(&blocks),
                 rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
+                latency: hosts[i].latency(now),
+                heads: if blocks.is_empty() {
+                    0
+                } else {
+                    hosts[i].heads()
+                },
             })
             .collect();
         let turn = self
@@ -243,6 +273,9 @@ impl HostSource for HostPool {
         );
         let host = &hosts[usable[pick.index]];
         let matched = candidates[pick.index].matched;
+        if let Some(first) = blocks.first() {
+            host.note_head(*first);
+        }
         record_pick(host, pick.reason, candidates.len(), matched);
         let prompt_bytes = if blocks.is_empty() {
             0

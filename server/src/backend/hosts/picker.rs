@@ -8,9 +8,23 @@
 //! load exceeds the least loaded candidate's by more than the imbalance
 //! threshold; with no match, rendezvous hashing on the prompt's first
 //! block, so router replicas send a new prefix to the same host without
-//! sharing state (again unless the load gap is too wide); a prompt shorter
+//! sharing state (again unless the load gap is too wide), with bounded
+//! loads: a host already home to more than its even share of the
+//! conversations (distinct first blocks) is passed over for the next in
+//! rendezvous order, so new conversations spread evenly over the hosts'
+//! caches, as SGLang's router does by sending them to its smallest tree
+//! (plain rendezvous leaves some hosts with more conversations than their
+//! slots hold while others idle); a prompt shorter
 //! than one block, or an overloaded favourite, goes to the less loaded of
 //! two random candidates (power of two choices).
+//!
+//! Power of two choices compares costs (`least_loaded`, and the fallback of
+//! `prefix`): each candidate's peak-EWMA latency times its load plus one
+//! (Finagle's and linkerd2-proxy's score, see [`super::latency`]), so a host
+//! that is slow, not only busy, is drawn less; a host with no answer yet is
+//! costed at the mean latency of the others. `least_in_flight` compares the
+//! load alone. Prefix affinity's imbalance threshold stays on the load (a
+//! count of requests, which the setting is written in).
 
 use rand::Rng;
 
@@ -27,6 +41,10 @@ pub struct Candidate {
     /// Its rendezvous weight for the prompt's first block (None without a
     /// full block).
     pub rendezvous: Option<u64>,
+    /// Its peak-EWMA latency in seconds (None before its first answer).
+    pub latency: Option<f64>,
+    /// Conversations it is home to (distinct prompt first blocks).
+    pub heads: usize,
 }
 
 /// Why a host was picked (recorded on the `upstream_call` span).
@@ -40,8 +58,10 @@ pub enum Reason {
     Rendezvous,
     /// The favourite was too busy: least loaded of two random candidates.
     LoadImbalance,
-    /// Least loaded of two random candidates.
+    /// Cheaper (latency × load) of two random candidates.
     LeastLoaded,
+    /// Fewer requests in flight of two random candidates.
+    LeastInFlight,
     /// The next in turn.
     RoundRobin,
 }
@@ -55,6 +75,7 @@ impl Reason {
             Reason::Rendezvous => "rendezvous",
             Reason::LoadImbalance => "load_imbalance",
             Reason::LeastLoaded => "least_loaded",
+            Reason::LeastInFlight => "least_in_flight",
             Reason::RoundRobin => "round_robin",
         }
     }
@@ -90,6 +111,7 @@ pub fn pick(
             reason: Reason::RoundRobin,
         },
         PickPolicy::LeastLoaded => two_choices(candidates, rng, Reason::LeastLoaded),
+        PickPolicy::LeastInFlight => two_choices(candidates, rng, Reason::LeastInFlight),
         PickPolicy::Prefix => {
             let Some((favourite, reason)) = favourite(candidates) else {
                 return two_choices(candidates, rng, Reason::LeastLoaded);
@@ -108,7 +130,8 @@ pub fn pick(
 }
 
 /// The prefix holder (longest match, then least loaded), or the
-/// rendezvous winner when nobody holds the first block.
+/// rendezvous winner among the hosts within their share of conversations
+/// when nobody holds the first block.
 fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
     let best = candidates
         .iter()
@@ -118,26 +141,52 @@ fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
     if let Some((i, _)) = best {
         return Some((i, Reason::Prefix));
     }
+    // Bounded loads with a balance factor of 1: counting this new
+    // conversation, no host may pass the even share, rounded up (so at
+    // least one host is always within it).
+    let total: usize = candidates.iter().map(|c| c.heads).sum();
+    let share = (total + 1).div_ceil(candidates.len());
     candidates
         .iter()
         .enumerate()
+        .filter(|(_, c)| c.heads < share)
         .filter_map(|(i, c)| c.rendezvous.map(|w| (w, i)))
         .max()
         .map(|(_, i)| (i, Reason::Rendezvous))
 }
 
-/// The less loaded of two distinct random candidates (a tie goes to the
-/// first drawn, itself random).
+/// The cheaper of two distinct random candidates (a tie goes to the first
+/// drawn, itself random): by load alone for `LeastInFlight`, else by cost.
 fn two_choices(candidates: &[Candidate], rng: &mut impl Rng, reason: Reason) -> Pick {
     let n = candidates.len();
     let a = rng.random_range(0..n);
     let b = (a + rng.random_range(1..n)) % n;
-    let index = if candidates[b].load < candidates[a].load {
-        b
+    let b_cheaper = if reason == Reason::LeastInFlight {
+        candidates[b].load < candidates[a].load
     } else {
-        a
+        let unknown = mean_latency(candidates);
+        cost(&candidates[b], unknown) < cost(&candidates[a], unknown)
     };
-    Pick { index, reason }
+    Pick {
+        index: if b_cheaper { b } else { a },
+        reason,
+    }
+}
+
+/// A candidate's cost: its latency (`unknown` before its first answer)
+/// times its load plus one.
+fn cost(c: &Candidate, unknown: f64) -> f64 {
+    c.latency.unwrap_or(unknown) * (f64::from(c.load) + 1.0)
+}
+
+/// The mean latency of the candidates that have one; 1 when none has, so
+/// that costs compare loads alone.
+fn mean_latency(candidates: &[Candidate]) -> f64 {
+    let (sum, n) = candidates
+        .iter()
+        .filter_map(|c| c.latency)
+        .fold((0.0, 0u32), |(s, n), l| (s + l, n + 1));
+    if n == 0 { 1.0 } else { sum / f64::from(n) }
 }
 
 #[cfg(test)]
@@ -161,14 +210,101 @@ mod tests {
     fn two_choices_never_picks_the_most_loaded_of_three_or_more() {
         let mut rng = StdRng::seed_from_u64(7);
         let c = loads(&[0, 9, 1, 3]);
-        let mut counts = [0; 4];
-        for _ in 0..1000 {
-            let p = pick(PickPolicy::LeastLoaded, &c, 8, 0, &mut rng);
-            assert_eq!(p.reason, Reason::LeastLoaded);
-            counts[p.index] += 1;
+        // Without latencies the cost compares loads, as in-flight does.
+        for (policy, reason) in [
+            (PickPolicy::LeastInFlight, Reason::LeastInFlight),
+            (PickPolicy::LeastLoaded, Reason::LeastLoaded),
+        ] {
+            let mut counts = [0; 4];
+            for _ in 0..1000 {
+                let p = pick(policy, &c, 8, 0, &mut rng);
+                assert_eq!(p.reason, reason);
+                counts[p.index] += 1;
+            }
+            assert_eq!(counts[1], 0, "the busiest loses every draw it is in");
+            assert!(counts[0] > counts[2] && counts[2] > counts[3], "{counts:?}");
         }
-        assert_eq!(counts[1], 0, "the busiest loses every draw it is in");
-        assert!(counts[0] > counts[2] && counts[2] > counts[3], "{counts:?}");
+    }
+
+    /// Which of two candidates each policy picks (with two, both are
+    /// always drawn, so the answer does not depend on the draw).
+    fn between(a: Candidate, b: Candidate, policy: PickPolicy) -> usize {
+        let mut rng = StdRng::seed_from_u64(11);
+        pick(policy, &[a, b], 8, 0, &mut rng).index
+    }
+
+    fn host(load: u32, latency: Option<f64>) -> Candidate {
+        Candidate {
+            load,
+            latency,
+            ..Candidate::default()
+        }
+    }
+
+    #[test]
+    fn cost_weighs_latency_against_load() {
+        let slow_idle = host(0, Some(0.100));
+        let fast_idle = host(0, Some(0.050));
+        let fast_busy = host(2, Some(0.050));
+        // Equal loads: the faster host.
+        assert_eq!(between(slow_idle, fast_idle, PickPolicy::LeastLoaded), 1);
+        assert_eq!(between(fast_idle, slow_idle, PickPolicy::LeastLoaded), 0);
+        // 100 ms × 1 < 50 ms × 3: the idle slow host beats the busy fast one.
+        assert_eq!(between(slow_idle, fast_busy, PickPolicy::LeastLoaded), 0);
+        // One in flight each: 100 ms × 2 > 50 ms × 2.
+        let slow_one = host(1, Some(0.100));
+        let fast_one = host(1, Some(0.050));
+        assert_eq!(between(slow_one, fast_one, PickPolicy::LeastLoaded), 1);
+        // Counting in-flight requests alone cannot tell them apart: a tie
+        // goes to the first drawn, so either may win.
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut won = [0; 2];
+        for _ in 0..200 {
+            won[pick(
+                PickPolicy::LeastInFlight,
+                &[slow_one, fast_one],
+                8,
+                0,
+                &mut rng,
+            )
+            .index] += 1;
+        }
+        assert!(won[0] > 0 && won[1] > 0, "{won:?}");
+    }
+
+    #[test]
+    fn a_host_without_answers_costs_the_mean_latency_of_the_others() {
+        // Mean of the known: (0.1 + 0.3) / 2 = 0.2, so the newcomer with
+        // one in flight costs 0.4, more than 0.1 × 2 and less than 0.3 × 2.
+        let c = [host(1, None), host(1, Some(0.100)), host(1, Some(0.300))];
+        assert!((mean_latency(&c) - 0.2).abs() < 1e-12);
+        assert!(cost(&c[0], 0.2) > cost(&c[1], 0.2));
+        assert!(cost(&c[0], 0.2) < cost(&c[2], 0.2));
+        // Beside one known host it costs that host's latency, so load
+        // decides: idle newcomer 0.1 × 1 against 0.1 × 2.
+        assert_eq!(between(host(0, None), c[1], PickPolicy::LeastLoaded), 0);
+        assert_eq!(between(host(2, None), c[1], PickPolicy::LeastLoaded), 1);
+        // Nobody known: loads alone.
+        assert_eq!(mean_latency(&loads(&[1, 2])), 1.0);
+    }
+
+    #[test]
+    fn prefix_affinity_ignores_latency_until_load_passes_the_threshold() {
+        // The prefix holder is the slow host: within the threshold it
+        // still wins (its cache saves the prefill).
+        let mut holder = host(2, Some(0.100));
+        holder.matched = 5;
+        let fast = host(0, Some(0.050));
+        let pick_for = |holder| {
+            let mut rng = StdRng::seed_from_u64(1);
+            pick(PickPolicy::Prefix, &[holder, fast], 2, 0, &mut rng)
+        };
+        let reason = Reason::Prefix;
+        assert_eq!(pick_for(holder), Pick { index: 0, reason });
+        // Past it, the fallback compares costs: 100 ms × 4 vs 50 ms × 1.
+        holder.load = 3;
+        let reason = Reason::LoadImbalance;
+        assert_eq!(pick_for(holder), Pick { index: 1, reason });
     }
 
     #[test]
@@ -231,6 +367,22 @@ mod tests {
         // Another replica listing the hosts in another order agrees.
         let reversed: Vec<Candidate> = c.iter().rev().copied().collect();
         assert_eq!(pick(PickPolicy::Prefix, &reversed, 4, 0, &mut rng).index, 1);
+        // The favourite already home to more than its share of the
+        // conversations: the next in rendezvous order.
+        c[1].heads = 3;
+        c[0].heads = 1;
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 4, 0, &mut rng),
+            Pick {
+                index: 2,
+                reason: Reason::Rendezvous
+            }
+        );
+        // Home to 1 + 1 + 3 and the new one: a share of 2 each, which
+        // host 1 (home to 1) is within.
+        c[1].heads = 1;
+        c[2].heads = 3;
+        assert_eq!(pick(PickPolicy::Prefix, &c, 4, 0, &mut rng).index, 1);
         // No full block: load alone.
         let p = pick(PickPolicy::Prefix, &loads(&[1, 0]), 4, 0, &mut rng);
         assert_eq!(

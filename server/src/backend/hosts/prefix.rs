@@ -140,7 +140,8 @@ impl PrefixIndex {
     }
 }
 
-fn nonzero(n: usize) -> NonZeroUsize {
+/// `n` as an LRU size, which may not be 0 (1 then).
+pub(super) fn nonzero(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
 }
 

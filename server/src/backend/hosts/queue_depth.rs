@@ -1,16 +1,30 @@
-//! The hosts' own queues: llama-server started with `--metrics` exports
-//! `llamacpp:requests_deferred`, the requests waiting for a free slot (sent
-//! by every client, other router replicas included). When an endpoint sets
-//! `queue_metrics`, one task per pool reads every host's `/metrics` at that
-//! interval and the figure is added to the host's load for picking. A host
-//! that does not answer (or exports no such line) counts a queue of 0.
+//! The hosts' own queues, as every client (other router replicas included)
+//! has filled them. llama-server started with `--metrics` exports
+//! `llamacpp:requests_deferred`, the requests waiting for a free slot; its
+//! `GET /slots` (on by default, `--no-slots` turns it off) lists the slots
+//! with `is_processing`, the one queue signal of a server without
+//! `--metrics`. When an endpoint sets `queue_metrics` and/or `queue_slots`,
+//! one task per pool reads every host's `/metrics` and/or `/slots` at the
+//! shorter of the two intervals, and the deferred requests plus the busy
+//! slots are added to the host's load for picking. A host that does not
+//! answer (or exports no such figure) counts 0.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::shared::Shared;
+
+/// Which of a host's figures are read.
+#[derive(Debug, Clone, Copy)]
+pub struct Reads {
+    /// `/metrics`: `llamacpp:requests_deferred`.
+    pub metrics: bool,
+    /// `/slots`: the slots with `is_processing`.
+    pub slots: bool,
+}
 
 /// The metric read.
 const DEFERRED: &str = "llamacpp:requests_deferred";
@@ -29,19 +43,39 @@ pub fn deferred(exposition: &str) -> Option<u32> {
         })
 }
 
+/// One slot in llama-server's `/slots` answer (other fields ignored).
+#[derive(Deserialize)]
+struct Slot {
+    #[serde(default)]
+    is_processing: bool,
+}
+
+/// The busy slots in a `/slots` answer, if it is one.
+pub fn busy_slots(body: &str) -> Option<u32> {
+    let slots: Vec<Slot> = serde_json::from_str(body).ok()?;
+    let busy = slots.iter().filter(|s| s.is_processing).count();
+    Some(u32::try_from(busy).unwrap_or(u32::MAX))
+}
+
 /// Reads every host's queue every `interval` until `stop`.
 pub async fn run(
     shared: Arc<Shared>,
     http: reqwest::Client,
+    reads: Reads,
     interval: Duration,
     stop: CancellationToken,
 ) {
     loop {
         for host in shared.members().iter() {
-            let depth = match host.chat_url.join("/metrics") {
-                Ok(url) => read(&http, url, interval).await.unwrap_or(0),
-                Err(_) => 0,
-            };
+            let mut depth = 0u32;
+            if reads.metrics {
+                let found = read(&http, &host.chat_url, "/metrics", interval).await;
+                depth = depth.saturating_add(found.as_deref().and_then(deferred).unwrap_or(0));
+            }
+            if reads.slots {
+                let found = read(&http, &host.chat_url, "/slots", interval).await;
+                depth = depth.saturating_add(found.as_deref().and_then(busy_slots).unwrap_or(0));
+            }
             host.set_queue_depth(depth);
         }
         tokio::select! {
@@ -51,12 +85,20 @@ pub async fn run(
     }
 }
 
-async fn read(http: &reqwest::Client, url: reqwest::Url, patience: Duration) -> Option<u32> {
+/// The body of `path` on the host's server (at its root, beside `/v1`),
+/// when it answers with success within `patience`.
+async fn read(
+    http: &reqwest::Client,
+    chat_url: &reqwest::Url,
+    path: &str,
+    patience: Duration,
+) -> Option<String> {
+    let url = chat_url.join(path).ok()?;
     let response = http.get(url).timeout(patience).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
-    deferred(&response.text().await.ok()?)
+    response.text().await.ok()
 }
 
 #[cfg(test)]
@@ -76,5 +118,25 @@ mod tests {
         );
         assert_eq!(deferred("llamacpp:requests_processing 4\n"), None);
         assert_eq!(deferred("llamacpp:requests_deferred NaN\n"), None);
+    }
+
+    #[test]
+    fn busy_slots_are_counted_from_llama_servers_slot_list() {
+        let body = r#"[
+            {"id": 0, "n_ctx": 4096, "is_processing": true, "params": {}},
+            {"id": 1, "n_ctx": 4096, "is_processing": false},
+            {"id": 2, "n_ctx": 4096, "is_processing": true}
+        ]"#;
+        assert_eq!(busy_slots(body), Some(2));
+        assert_eq!(busy_slots("[]"), Some(0));
+        // An older server without the field: no slot counts as busy.
+        assert_eq!(busy_slots(r#"[{"id": 0}]"#), Some(0));
+        // `--no-slots` answers an error object, not a list.
+        assert_eq!(
+            busy_slots(
+                r#"{"error": {"code": 501, "message": "This server does not support slots endpoint."}}"#
+            ),
+            None
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use parking_lot::RwLock;
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +28,8 @@ pub struct Shared {
     pub max_imbalance: u32,
     /// Prefix index size per host.
     pub index_blocks: usize,
+    /// Time constant of each host's latency estimate.
+    pub latency_decay: Duration,
     /// When hosts are ejected.
     pub ejection: EjectionPolicy,
     /// Round-robin turn.
@@ -43,6 +46,7 @@ impl Shared {
         policy: PickPolicy,
         max_imbalance: u32,
         index_blocks: usize,
+        latency_decay: Duration,
         ejection: EjectionPolicy,
         ejections: Counter,
     ) -> Shared {
@@ -52,6 +56,7 @@ impl Shared {
             policy,
             max_imbalance,
             index_blocks,
+            latency_decay,
             ejection,
             turn: AtomicUsize::new(0),
             wake: Notify::new(),
@@ -80,7 +85,7 @@ impl Shared {
             }
             match old.iter().find(|h| h.key == key) {
                 Some(known) => next.push(known.clone()),
-                None => match Host::new(url, self.index_blocks) {
+                None => match Host::new(url, self.index_blocks, self.latency_decay) {
                     Ok(host) => next.push(Arc::new(host)),
                     Err(why) => {
                         tracing::warn!(endpoint = %self.endpoint, %why, "skipping a host that cannot be used");
@@ -112,7 +117,7 @@ impl Shared {
     }
 
     /// Waits until discovery's first round is done, at most `patience`.
-    pub async fn discovered(&self, patience: std::time::Duration) {
+    pub async fn discovered(&self, patience: Duration) {
         let notified = self.first_round.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();

@@ -71,6 +71,93 @@ fn in_flight_attempts_are_the_load_and_end_when_dropped() {
     assert!(hosts.iter().all(|h| h.load() == 0));
 }
 
+/// Answers `attempt` as if its first token came `after` it was picked
+/// (an instant in the future stands in for waiting).
+fn answered_after(attempt: Box<dyn crate::upstream::HostAttempt>, after: Duration) {
+    attempt.finish(AttemptResult::Answered {
+        prompt_tokens: 1,
+        cached_tokens: None,
+        first_token_at: Some(Instant::now() + after),
+    });
+}
+
+#[test]
+fn least_loaded_learns_which_host_is_slow_from_its_answers() {
+    let blind = pool(&THREE[..2], PickPolicy::LeastInFlight);
+    let pool = pool(&THREE[..2], PickPolicy::LeastLoaded);
+    let c = call("s", "u");
+    let hosts = pool.shared.members();
+    // One answer from each: the first host's took 420 ms, the second's 50.
+    let (a, b) = (pool.pick(&c, &[]).unwrap(), pool.pick(&c, &[]).unwrap());
+    let slow = a.key();
+    answered_after(a, Duration::from_millis(420));
+    answered_after(b, Duration::from_millis(50));
+    let latency = |key| {
+        let h = hosts.iter().find(|h| h.key == key).unwrap();
+        h.latency(Instant::now()).unwrap()
+    };
+    assert!(latency(slow) > 0.41, "{}", latency(slow));
+    // Both idle: the fast host, every time.
+    for _ in 0..20 {
+        assert_ne!(pool.pick(&c, &[]).unwrap().key(), slow);
+    }
+    // Counting in flight alone, the slow host gets its turn.
+    let (a, b) = (blind.pick(&c, &[]).unwrap(), blind.pick(&c, &[]).unwrap());
+    answered_after(a, Duration::from_millis(420));
+    answered_after(b, Duration::from_millis(50));
+    let keys: std::collections::BTreeSet<HostKey> = (0..20)
+        .map(|_| blind.pick(&c, &[]).unwrap().key())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    // The fast host keeps winning while 50 ms × (in flight + 1) is below
+    // the idle slow host's 420 ms: up to 7 in flight ...
+    let busy: Vec<_> = (0..8).map(|_| pool.pick(&c, &[]).unwrap()).collect();
+    assert!(busy.iter().all(|x| x.key() != slow));
+    // ... and with 8 (50 ms × 9 = 450 ms) the slow host is the cheaper.
+    assert_eq!(pool.pick(&c, &[]).unwrap().key(), slow);
+    drop(busy);
+}
+
+#[test]
+fn a_first_token_timeout_counts_as_a_slow_answer() {
+    let other = pool(&THREE[..1], PickPolicy::LeastLoaded);
+    let pool = pool(&THREE[..1], PickPolicy::LeastLoaded);
+    let c = call("s", "u");
+    let timeout = UpstreamError::FirstTokenTimeout {
+        endpoint: "lab".into(),
+        after: Duration::from_secs(60),
+    };
+    let host = pool.shared.members()[0].clone();
+    assert_eq!(host.latency(Instant::now()), None);
+    pool.pick(&c, &[])
+        .unwrap()
+        .finish(AttemptResult::Failed(&timeout));
+    assert!(host.latency(Instant::now()).is_some());
+    // A refused connection says nothing of speed.
+    let refused = UpstreamError::Connect {
+        endpoint: "lab".into(),
+        detail: "refused".into(),
+    };
+    other
+        .pick(&c, &[])
+        .unwrap()
+        .finish(AttemptResult::Failed(&refused));
+    assert_eq!(other.shared.members()[0].latency(Instant::now()), None);
+}
+
+#[test]
+fn new_conversations_spread_evenly_over_the_hosts() {
+    let pool = pool(&THREE, PickPolicy::Prefix);
+    for customer in 0..9 {
+        let system = format!("You are the assistant of customer {customer}. ").repeat(4);
+        pool.pick(&call(&system, "hello"), &[]).unwrap();
+    }
+    // Plain rendezvous puts 9 conversations 3 / 3 / 3 one time in 12;
+    // bounded, always.
+    let heads: Vec<usize> = pool.shared.members().iter().map(|h| h.heads()).collect();
+    assert_eq!(heads, [3, 3, 3]);
+}
+
 #[test]
 fn failing_hosts_are_ejected_but_never_more_than_half() {
     let pool = pool(&THREE, PickPolicy::RoundRobin);
@@ -128,6 +215,7 @@ fn a_shared_prefix_returns_to_the_host_that_served_it() {
     first.finish(AttemptResult::Answered {
         prompt_tokens: 100,
         cached_tokens: Some(0),
+        first_token_at: None,
     });
     for question in ["and the invoice?", "cancel it", "thanks, one more thing"] {
         let attempt = pool.pick(&call(&system, question), &[]).unwrap();
@@ -135,6 +223,7 @@ fn a_shared_prefix_returns_to_the_host_that_served_it() {
         attempt.finish(AttemptResult::Answered {
             prompt_tokens: 100,
             cached_tokens: Some(90),
+            first_token_at: None,
         });
     }
 }
@@ -149,6 +238,7 @@ fn affinity_yields_when_its_host_is_too_busy() {
     first.finish(AttemptResult::Answered {
         prompt_tokens: 100,
         cached_tokens: None,
+        first_token_at: None,
     });
     // Keep the home host busy past the threshold (8 by default).
     let mut held = Vec::new();
@@ -200,6 +290,7 @@ fn hosts_that_stay_keep_their_state_across_a_membership_swap() {
     in_flight.finish(AttemptResult::Answered {
         prompt_tokens: 1,
         cached_tokens: None,
+        first_token_at: None,
     });
     assert_eq!(pool.len(), 1);
     pool.shared.replace(&[]);

@@ -25,6 +25,15 @@ fn write_config(path: &Path, config: &Config) {
     std::fs::write(path, toml::to_string(config).unwrap()).unwrap();
 }
 
+/// Writes `config` to `file` and serves it from there (so ReloadConfig reads
+/// the file again), with a client.
+async fn serve_from_file(file: &Path, config: &Config) -> (TestRouter, Client) {
+    write_config(file, config);
+    let router = TestRouter::start_from_file(file).await.unwrap();
+    let client = router.client().await.unwrap();
+    (router, client)
+}
+
 fn add_model(dir: &Path, id: &str, seed: u64) {
     let spec = TinyModelSpec {
         seed,
@@ -72,9 +81,7 @@ async fn ids(client: &Client) -> Vec<String> {
 async fn a_reload_adds_and_removes_models_and_leaves_the_untouched_one_running() {
     let models = ModelDir::with_models(&["a", "b"]).unwrap();
     let file = models.file("router.toml");
-    write_config(&file, &local_config(models.path()).unwrap());
-    let router = TestRouter::start_from_file(&file).await.unwrap();
-    let client = router.client().await.unwrap();
+    let (router, client) = serve_from_file(&file, &local_config(models.path()).unwrap()).await;
     client.generate(prompt("a", "hello", 2)).await.unwrap();
     let pid_before = router.engine.pool().child_pids();
     assert_eq!(pid_before.len(), 1);
@@ -108,9 +115,7 @@ async fn a_reload_adds_and_removes_models_and_leaves_the_untouched_one_running()
 async fn a_removed_model_finishes_its_stream_then_its_process_stops() {
     let models = ModelDir::with_models(&["a"]).unwrap();
     let file = models.file("router.toml");
-    write_config(&file, &local_config(models.path()).unwrap());
-    let router = TestRouter::start_from_file(&file).await.unwrap();
-    let client = router.client().await.unwrap();
+    let (router, client) = serve_from_file(&file, &local_config(models.path()).unwrap()).await;
     let mut watch = client.watch_models().await.unwrap();
     let mut stream = client
         .generate_stream(prompt("a", "a long answer", 64))
@@ -156,9 +161,7 @@ async fn a_removed_model_finishes_its_stream_then_its_process_stops() {
 async fn a_bad_file_is_refused_and_the_running_config_keeps_serving() {
     let models = ModelDir::with_models(&["a"]).unwrap();
     let file = models.file("router.toml");
-    write_config(&file, &local_config(models.path()).unwrap());
-    let router = TestRouter::start_from_file(&file).await.unwrap();
-    let client = router.client().await.unwrap();
+    let (router, client) = serve_from_file(&file, &local_config(models.path()).unwrap()).await;
 
     let good = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, format!("max_loaded_modles = 3\n{good}")).unwrap();
@@ -201,9 +204,7 @@ async fn changed_settings_replace_the_model_and_start_only_settings_are_named() 
     let models = ModelDir::with_models(&["a"]).unwrap();
     let file = models.file("router.toml");
     let mut config = local_config(models.path()).unwrap();
-    write_config(&file, &config);
-    let router = TestRouter::start_from_file(&file).await.unwrap();
-    let client = router.client().await.unwrap();
+    let (router, client) = serve_from_file(&file, &config).await;
     client.generate(prompt("a", "hello", 2)).await.unwrap();
     let old_pid = router.engine.pool().child_pids();
     let mut watch = client.watch_models().await.unwrap();

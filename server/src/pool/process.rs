@@ -26,6 +26,8 @@ use super::slots::SlotPermit;
 const STDERR_TAIL_LINES: usize = 12;
 /// Longest stderr line kept, in bytes.
 const STDERR_LINE_MAX: usize = 400;
+/// How long after the spawn readiness is polled every 10 ms (then 50 ms).
+const READY_FAST_POLL_FOR: Duration = Duration::from_secs(2);
 
 /// A running (or just exited) llama-server child.
 pub struct ChildProcess {
@@ -59,7 +61,9 @@ pub struct ChildProcess {
     stop: CancellationToken,
     kill: CancellationToken,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
-    bound: Arc<AtomicBool>,
+    /// The `--model` argument it was given, which its `/props` echoes: how a
+    /// starting child is told from a stranger that took its port.
+    model_path: String,
     progress: Arc<Notify>,
 }
 
@@ -111,6 +115,7 @@ impl ChildProcess {
     /// real spawn below and by the simulated launcher of the model check.
     pub(super) fn new(
         model: &str,
+        model_path: &str,
         pid: u32,
         port: u16,
         slot: &Arc<SlotPermit>,
@@ -135,7 +140,7 @@ impl ChildProcess {
             stop: stop.clone(),
             kill: kill.clone(),
             stderr_tail: Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES))),
-            bound: Arc::new(AtomicBool::new(false)),
+            model_path: model_path.to_string(),
             progress: Arc::new(Notify::new()),
         });
         let control = ChildControl {
@@ -185,13 +190,18 @@ impl ChildProcess {
             detail: format!("{}: {e}", params.binary.display()),
         })?;
         let pid = child.id().unwrap_or_default();
-        let (record, control) = ChildProcess::new(&spec.id, pid, params.port, params.slot);
+        let (record, control) = ChildProcess::new(
+            &spec.id,
+            &model_argument(spec),
+            pid,
+            params.port,
+            params.slot,
+        );
         if let Some(stderr) = child.stderr.take() {
             tasks.spawn(read_stderr(
                 stderr,
                 spec.id.clone(),
                 record.stderr_tail.clone(),
-                record.bound.clone(),
                 record.progress.clone(),
             ));
         }
@@ -239,9 +249,12 @@ impl ChildProcess {
         format!("http://127.0.0.1:{}/health", self.port)
     }
 
-    /// Waits until the child answers `/health` with 200 after having bound
-    /// its own port, failing at once if it exits first. Woken by every line
-    /// the child prints, so readiness is seen within milliseconds.
+    /// Waits until the child answers `/health` with 200 and its `/props`
+    /// names the model it was started with (a stranger that took the port
+    /// first must never be mistaken for it), failing at once if it exits
+    /// first. Polled every few milliseconds, and at once whenever the child
+    /// prints a line: it prints only warnings and errors (see
+    /// [`arguments`]), so no line announces that it has bound its port.
     pub async fn wait_ready(
         &self,
         http: &reqwest::Client,
@@ -258,11 +271,7 @@ impl ChildProcess {
                     stderr_tail: self.stderr_tail(),
                 });
             }
-            // Only a child that reported binding its port is asked: a stranger
-            // that took the port first must never be mistaken for ours.
-            if self.bound.load(Ordering::Acquire)
-                && self.healthy(http, Duration::from_secs(1)).await
-            {
+            if self.healthy(http, Duration::from_secs(1)).await && self.is_ours(http).await {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -278,8 +287,32 @@ impl ChildProcess {
                 _ = progress => {}
                 _ = tokio::time::sleep(poll_every) => {}
             }
-            poll_every = (poll_every * 2).min(Duration::from_millis(50));
+            // Small models are up within a few hundred milliseconds and each
+            // poll is one loopback request; a long load is polled less often.
+            let cap = if self.spawned_at.elapsed() < READY_FAST_POLL_FOR {
+                Duration::from_millis(10)
+            } else {
+                Duration::from_millis(50)
+            };
+            poll_every = (poll_every * 2).min(cap);
         }
+    }
+
+    /// Whether the server on the child's port is this child: its `/props`
+    /// names the model file this child was started with.
+    async fn is_ours(&self, http: &reqwest::Client) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Props {
+            model_path: String,
+        }
+        let url = format!("http://127.0.0.1:{}/props", self.port);
+        let Ok(response) = http.get(url).timeout(Duration::from_secs(1)).send().await else {
+            return false;
+        };
+        if !response.status().is_success() {
+            return false;
+        }
+        matches!(response.json::<Props>().await, Ok(props) if props.model_path == self.model_path)
     }
 
     /// One health probe.
@@ -296,7 +329,7 @@ fn arguments(spec: &LocalModelSpec, port: u16) -> Vec<String> {
     let s = &spec.settings;
     let mut args = vec![
         "--model".to_string(),
-        spec.path.display().to_string(),
+        model_argument(spec),
         "--host".into(),
         "127.0.0.1".into(),
         "--port".into(),
@@ -320,22 +353,45 @@ fn arguments(spec: &LocalModelSpec, port: u16) -> Vec<String> {
             args.extend(["--pooling".into(), "mean".into()]);
         }
     }
+    // Warnings and errors only: at its default verbosity llama-server
+    // writes about nine lines (27 writes) per request, each a pipe wake-up
+    // for the router's stderr reader, which cost the router more CPU per
+    // local request than the call itself. Errors, which explain a failed
+    // start, still come through. A verbosity in `extra_args` wins.
+    if !s
+        .extra_args
+        .iter()
+        .any(|a| VERBOSITY_FLAGS.contains(&a.as_str()))
+    {
+        args.extend(["--log-verbosity".into(), "2".into()]);
+    }
     args.extend(s.extra_args.iter().cloned());
     args
+}
+
+/// llama-server flags that set its log verbosity.
+const VERBOSITY_FLAGS: [&str; 6] = [
+    "-lv",
+    "--verbosity",
+    "--log-verbosity",
+    "-v",
+    "--verbose",
+    "--log-verbose",
+];
+
+/// The `--model` argument: the path as the catalogue holds it.
+fn model_argument(spec: &LocalModelSpec) -> String {
+    spec.path.display().to_string()
 }
 
 async fn read_stderr(
     stderr: tokio::process::ChildStderr,
     model: String,
     tail: Arc<Mutex<VecDeque<String>>>,
-    bound: Arc<AtomicBool>,
     progress: Arc<Notify>,
 ) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains("listening") {
-            bound.store(true, Ordering::Release);
-        }
         // Trace level only: at higher verbosity llama-server may echo prompts.
         tracing::trace!(model = %model, "llama-server: {line}");
         if let Ok(mut tail) = tail.lock() {

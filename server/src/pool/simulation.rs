@@ -122,7 +122,8 @@ impl Launcher for SimLauncher {
             let n = census.spawned.fetch_add(1, Ordering::SeqCst);
             // Above the kernel's pid_max: no real process is ever looked at.
             let pid = 5_000_000 + n;
-            let (child, control) = ChildProcess::new(&spec.id, pid, 0, slot);
+            let (child, control) =
+                ChildProcess::new(&spec.id, &spec.path.display().to_string(), pid, 0, slot);
             let exit_grace = self.millis(0, 40);
             pool.tasks
                 .spawn(simulated_process(control, census.clone(), exit_grace));

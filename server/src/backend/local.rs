@@ -20,6 +20,15 @@ use crate::upstream::{AttemptTimeouts, RetryPolicy, Target, UpstreamClient, Upst
 /// How long to wait for a child killed as hung to be reaped (SIGKILL: it
 /// cannot ignore it; this only bounds a slow reap on a loaded machine).
 const HUNG_REAP: Duration = Duration::from_secs(2);
+/// The longest unary answer asked of a child whole (one JSON body on a
+/// kept-alive connection, no per-token events); longer ones are streamed,
+/// so a caller that gives up stops the generation. Short answers are where
+/// the whole form's saving counts, and their waste when abandoned is small.
+const WHOLE_ANSWER_MAX_TOKENS: u32 = 64;
+/// How long a child's main loop may take to answer `/slots` before a timed
+/// out call counts as proof that it hangs: it answers between two decode
+/// batches, which take well under this even for large prompts on a CPU.
+const LOOP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// One catalogued local model.
 pub struct LocalModel {
@@ -33,7 +42,7 @@ pub struct LocalModel {
 
 impl LocalModel {
     /// The backend for `entry`, admitting as many requests at once as the
-    /// child has slots.
+    /// child has slots, plus `queue_ahead` to wait in its own queue.
     pub fn new(
         entry: Arc<ModelEntry>,
         pool: Pool,
@@ -41,9 +50,10 @@ impl LocalModel {
         config: &LocalConfig,
         max_queue: usize,
     ) -> LocalModel {
+        let settings = &entry.spec.settings;
         let limiter = Arc::new(RouteLimiter::new(
             &entry.spec.id,
-            entry.spec.settings.slots as usize,
+            settings.slots as usize + settings.queue_ahead as usize,
             max_queue,
         ));
         LocalModel {
@@ -61,9 +71,9 @@ impl LocalModel {
 
     /// The upstream target for a leased child. Streamed to streaming
     /// callers (time to first token, a hung child seen by its gaps); a whole
-    /// JSON answer for unary calls, which keeps the connection alive and
-    /// spares the child formatting an event per token (its reported timings
-    /// give the time to first token).
+    /// JSON answer for short unary calls, which keeps the connection alive
+    /// and spares the child formatting an event per token (its reported
+    /// timings give the time to first token).
     fn target(&self, chat_url: &reqwest::Url) -> Target {
         Target {
             endpoint: self.name.clone(),
@@ -72,6 +82,7 @@ impl LocalModel {
             kind: EndpointKind::OpenAi,
             stream: true,
             stream_unary: false,
+            whole_max_tokens: Some(WHOLE_ANSWER_MAX_TOKENS),
             timeouts: self.timeouts,
             headers: HeaderMap::new(),
             hosts: None,
@@ -162,6 +173,14 @@ impl Backend for LocalModel {
                 // Hung mid-call: killed here, so the next acquire gets a new
                 // process; a call that had sent nothing yet is retried on it.
                 UpstreamError::FirstTokenTimeout { .. } | UpstreamError::TokenGapTimeout { .. } => {
+                    // A child busy with long generations (or this call
+                    // waiting in its queue) is slow, not hung: its main
+                    // loop still answers `/slots`. Only a silent loop is
+                    // killed.
+                    if lease.main_loop_answers(LOOP_PATIENCE).await {
+                        tracing::warn!(model = %self.entry.spec.id, "a call timed out on a child that is still working; the child is kept");
+                        return Diagnosis::Final;
+                    }
                     lease.report_hung();
                     if lease.child_exited_within(HUNG_REAP).await {
                         Diagnosis::Hung

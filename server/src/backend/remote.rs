@@ -119,6 +119,7 @@ impl RemoteEndpoint {
             kind: self.config.kind,
             stream: self.config.stream,
             stream_unary: self.config.stream,
+            whole_max_tokens: None,
             timeouts: AttemptTimeouts {
                 first_token: self.config.first_token_timeout,
                 token_gap: self.config.token_gap_timeout,

@@ -17,6 +17,14 @@ use super::units;
 pub struct LlamaSettings {
     /// Parallel slots (`--parallel`): concurrent requests one process serves.
     pub slots: u32,
+    /// Requests sent to the process beyond its slots, to wait in its own
+    /// queue: when a slot frees, the next request is already there instead
+    /// of one router round trip away, so the slots stay full under load
+    /// (with 4 slots and 1 ahead, 0.9x -> 1.0x of llama-server's direct
+    /// throughput at concurrency 16). 0 sends no more than `slots`. A
+    /// request that waits there has its time to first token include that
+    /// wait, and is no longer reordered by the router's priorities.
+    pub queue_ahead: u32,
     /// Context size in tokens (`--ctx-size`), shared by all slots.
     pub ctx_size: u32,
     /// CPU threads (`--threads`); None lets llama-server decide.
@@ -36,6 +44,7 @@ impl Default for LlamaSettings {
     fn default() -> Self {
         LlamaSettings {
             slots: 4,
+            queue_ahead: 1,
             ctx_size: 4096,
             threads: None,
             gpu_layers: None,

@@ -112,6 +112,7 @@ impl Backend for Fake {
                     kind: EndpointKind::OpenAi,
                     stream: true,
                     stream_unary: true,
+                    whole_max_tokens: None,
                     timeouts: AttemptTimeouts {
                         first_token: Duration::from_secs(5),
                         token_gap: Duration::from_secs(5),

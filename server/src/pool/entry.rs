@@ -243,6 +243,19 @@ impl Lease {
         self.child.unloaded.load(Ordering::Acquire)
     }
 
+    /// Whether the child's main loop answers `/slots` within `patience`.
+    /// llama-server answers `/health` from its HTTP threads even when its
+    /// loop is wedged, but `/slots` is a task the loop itself runs, so an
+    /// answer proves it is still working. A server started without the
+    /// endpoint (`--no-slots`) answers 501, which proves nothing.
+    pub async fn main_loop_answers(&self, patience: std::time::Duration) -> bool {
+        let url = format!("http://127.0.0.1:{}/slots", self.child.port);
+        matches!(
+            self.pool.http.get(url).timeout(patience).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+
     /// True if the child has exited, or exits within `wait`.
     pub async fn child_exited_within(&self, wait: std::time::Duration) -> bool {
         tokio::time::timeout(wait, self.child.exited())

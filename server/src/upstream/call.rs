@@ -33,6 +33,13 @@ pub struct Target {
     /// response but keeps it alive after a plain JSON one, and formats no
     /// per-token events.
     pub stream_unary: bool,
+    /// With `stream_unary` off, a unary call is streamed all the same when
+    /// it may produce more tokens than this (no `max_tokens` included).
+    /// llama-server does not notice that a caller gave up on a whole answer
+    /// and generates it to the end, holding a slot; a streamed one stops at
+    /// its next token. So only short answers, whose waste is bounded, are
+    /// asked for whole. None: no bound.
+    pub whole_max_tokens: Option<u32>,
     /// Per-attempt timeouts.
     pub timeouts: AttemptTimeouts,
     /// Headers added to every request (attribution, trace context).

@@ -326,7 +326,12 @@ impl UpstreamClient {
     ) -> Result<ChatOutcome, AttemptError> {
         // A caller that wants the whole answer may be served whole.
         let stream = match sink {
-            DeltaSink::Collect => target.stream_unary,
+            DeltaSink::Collect => {
+                target.stream_unary
+                    || target
+                        .whole_max_tokens
+                        .is_some_and(|most| call.max_tokens.is_none_or(|asked| asked > most))
+            }
             DeltaSink::Forward(_) => target.stream,
         };
         let body = ChatCompletionRequest {

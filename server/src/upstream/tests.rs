@@ -33,6 +33,7 @@ fn target(base_url: &str, stream: bool) -> Target {
         kind: EndpointKind::OpenAi,
         stream,
         stream_unary: stream,
+        whole_max_tokens: None,
         timeouts: AttemptTimeouts {
             first_token: Duration::from_secs(10),
             token_gap: Duration::from_secs(10),

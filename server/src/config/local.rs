@@ -93,6 +93,12 @@ pub struct LocalConfig {
     /// ends its wait sooner.
     #[serde(with = "humantime_serde")]
     pub slot_wait_timeout: Duration,
+    /// How long a queued load lets the loaded models keep serving before it
+    /// evicts one that went idle (unless none is serving anyone): callers
+    /// that want the cold model meanwhile join the same load, and a model
+    /// idle only between two calls is not thrown out. "0s" evicts at once.
+    #[serde(with = "humantime_serde")]
+    pub swap_hold: Duration,
     /// Interval of the health check of warm children.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
@@ -133,6 +139,7 @@ impl Default for LocalConfig {
             preload: Vec::new(),
             startup_timeout: Duration::from_secs(120),
             slot_wait_timeout: Duration::from_secs(120),
+            swap_hold: Duration::from_millis(200),
             health_interval: Duration::from_secs(5),
             generation_probe_interval: Duration::from_secs(60),
             generation_probe_timeout: Duration::from_secs(15),

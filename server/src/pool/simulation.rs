@@ -73,10 +73,10 @@ const FILE_BYTES: u64 = 1 << 20;
 
 /// The launcher's own count of live processes, independent of the slots.
 #[derive(Default)]
-struct Census {
-    live: AtomicUsize,
-    most_live: AtomicUsize,
-    spawned: AtomicU32,
+pub(super) struct Census {
+    pub(super) live: AtomicUsize,
+    pub(super) most_live: AtomicUsize,
+    pub(super) spawned: AtomicU32,
     violations: Mutex<Vec<String>>,
 }
 
@@ -144,7 +144,11 @@ impl Launcher for SimLauncher {
 /// A process: runs until stopped (exits after `exit_grace`, as after a
 /// SIGTERM) or killed (at once); counts itself out, then frees its slot,
 /// then reports the exit, in the order the real supervisor does.
-async fn simulated_process(control: ChildControl, census: Arc<Census>, exit_grace: Duration) {
+pub(super) async fn simulated_process(
+    control: ChildControl,
+    census: Arc<Census>,
+    exit_grace: Duration,
+) {
     let ChildControl {
         exit,
         stop,
@@ -182,7 +186,7 @@ fn config(chaos: &Chaos) -> LocalConfig {
     }
 }
 
-fn catalogue(models: usize) -> BTreeMap<String, LocalModelSpec> {
+pub(super) fn catalogue(models: usize) -> BTreeMap<String, LocalModelSpec> {
     (0..models)
         .map(|i| {
             let id = format!("m{i}");

@@ -74,10 +74,32 @@ const FILE_BYTES: u64 = 1 << 20;
 /// The launcher's own count of live processes, independent of the slots.
 #[derive(Default)]
 pub(super) struct Census {
-    pub(super) live: AtomicUsize,
+    live: AtomicUsize,
     pub(super) most_live: AtomicUsize,
     pub(super) spawned: AtomicU32,
     violations: Mutex<Vec<String>>,
+}
+
+impl Census {
+    /// Counts a new simulated process in and starts it: it runs until it is
+    /// stopped (then exits after `exit_grace`) or killed. Returns it and the
+    /// number now live.
+    pub(super) fn spawn(
+        self: &Arc<Census>,
+        pool: &PoolInner,
+        spec: &LocalModelSpec,
+        slot: &Arc<SlotPermit>,
+        exit_grace: Duration,
+    ) -> (Arc<ChildProcess>, usize) {
+        let live = self.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_live.fetch_max(live, Ordering::SeqCst);
+        let n = self.spawned.fetch_add(1, Ordering::SeqCst);
+        // Above the kernel's pid_max: no real process is ever looked at.
+        let (child, control) = ChildProcess::new(&spec.id, 5_000_000 + n, 0, slot);
+        pool.tasks
+            .spawn(simulated_process(control, self.clone(), exit_grace));
+        (child, live)
+    }
 }
 
 struct SimLauncher {
@@ -105,8 +127,7 @@ impl Launcher for SimLauncher {
     ) -> BoxFuture<'a, Result<Arc<ChildProcess>, PoolError>> {
         Box::pin(async move {
             let census = &self.census;
-            let live = census.live.fetch_add(1, Ordering::SeqCst) + 1;
-            census.most_live.fetch_max(live, Ordering::SeqCst);
+            let (child, live) = census.spawn(pool, spec, slot, self.millis(0, 40));
             // Each simulated process reserves one file's worth of memory.
             let cap = self
                 .chaos
@@ -119,13 +140,6 @@ impl Launcher for SimLauncher {
                     .unwrap()
                     .push(format!("{live} live processes under a cap of {cap}"));
             }
-            let n = census.spawned.fetch_add(1, Ordering::SeqCst);
-            // Above the kernel's pid_max: no real process is ever looked at.
-            let pid = 5_000_000 + n;
-            let (child, control) = ChildProcess::new(&spec.id, pid, 0, slot);
-            let exit_grace = self.millis(0, 40);
-            pool.tasks
-                .spawn(simulated_process(control, census.clone(), exit_grace));
             tokio::time::sleep(self.millis(1, 120)).await;
             if self.roll(self.chaos.start_failure) {
                 child.kill();
@@ -144,11 +158,7 @@ impl Launcher for SimLauncher {
 /// A process: runs until stopped (exits after `exit_grace`, as after a
 /// SIGTERM) or killed (at once); counts itself out, then frees its slot,
 /// then reports the exit, in the order the real supervisor does.
-pub(super) async fn simulated_process(
-    control: ChildControl,
-    census: Arc<Census>,
-    exit_grace: Duration,
-) {
+async fn simulated_process(control: ChildControl, census: Arc<Census>, exit_grace: Duration) {
     let ChildControl {
         exit,
         stop,

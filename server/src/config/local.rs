@@ -93,10 +93,11 @@ pub struct LocalConfig {
     /// ends its wait sooner.
     #[serde(with = "humantime_serde")]
     pub slot_wait_timeout: Duration,
-    /// How long a queued load lets the loaded models keep serving before it
-    /// evicts one that went idle (unless none is serving anyone): callers
-    /// that want the cold model meanwhile join the same load, and a model
-    /// idle only between two calls is not thrown out. "0s" evicts at once.
+    /// Most a queued load holds back (it holds two load times, as lately
+    /// measured, up to this) before it may evict a model that is wanted
+    /// more than its own and was used within the hold: a popular model idle
+    /// only between two calls is not thrown out for a rare one. "0s" evicts
+    /// the least wanted idle model at once.
     #[serde(with = "humantime_serde")]
     pub swap_hold: Duration,
     /// Interval of the health check of warm children.

@@ -7,14 +7,16 @@
 //!
 //! Which one, and when: the least wanted idle model (fewest calls lately, by
 //! a decayed count, then least recently used). For a short *hold* after it
-//! queues (two load times, at most `local.swap_hold`), a load evicts
-//! only a model wanted no more than its own (its decayed count plus the
-//! callers waiting for it): a popular model that is idle only between two
-//! calls is not thrown out for a rare one, which then waits for a rarer
-//! model to go idle, or for the hold to end. Reloading the popular model a
-//! moment later would have cost a whole load; the hold costs at most about
-//! as much, once. After the hold, the least wanted idle model goes, so no
-//! load waits on popularity for long.
+//! queues (two load times, at most `local.swap_hold`), a load evicts only a
+//! model wanted no more than its own (its decayed count plus the callers
+//! waiting for it), or one idle for longer than the hold: a popular model
+//! that is idle only between two calls is not thrown out for a rare one,
+//! which waits for a rarer model to go idle or for the hold to end, while
+//! its later callers join the same load. Evicting the popular model would
+//! have cost a reload (an exit and a load) a moment later; the hold costs at
+//! most about as much, once. After the hold the least wanted idle model
+//! goes, so no load waits on popularity for long, and a quiet pool (nothing
+//! used within the hold) never holds at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -196,7 +196,7 @@ impl Drop for Demand {
 }
 
 /// A request's hold on a warm model. While any lease exists the model is
-/// never evicted; dropping it records the use for LRU and idle TTL.
+/// never evicted; dropping it records the use for eviction order and idle TTL.
 pub struct Lease {
     entry: Arc<ModelEntry>,
     child: Arc<ChildProcess>,

@@ -80,7 +80,7 @@ async fn a_pinned_model_is_not_evicted_for_another_until_unpinned() {
     assert_eq!(served.model, "b");
     let events = until(&mut watch, "a", ModelEventKind::Evicted).await;
     let evicted = events.last().unwrap();
-    assert_eq!(evicted.reason, "lru");
+    assert_eq!(evicted.reason, "room");
     assert_eq!(evicted.state, ModelState::Cold as i32);
     router.stop().await.unwrap();
 }

@@ -1,5 +1,6 @@
-//! Eviction: by process count (least recently used idle model first), by
-//! idle TTL, and never of a model with a request in flight.
+//! Eviction: by process count (least wanted idle model first: fewest calls
+//! lately, then least recently used), by idle TTL, and never of a model with
+//! a request in flight.
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ const COLD: i32 = ModelState::Cold as i32;
 const WARM: i32 = ModelState::Warm as i32;
 
 #[tokio::test]
-async fn count_limit_evicts_the_least_recently_used_idle_model() {
+async fn count_limit_evicts_the_least_wanted_idle_model() {
     let models = ModelDir::with_models(&["a", "b", "c"]).unwrap();
     let mut config = local_config(models.path()).unwrap();
     config.local.max_loaded_models = 2;
@@ -32,7 +33,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
 
     client.generate(prompt("a", "x", 2)).await.unwrap();
     client.generate(prompt("b", "x", 2)).await.unwrap();
-    client.generate(prompt("a", "x", 2)).await.unwrap(); // a is now more recent than b
+    client.generate(prompt("a", "x", 2)).await.unwrap(); // a: more calls, and more recent
     client.generate(prompt("c", "x", 2)).await.unwrap();
 
     let evicted = wait_for_event(&mut events, Duration::from_secs(10), |e| {
@@ -41,7 +42,7 @@ async fn count_limit_evicts_the_least_recently_used_idle_model() {
     .await
     .unwrap();
     assert!(
-        matches!(&evicted, PoolEvent::Evicted { model, reason: "lru", .. } if model == "b"),
+        matches!(&evicted, PoolEvent::Evicted { model, reason: "room", .. } if model == "b"),
         "{evicted:?}"
     );
     assert_eq!(
@@ -138,7 +139,7 @@ async fn a_busy_model_is_never_evicted() {
     .await
     .unwrap();
     assert!(
-        matches!(&evicted, PoolEvent::Evicted { model, pid, reason: "lru" } if model == "busy" && *pid == busy_pid),
+        matches!(&evicted, PoolEvent::Evicted { model, pid, reason: "room" } if model == "busy" && *pid == busy_pid),
         "{evicted:?}"
     );
     router.stop().await.unwrap();

@@ -102,6 +102,13 @@ pub struct LocalConfig {
     /// ends its wait sooner.
     #[serde(with = "humantime_serde")]
     pub slot_wait_timeout: Duration,
+    /// Most a queued load holds back (it holds two load times, as lately
+    /// measured, up to this) before it may evict a model that is wanted
+    /// more than its own and was used within the hold: a popular model idle
+    /// only between two calls is not thrown out for a rare one. "0s" evicts
+    /// the least wanted idle model at once.
+    #[serde(with = "humantime_serde")]
+    pub swap_hold: Duration,
     /// Interval of the health check of warm children.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
@@ -142,6 +149,7 @@ impl Default for LocalConfig {
             preload: Vec::new(),
             startup_timeout: Duration::from_secs(120),
             slot_wait_timeout: Duration::from_secs(120),
+            swap_hold: Duration::from_millis(200),
             health_interval: Duration::from_secs(5),
             generation_probe_interval: Duration::from_secs(60),
             generation_probe_timeout: Duration::from_secs(15),

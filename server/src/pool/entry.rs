@@ -14,6 +14,9 @@ use super::catalogue::LocalModelSpec;
 use super::process::ChildProcess;
 use super::{PoolError, PoolInner, capacity};
 
+/// Half-life of a model's decayed use count: calls a minute ago count half.
+pub const USE_HALF_LIFE_MS: u64 = 60_000;
+
 /// Result of a load, shared by everyone waiting for it.
 pub type LoadResult = Option<Result<(), PoolError>>;
 
@@ -51,6 +54,11 @@ pub struct ModelEntry {
     pub in_flight: AtomicU32,
     /// Milliseconds since the pool epoch of the last lease release.
     pub last_used_ms: AtomicU64,
+    /// Calls served, decayed with a half-life of [`USE_HALF_LIFE_MS`] (an
+    /// `f64`'s bits), as of `uses_at_ms`: how much the model is wanted,
+    /// which eviction weighs before recency.
+    uses: AtomicU64,
+    uses_at_ms: AtomicU64,
     /// Consecutive failed starts (reset by a successful one).
     pub failures: AtomicU32,
     /// Callers waiting for this model to load (see [`Demand`]).
@@ -74,12 +82,28 @@ impl ModelEntry {
             phase: Mutex::new(Phase::Cold),
             in_flight: AtomicU32::new(0),
             last_used_ms: AtomicU64::new(0),
+            uses: AtomicU64::new(0f64.to_bits()),
+            uses_at_ms: AtomicU64::new(0),
             failures: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             demand_gone: Notify::new(),
             pinned: AtomicBool::new(false),
             released: Notify::new(),
         }
+    }
+
+    /// Counts a call served (under the phase lock, with the lease).
+    pub(super) fn note_use(&self, now_ms: u64) {
+        let score = self.use_score(now_ms) + 1.0;
+        self.uses.store(score.to_bits(), Ordering::Relaxed);
+        self.uses_at_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Calls served, decayed to `now_ms`.
+    pub(super) fn use_score(&self, now_ms: u64) -> f64 {
+        let score = f64::from_bits(self.uses.load(Ordering::Relaxed));
+        let age = now_ms.saturating_sub(self.uses_at_ms.load(Ordering::Relaxed));
+        score * 0.5f64.powf(age as f64 / USE_HALF_LIFE_MS as f64)
     }
 
     /// Whether an operator pinned it.
@@ -172,7 +196,7 @@ impl Drop for Demand {
 }
 
 /// A request's hold on a warm model. While any lease exists the model is
-/// never evicted; dropping it records the use for LRU and idle TTL.
+/// never evicted; dropping it records the use for eviction order and idle TTL.
 pub struct Lease {
     entry: Arc<ModelEntry>,
     child: Arc<ChildProcess>,

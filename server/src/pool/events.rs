@@ -33,7 +33,7 @@ pub enum PoolEvent {
         /// Model id.
         model: String,
         pid: u32,
-        /// "lru", "memory", "idle_ttl" or "unload".
+        /// "room" (the count cap), "memory", "idle_ttl" or "unload".
         reason: &'static str,
     },
     /// A process died or was killed as hung.

@@ -117,6 +117,11 @@ fn settle_failure(inner: &PoolInner, entry: &Arc<ModelEntry>, error: &PoolError)
 async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
     let queued = Instant::now();
     let waited = wait_for_slot(inner, entry).await;
+    if waited.is_err() {
+        // It left the queue: the waiter behind it may be due room that was
+        // held back while this one was first in line.
+        capacity::make_room(inner);
+    }
     // How long the load queued for room, on the model_load span.
     tracing::Span::current().record("pool.slot_wait_ms", queued.elapsed().as_millis() as u64);
     let slot = match waited {
@@ -133,6 +138,7 @@ async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
         return Outcome::Failed(PoolError::ShuttingDown);
     }
     inner.counters.load_time.record(started.elapsed());
+    inner.load_time.record(started.elapsed());
     entry.failures.store(0, Ordering::Relaxed);
     entry.last_used_ms.store(inner.now_ms(), Ordering::Relaxed);
     tracing::info!(model = %entry.spec.id, pid = child.pid, port = child.port, load_ms = started.elapsed().as_millis() as u64, "model ready");
@@ -173,13 +179,23 @@ async fn wait_for_slot(
             ),
         }));
     }
-    let mut ticket = inner.slots.enqueue(bytes);
+    let hold_until = capacity::hold_until(inner);
+    let mut ticket =
+        inner
+            .slots
+            .enqueue_for(bytes, Some(Arc::from(entry.spec.id.as_str())), hold_until);
     if let Some(slot) = (&mut ticket).now_or_never() {
         return Ok(slot);
     }
     capacity::make_room(inner);
     let give_up = tokio::time::sleep(inner.config.slot_wait_timeout);
     tokio::pin!(give_up);
+    // When the hold ends this load may evict any idle model, and one may
+    // have gone idle while it held back (room is otherwise made on the
+    // events that free it: a lease released, a caller gone).
+    let hold_over = tokio::time::sleep_until(hold_until);
+    tokio::pin!(hold_over);
+    let mut holding = true;
     loop {
         // Registered before the check, so a caller leaving in between is
         // not missed.
@@ -193,6 +209,10 @@ async fn wait_for_slot(
             biased;
             slot = &mut ticket => return Ok(slot),
             _ = &mut demand_gone => {}
+            _ = &mut hold_over, if holding => {
+                holding = false;
+                capacity::make_room(inner);
+            }
             _ = &mut give_up => {
                 return Err(Outcome::Failed(PoolError::NoCapacity {
                     model: entry.spec.id.clone(),

@@ -27,6 +27,8 @@ mod reload;
 #[cfg(test)]
 mod simulation;
 mod slots;
+#[cfg(test)]
+mod swap_trace;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -125,6 +127,8 @@ pub(crate) struct PoolInner {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     counters: PoolMetrics,
+    /// How long loads lately took (sizes a queued load's hold).
+    load_time: capacity::LoadTime,
     events: events::Events,
     epoch: Instant,
 }
@@ -189,6 +193,7 @@ impl Pool {
             tasks: life.tasks().clone(),
             shutdown: life.pool_stop().clone(),
             counters: metrics,
+            load_time: capacity::LoadTime::default(),
             events: events::Events::default(),
             epoch: Instant::now(),
         });
@@ -244,6 +249,7 @@ impl Pool {
                 let rx = match &*phase {
                     Phase::Warm(child) if child.is_alive() => {
                         entry.in_flight.fetch_add(1, Ordering::AcqRel);
+                        entry.note_use(inner.now_ms());
                         let counter = if demand.is_some() {
                             &inner.counters.cold_starts
                         } else {

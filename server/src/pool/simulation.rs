@@ -73,11 +73,39 @@ const FILE_BYTES: u64 = 1 << 20;
 
 /// The launcher's own count of live processes, independent of the slots.
 #[derive(Default)]
-struct Census {
+pub(super) struct Census {
     live: AtomicUsize,
-    most_live: AtomicUsize,
-    spawned: AtomicU32,
+    pub(super) most_live: AtomicUsize,
+    pub(super) spawned: AtomicU32,
     violations: Mutex<Vec<String>>,
+}
+
+impl Census {
+    /// Counts a new simulated process in and starts it: it runs until it is
+    /// stopped (then exits after `exit_grace`) or killed. Returns it and the
+    /// number now live.
+    pub(super) fn spawn(
+        self: &Arc<Census>,
+        pool: &PoolInner,
+        spec: &LocalModelSpec,
+        slot: &Arc<SlotPermit>,
+        exit_grace: Duration,
+    ) -> (Arc<ChildProcess>, usize) {
+        let live = self.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_live.fetch_max(live, Ordering::SeqCst);
+        let n = self.spawned.fetch_add(1, Ordering::SeqCst);
+        // Above the kernel's pid_max: no real process is ever looked at.
+        let (child, control) = ChildProcess::new(
+            &spec.id,
+            &spec.path.display().to_string(),
+            5_000_000 + n,
+            0,
+            slot,
+        );
+        pool.tasks
+            .spawn(simulated_process(control, self.clone(), exit_grace));
+        (child, live)
+    }
 }
 
 struct SimLauncher {
@@ -105,8 +133,7 @@ impl Launcher for SimLauncher {
     ) -> BoxFuture<'a, Result<Arc<ChildProcess>, PoolError>> {
         Box::pin(async move {
             let census = &self.census;
-            let live = census.live.fetch_add(1, Ordering::SeqCst) + 1;
-            census.most_live.fetch_max(live, Ordering::SeqCst);
+            let (child, live) = census.spawn(pool, spec, slot, self.millis(0, 40));
             // Each simulated process reserves one file's worth of memory.
             let cap = self
                 .chaos
@@ -119,14 +146,6 @@ impl Launcher for SimLauncher {
                     .unwrap()
                     .push(format!("{live} live processes under a cap of {cap}"));
             }
-            let n = census.spawned.fetch_add(1, Ordering::SeqCst);
-            // Above the kernel's pid_max: no real process is ever looked at.
-            let pid = 5_000_000 + n;
-            let (child, control) =
-                ChildProcess::new(&spec.id, &spec.path.display().to_string(), pid, 0, slot);
-            let exit_grace = self.millis(0, 40);
-            pool.tasks
-                .spawn(simulated_process(control, census.clone(), exit_grace));
             tokio::time::sleep(self.millis(1, 120)).await;
             if self.roll(self.chaos.start_failure) {
                 child.kill();
@@ -183,7 +202,7 @@ fn config(chaos: &Chaos) -> LocalConfig {
     }
 }
 
-fn catalogue(models: usize) -> BTreeMap<String, LocalModelSpec> {
+pub(super) fn catalogue(models: usize) -> BTreeMap<String, LocalModelSpec> {
     (0..models)
         .map(|i| {
             let id = format!("m{i}");

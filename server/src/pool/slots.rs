@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 
 /// Where a blocked queue head stands, for eviction decisions and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,17 @@ pub(super) enum Blocked {
         /// Bytes reserved by held permits.
         used: u64,
     },
+}
+
+/// The waiter that room is being made for, as [`Slots::make_room`] sees it.
+pub(super) struct Turn<'a> {
+    /// Why the queue head waits.
+    pub blocked: Blocked,
+    /// The model the waiter would start, if it said.
+    pub model: Option<&'a str>,
+    /// Still within its hold: it may evict only a model wanted less than
+    /// its own (the capacity policy decides what that means).
+    pub holding: bool,
 }
 
 /// Counting, queueing and granting of slots.
@@ -65,6 +77,11 @@ struct Held {
 struct Waiter {
     id: u64,
     bytes: u64,
+    /// The model it would start, if any (eviction weighs how much it is
+    /// wanted against the models it could evict).
+    model: Option<Arc<str>>,
+    /// Until then it may evict only a model wanted less than its own.
+    hold_until: Instant,
     grant: oneshot::Sender<Arc<SlotPermit>>,
 }
 
@@ -102,7 +119,19 @@ impl Slots {
 
     /// Joins the queue for a slot reserving `bytes` of memory. Granted at
     /// once when the queue is empty and the slot fits.
+    #[cfg(test)]
     pub(super) fn enqueue(self: &Arc<Slots>, bytes: u64) -> SlotTicket {
+        self.enqueue_for(bytes, None, Instant::now())
+    }
+
+    /// [`enqueue`](Self::enqueue) for a load of `model` that holds back
+    /// until `hold_until` (see [`Turn::holding`]).
+    pub(super) fn enqueue_for(
+        self: &Arc<Slots>,
+        bytes: u64,
+        model: Option<Arc<str>>,
+        hold_until: Instant,
+    ) -> SlotTicket {
         let (tx, rx) = oneshot::channel();
         let mut state = self.lock();
         let id = state.next_id;
@@ -110,6 +139,8 @@ impl Slots {
         state.queue.push_back(Waiter {
             id,
             bytes,
+            model,
+            hold_until,
             grant: tx,
         });
         let undelivered = self.grant_locked(&mut state);
@@ -187,15 +218,26 @@ impl Slots {
     }
 
     /// While [`needs_room`](Self::needs_room) says so, asks `evict` to stop
-    /// one process; it returns the slot id of the process it stopped, or
-    /// `None` when nothing may be evicted. Runs under the lock, so two
+    /// one process for the first waiter with no room on its way yet (its
+    /// [`Turn`]); it returns the slot id of the process it stopped, or
+    /// `None` when nothing may be evicted (yet). Runs under the lock, so two
     /// callers never evict twice for the same waiter. `evict` may take
     /// phase locks (the lock order is slots, then phase) and must not call
     /// back into `Slots`.
-    pub(super) fn make_room(&self, mut evict: impl FnMut(Blocked) -> Option<u64>) {
+    pub(super) fn make_room(&self, mut evict: impl FnMut(Turn<'_>) -> Option<u64>) {
         let mut state = self.lock();
+        let now = Instant::now();
         while let Some(blocked) = self.needs_room_locked(&state) {
-            let Some(id) = evict(blocked) else {
+            // Room on its way goes to the waiters in order: this one is next.
+            let Some(waiter) = state.queue.get(state.releasing) else {
+                return;
+            };
+            let turn = Turn {
+                blocked,
+                model: waiter.model.as_deref(),
+                holding: now < waiter.hold_until,
+            };
+            let Some(id) = evict(turn) else {
                 return;
             };
             mark_releasing(&mut state, id);

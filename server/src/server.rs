@@ -46,8 +46,8 @@ pub enum StartError {
     #[error(transparent)]
     Pool(#[from] PoolError),
     /// An HTTP client could not be built.
-    #[error("cannot build an HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Http(#[from] crate::upstream::ClientError),
     /// A remote endpoint could not be set up.
     #[error(transparent)]
     Endpoint(#[from] crate::backend::EndpointError),

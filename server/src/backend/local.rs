@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use reqwest::header::HeaderMap;
+use http::HeaderMap;
 
 use super::{Acquired, Backend, Diagnosis, Listing};
 use crate::config::{EndpointKind, LocalConfig};
@@ -74,7 +74,7 @@ impl LocalModel {
     /// JSON answer for short unary calls, which keeps the connection alive
     /// and spares the child formatting an event per token (its reported
     /// timings give the time to first token).
-    fn target(&self, chat_url: &reqwest::Url) -> Target {
+    fn target(&self, chat_url: &http::Uri) -> Target {
         Target {
             endpoint: self.name.clone(),
             chat_url: chat_url.clone(),
@@ -129,7 +129,7 @@ impl Backend for LocalModel {
         Box::pin(async move {
             let lease = self.pool.acquire(&self.entry).await?;
             Ok(Acquired {
-                target: self.target(lease.chat_url()),
+                target: self.target(lease.chat_uri()),
                 retry: RetryPolicy::none(),
                 cold: lease.cold,
                 lease: Some(lease),

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::hosts::HostPool;
 use super::{Acquired, Backend, Listing};
@@ -18,7 +18,9 @@ use crate::executor::RouteLimiter;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::UpstreamMetrics;
 use crate::pool::{ModelStateKind, ModelStatus};
-use crate::upstream::{ApiKey, AttemptTimeouts, RetryPolicy, Target, UpstreamClient};
+use crate::upstream::{
+    ApiKey, AttemptTimeouts, ClientError, RetryPolicy, Target, UpstreamClient, uri_of,
+};
 
 /// A configured endpoint, ready to serve.
 pub struct RemoteEndpoint {
@@ -34,7 +36,7 @@ pub struct RemoteEndpoint {
     pub limiter: Arc<RouteLimiter>,
     /// Its first listed host's chat completions URL, parsed once (attempts
     /// go to the host the pool picks).
-    chat_url: reqwest::Url,
+    chat_url: http::Uri,
     /// Its hosts.
     pub hosts: Arc<HostPool>,
 }
@@ -43,8 +45,8 @@ pub struct RemoteEndpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// Its HTTP client could not be built.
-    #[error("cannot build an HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Http(#[from] ClientError),
     /// Its hosts' URLs or discovery are not usable.
     #[error("endpoint '{endpoint}': {detail}")]
     Url {
@@ -73,7 +75,9 @@ impl RemoteEndpoint {
             .into_iter()
             .next()
             .unwrap_or_else(|| "http://discovered.invalid/v1".to_string());
-        let chat_url = crate::config::chat_url(&first).map_err(url_error)?;
+        let chat_url = crate::config::chat_url(&first)
+            .and_then(|url| uri_of(&url))
+            .map_err(url_error)?;
         let api_key = config.api_key_env.as_deref().and_then(ApiKey::from_env);
         let hosts = HostPool::start(
             &config,

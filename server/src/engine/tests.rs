@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 use futures::future::BoxFuture;
-use reqwest::header::HeaderMap;
+use http::HeaderMap;
 
 use super::Engine;
 use crate::backend::{Acquired, Backend, Diagnosis, Listing};
@@ -314,13 +314,13 @@ async fn a_final_diagnosis_is_not_retried() {
 /// records what each pick was told had been tried.
 #[derive(Debug)]
 struct TwoHosts {
-    urls: [reqwest::Url; 2],
+    urls: [http::Uri; 2],
     picks: Mutex<Vec<(Vec<HostKey>, HostKey)>>,
 }
 
 struct OnHost {
     key: HostKey,
-    url: reqwest::Url,
+    url: http::Uri,
 }
 
 impl HostAttempt for OnHost {
@@ -328,7 +328,7 @@ impl HostAttempt for OnHost {
         self.key
     }
 
-    fn chat_url(&self) -> &reqwest::Url {
+    fn chat_url(&self) -> &http::Uri {
         &self.url
     }
 

@@ -226,9 +226,9 @@ impl Lease {
         &self.child.base_url
     }
 
-    /// The child's chat completions URL.
-    pub fn chat_url(&self) -> &reqwest::Url {
-        &self.child.chat_url
+    /// The child's chat completions URL, for the request path's client.
+    pub fn chat_uri(&self) -> &http::Uri {
+        &self.child.chat_uri
     }
 
     /// Model id.

@@ -41,6 +41,8 @@ pub struct ChildProcess {
     pub base_url: String,
     /// Its chat completions URL, parsed once.
     pub chat_url: reqwest::Url,
+    /// The same, for the request path's client.
+    pub chat_uri: http::Uri,
     /// Stopped by an operator's forced unload: its in-flight calls fail
     /// with that reason instead of being retried on a new process.
     pub(super) unloaded: AtomicBool,
@@ -103,6 +105,20 @@ fn loopback_chat_url(port: u16) -> reqwest::Url {
     url
 }
 
+/// The same URL for the request path's client (`http::Uri`), built once
+/// per child.
+fn loopback_chat_uri(port: u16) -> http::Uri {
+    // A constant scheme and path around an IPv4 address with a u16 port:
+    // every part is valid, so building cannot fail.
+    #[allow(clippy::expect_used)]
+    http::Uri::builder()
+        .scheme("http")
+        .authority(format!("127.0.0.1:{port}"))
+        .path_and_query("/v1/chat/completions")
+        .build()
+        .expect("the loopback URI is valid")
+}
+
 /// The loopback chat URL with no port; parsed once.
 static LOOPBACK_CHAT: std::sync::LazyLock<reqwest::Url> = std::sync::LazyLock::new(|| {
     // A constant, well-formed URL: parsing cannot fail.
@@ -129,6 +145,7 @@ impl ChildProcess {
             port,
             base_url: format!("http://127.0.0.1:{port}/v1"),
             chat_url: loopback_chat_url(port),
+            chat_uri: loopback_chat_uri(port),
             unloaded: AtomicBool::new(false),
             probing: AtomicBool::new(false),
             probed_at_ms: AtomicU64::new(0),

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::Url;
-use reqwest::header::HeaderMap;
+use http::{HeaderMap, Uri};
 
 use super::hosts::HostSource;
 use super::secret::ApiKey;
@@ -20,7 +19,7 @@ pub struct Target {
     pub endpoint: String,
     /// The chat completions URL, parsed once where the target's endpoint
     /// or child is created (parsing it per request showed in profiles).
-    pub chat_url: Url,
+    pub chat_url: Uri,
     /// Bearer key, if the endpoint needs one.
     pub api_key: Option<ApiKey>,
     /// Provider dialect.

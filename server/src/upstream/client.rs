@@ -3,18 +3,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ai_router_proto::status::error_chain;
-use reqwest::header::CONTENT_TYPE;
-
 use super::breaker::{BreakerConfig, BreakerSnapshot, Verdict};
 use super::budget::{RetryBudget, RetryBudgetConfig};
 use super::call::{ChatCall, ChatOutcome, Target};
-use super::connections::CountConnections;
 use super::error::UpstreamError;
 use super::hosts::{AttemptResult, HostAttempt, HostKey};
 use super::model_breakers::ModelBreakers;
 use super::response::{self, AttemptError};
 use super::retry::{RetryPolicy, next_delay};
+use super::transport::{ClientError, Idle, Transport};
 use super::types::{self, ChatCompletionRequest, StreamOptions, WireMessage};
 use crate::config::EndpointKind;
 use crate::domain::DeltaSink;
@@ -54,10 +51,10 @@ pub enum CallFailure {
 #[derive(Clone)]
 pub struct UpstreamClient {
     /// For streamed requests.
-    http: reqwest::Client,
+    http: Transport,
     /// For whole (non-streamed) requests; the same pool as `http` except
     /// for local children (see [`UpstreamClient::local`]).
-    http_whole: reqwest::Client,
+    http_whole: Transport,
     counters: UpstreamMetrics,
     breakers: Option<Arc<ModelBreakers>>,
     budget: Option<Arc<RetryBudget>>,
@@ -72,14 +69,18 @@ impl UpstreamClient {
         connect_timeout: Duration,
         use_proxy: bool,
         counters: UpstreamMetrics,
-    ) -> Result<UpstreamClient, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .pool_idle_timeout(pool_idle_timeout);
-        if !use_proxy {
-            builder = builder.no_proxy();
-        }
-        UpstreamClient::finish(builder, connect_timeout, counters)
+    ) -> Result<UpstreamClient, ClientError> {
+        let idle = Idle {
+            timeout: pool_idle_timeout,
+            max_per_host: usize::MAX,
+        };
+        let http = Transport::new(
+            idle,
+            connect_timeout,
+            use_proxy,
+            counters.connections_opened.clone(),
+        )?;
+        Ok(UpstreamClient::with(http.clone(), http, counters))
     }
 
     /// The client for local llama-server children, with no proxy and two
@@ -91,44 +92,32 @@ impl UpstreamClient {
     pub fn local(
         connect_timeout: Duration,
         counters: UpstreamMetrics,
-    ) -> Result<UpstreamClient, reqwest::Error> {
-        let streamed = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(0);
-        let mut client = UpstreamClient::finish(streamed, connect_timeout, counters)?;
-        let whole = reqwest::Client::builder()
-            .no_proxy()
-            .pool_idle_timeout(LOCAL_KEEP_ALIVE);
-        client.http_whole =
-            UpstreamClient::finish(whole, connect_timeout, client.counters.clone())?.http;
-        Ok(client)
+    ) -> Result<UpstreamClient, ClientError> {
+        let pool = |max_per_host| {
+            let idle = Idle {
+                timeout: LOCAL_KEEP_ALIVE,
+                max_per_host,
+            };
+            Transport::new(
+                idle,
+                connect_timeout,
+                false,
+                counters.connections_opened.clone(),
+            )
+        };
+        let streamed = pool(0)?;
+        let whole = pool(usize::MAX)?;
+        Ok(UpstreamClient::with(streamed, whole, counters))
     }
 
-    /// What every client shares: connect timeout, no Nagle delay, no
-    /// redirects, and the connection counter behind `Stats`.
-    fn finish(
-        builder: reqwest::ClientBuilder,
-        connect_timeout: Duration,
-        counters: UpstreamMetrics,
-    ) -> Result<UpstreamClient, reqwest::Error> {
-        let http = builder
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            // An API that redirects a POST is misconfigured, and following
-            // it would resend the prompt (and the key) to wherever it
-            // points; the OpenAI SDKs do not follow either. It also spares
-            // the redirect layer's per-request work.
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .connector_layer(CountConnections(counters.connections_opened.clone()))
-            .build()?;
-        Ok(UpstreamClient {
-            http_whole: http.clone(),
+    fn with(http: Transport, http_whole: Transport, counters: UpstreamMetrics) -> UpstreamClient {
+        UpstreamClient {
             http,
+            http_whole,
             counters,
             breakers: None,
             budget: None,
-        })
+        }
     }
 
     /// A client for one remote endpoint: through the proxy settings, with a
@@ -137,7 +126,7 @@ impl UpstreamClient {
         pool_idle_timeout: Duration,
         connect_timeout: Duration,
         counters: UpstreamMetrics,
-    ) -> Result<UpstreamClient, reqwest::Error> {
+    ) -> Result<UpstreamClient, ClientError> {
         Ok(
             UpstreamClient::new(pool_idle_timeout, connect_timeout, true, counters)?
                 .with_breaker(BreakerConfig::default())
@@ -165,8 +154,8 @@ impl UpstreamClient {
         &self.counters
     }
 
-    /// The pooled HTTP client.
-    pub(super) fn http(&self) -> &reqwest::Client {
+    /// The pooled HTTP client (for streamed and one-shot requests).
+    pub(super) fn http(&self) -> &Transport {
         &self.http
     }
 
@@ -358,34 +347,29 @@ impl UpstreamClient {
             }),
         };
         let http = if stream { &self.http } else { &self.http_whole };
-        let url = host.map_or(&target.chat_url, |h| h.chat_url());
-        let mut request = http
-            .post(url.clone())
-            .headers(target.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .json(&body);
-        if let Some(key) = &target.api_key {
-            request = key.authorize(request);
-        }
+        let uri = host.map_or(&target.chat_url, |h| h.chat_url());
         let sent = Instant::now();
         let first_token_deadline = sent + target.timeouts.first_token;
         self.counters.requests_sent.inc();
-        let response =
-            match tokio::time::timeout_at(first_token_deadline.into(), request.send()).await {
-                Err(_) => {
-                    return Err(UpstreamError::FirstTokenTimeout {
-                        endpoint: target.endpoint.clone(),
-                        after: target.timeouts.first_token,
-                    }
-                    .into());
+        let response = match tokio::time::timeout_at(
+            first_token_deadline.into(),
+            http.post(target, uri, &body),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(UpstreamError::FirstTokenTimeout {
+                    endpoint: target.endpoint.clone(),
+                    after: target.timeouts.first_token,
                 }
-                Ok(Err(e)) => return Err(send_error(target, &e).into()),
-                Ok(Ok(r)) => r,
-            };
+                .into());
+            }
+            Ok(result) => result?,
+        };
         if !response.status().is_success() {
             return Err(response::http_error(response, target).await.into());
         }
-        let generation_id = response::generation_id(&response);
+        let generation_id = response::generation_id(response.headers());
         let mut outcome = if stream {
             response::read_stream(response, target, sink, first_token_deadline, emitted).await?
         } else {
@@ -417,20 +401,5 @@ fn report_to_host(host: Box<dyn HostAttempt>, result: &Result<ChatOutcome, Attem
             drop(host);
             false
         }
-    }
-}
-
-/// A failed send: before any response, so always safe to retry.
-pub(super) fn send_error(target: &Target, e: &reqwest::Error) -> UpstreamError {
-    // reqwest's Display omits the cause ("error sending request"); the chain
-    // says what actually happened (connection refused, reset...).
-    let detail = response::clean_message(target, &error_chain(e));
-    if e.is_connect() {
-        UpstreamError::Connect {
-            endpoint: target.endpoint.clone(),
-            detail,
-        }
-    } else {
-        response::disconnected(target, detail)
     }
 }

@@ -4,16 +4,16 @@
 
 use std::time::Instant;
 
-use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 
 use super::breaker::Verdict;
 use super::call::{ChatCall, Target};
-use super::client::{UpstreamClient, send_error};
+use super::client::UpstreamClient;
 use super::error::UpstreamError;
 use super::hosts::AttemptResult;
 use super::response;
 use super::types::WireUsage;
+use super::uri::embeddings_uri;
 
 /// Request body.
 #[derive(Debug, Serialize)]
@@ -103,31 +103,18 @@ impl UpstreamClient {
             }
         };
         let chat_url = host.as_ref().map_or(&target.chat_url, |h| h.chat_url());
-        // `<base>/chat/completions` → `<base>/embeddings`.
-        let url = chat_url
-            .join("../embeddings")
-            .map_err(|e| UpstreamError::Protocol {
-                endpoint: target.endpoint.clone(),
-                detail: format!("no embeddings URL beside {chat_url}: {e}"),
-            })?;
-        let mut request = self
-            .http()
-            .post(url)
-            .headers(target.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .json(&body);
-        if let Some(key) = &target.api_key {
-            request = key.authorize(request);
-        }
+        let uri = embeddings_uri(chat_url).map_err(|detail| UpstreamError::Protocol {
+            endpoint: target.endpoint.clone(),
+            detail,
+        })?;
         self.counters().requests_sent.inc();
         let timeout = target.timeouts.first_token;
         let answer = async {
-            let response = request.send().await.map_err(|e| send_error(target, &e))?;
+            let response = self.http().post(target, &uri, &body).await?;
             if !response.status().is_success() {
                 return Err(response::http_error(response, target).await);
             }
-            let bytes = response
-                .bytes()
+            let bytes = response::body_bytes(response)
                 .await
                 .map_err(|e| response::disconnected(target, e.to_string()))?;
             serde_json::from_slice::<EmbeddingsBody>(&bytes).map_err(|e| UpstreamError::Protocol {

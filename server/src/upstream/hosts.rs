@@ -5,7 +5,7 @@
 //! prefix index). The pool itself lives with the backends
 //! (`backend::hosts`); this layer only knows the trait.
 
-use reqwest::Url;
+use http::Uri;
 
 use super::call::ChatCall;
 use super::error::UpstreamError;
@@ -36,7 +36,7 @@ pub trait HostAttempt: Send + Sync {
     /// The host's key.
     fn key(&self) -> HostKey;
     /// The host's chat completions URL, parsed once when the host joined.
-    fn chat_url(&self) -> &Url;
+    fn chat_url(&self) -> &Uri;
     /// Reports how the attempt went; true when a failure was counted
     /// against the host (then it is the host's, not the model's: the
     /// (endpoint, model) breaker leaves it out).

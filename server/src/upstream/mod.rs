@@ -9,7 +9,7 @@ mod breaker;
 mod budget;
 mod call;
 mod client;
-mod connections;
+mod connector;
 mod embed;
 mod error;
 mod hosts;
@@ -17,7 +17,9 @@ mod model_breakers;
 mod response;
 mod retry;
 mod secret;
+mod transport;
 pub mod types;
+mod uri;
 
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use budget::RetryBudgetConfig;
@@ -28,6 +30,8 @@ pub use error::UpstreamError;
 pub use hosts::{AttemptResult, HostAttempt, HostKey, HostSource};
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
+pub use transport::ClientError;
+pub use uri::uri_of;
 
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
 
 use super::call::{ChatOutcome, Target};
 use super::error::UpstreamError;
@@ -33,13 +38,13 @@ const MAX_MESSAGE_CHARS: usize = 500;
 
 /// Reads an SSE response to its end.
 pub(super) async fn read_stream(
-    response: reqwest::Response,
+    response: Response<Incoming>,
     target: &Target,
     sink: &mut DeltaSink,
     first_token_deadline: Instant,
     emitted: &mut bool,
 ) -> Result<ChatOutcome, AttemptError> {
-    let mut events = response.bytes_stream().eventsource();
+    let mut events = response.into_body().into_data_stream().eventsource();
     let mut out = ChatOutcome::default();
     let mut done = false;
     loop {
@@ -190,14 +195,14 @@ async fn emit(
 
 /// Reads a whole (non-streaming) JSON response, sent at `sent`.
 pub(super) async fn read_whole(
-    response: reqwest::Response,
+    response: Response<Incoming>,
     target: &Target,
     sink: &mut DeltaSink,
     sent: Instant,
     deadline: Instant,
     emitted: &mut bool,
 ) -> Result<ChatOutcome, AttemptError> {
-    let bytes = match tokio::time::timeout_at(deadline.into(), response.bytes()).await {
+    let bytes = match tokio::time::timeout_at(deadline.into(), body_bytes(response)).await {
         Err(_) => return Err(silence_error(target, true).into()),
         Ok(Err(e)) => return Err(disconnected(target, e.to_string()).into()),
         Ok(Ok(b)) => b,
@@ -252,10 +257,14 @@ fn first_token_at(sent: Instant, timings: Option<WireTimings>) -> Instant {
         .map_or(now, |t| t.max(sent))
 }
 
+/// A whole response body.
+pub(super) async fn body_bytes(response: Response<Incoming>) -> Result<Bytes, hyper::Error> {
+    Ok(response.into_body().collect().await?.to_bytes())
+}
+
 /// The `X-Generation-Id` header (OpenRouter), when present and not empty.
-pub(super) fn generation_id(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
+pub(super) fn generation_id(headers: &HeaderMap) -> Option<String> {
+    headers
         .get("x-generation-id")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
@@ -263,16 +272,25 @@ pub(super) fn generation_id(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The most of an error body read: messages are a few hundred bytes.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
 /// Builds the error for a non-2xx answer from its body and headers.
-pub(super) async fn http_error(response: reqwest::Response, target: &Target) -> UpstreamError {
+pub(super) async fn http_error(response: Response<Incoming>, target: &Target) -> UpstreamError {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
-        .get(reqwest::header::RETRY_AFTER)
+        .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.unwrap_or_default();
+    // A body that breaks off, or is larger than any error message (a
+    // proxy's HTML page, say), leaves the status to speak for itself.
+    let body = Limited::new(response.into_body(), MAX_ERROR_BODY)
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
     let message = serde_json::from_str::<ChatCompletionBody>(&body)
         .ok()
         .and_then(|b| b.error)

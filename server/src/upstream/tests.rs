@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ai_router_testkit::emulator::Emulator;
-use reqwest::header::HeaderMap;
+use http::HeaderMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use lru::LruCache;
 use parking_lot::Mutex;
 use reqwest::Url;
@@ -16,7 +17,7 @@ use super::ejection::{EjectionPolicy, Health};
 use super::latency::PeakEwma;
 use super::prefix::{BLOCK_BYTES, PrefixIndex, nonzero};
 use super::shared::Shared;
-use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError};
+use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError, uri_of};
 
 /// One host.
 #[derive(Debug)]
@@ -25,8 +26,10 @@ pub struct Host {
     pub key: HostKey,
     /// Its base URL, as configured or discovered.
     pub base_url: String,
-    /// Its chat completions URL.
+    /// Its chat completions URL (for probes and scrapes).
     pub chat_url: Url,
+    /// The same, for the request path's client.
+    pub chat_uri: Uri,
     /// Host name or address, for `server.address`.
     pub address: String,
     /// Port, for `server.port`.
@@ -54,12 +57,14 @@ impl Host {
         latency_decay: Duration,
     ) -> Result<Host, String> {
         let chat_url = crate::config::chat_url(base_url)?;
+        let chat_uri = uri_of(&chat_url)?;
         let address = chat_url.host_str().unwrap_or_default().to_string();
         let port = chat_url.port_or_known_default().unwrap_or_default();
         Ok(Host {
             key: key_of(base_url),
             base_url: base_url.to_string(),
             chat_url,
+            chat_uri,
             address,
             port,
             in_flight: AtomicU32::new(0),
@@ -197,8 +202,8 @@ impl HostAttempt for Attempt {
         self.host.key
     }
 
-    fn chat_url(&self) -> &Url {
-        &self.host.chat_url
+    fn chat_url(&self) -> &Uri {
+        &self.host.chat_uri
     }
 
     fn finish(self: Box<Self>, result: AttemptResult<'_>) -> bool {

@@ -41,7 +41,10 @@ impl Prober {
             .timeout(self.timeout)
             .json(&body);
         if let Some(key) = &self.api_key {
-            request = key.authorize(request);
+            let bearer = key
+                .bearer()
+                .map_err(|_| "the API key is not a valid HTTP header value".to_string())?;
+            request = request.header(reqwest::header::AUTHORIZATION, bearer);
         }
         let response = request.send().await.map_err(|e| e.to_string())?;
         let status = response.status();

@@ -62,4 +62,5 @@ mod stats_metrics;
 mod tracing_collector_down;
 mod tracing_otlp;
 mod upstream_faults;
+mod upstream_proxy;
 mod upstream_resilience;

@@ -79,6 +79,11 @@ async fn relay(
         let _ = client
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .await;
+        // Ends the tunnel with a FIN, then reads until the client closes:
+        // closing with its TLS hello unread would reset the connection
+        // instead, and which of the two the client saw would be a race.
+        let _ = client.shutdown().await;
+        while matches!(client.read(&mut chunk).await, Ok(n) if n > 0) {}
         return;
     }
     let Ok(mut server) = TcpStream::connect(upstream).await else {
@@ -189,7 +194,7 @@ async fn remote_calls_go_through_the_environments_proxy_unless_no_proxy_names_th
     // The endpoint is named, and the TLS handshake the tunnel cut short.
     let message = failed.to_string();
     assert!(
-        message.starts_with("UNAVAILABLE: cannot reach tunnel: tls handshake"),
+        message.starts_with("UNAVAILABLE: cannot reach tunnel: tls handshake eof"),
         "{message}"
     );
 

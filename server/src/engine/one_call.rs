@@ -231,17 +231,7 @@ fn chat_call(route: &Route, job: &Job) -> ChatCall {
         model,
         provider_fallbacks,
         messages: job.messages.clone(),
-        max_tokens: Some(job.params.max_tokens),
-        temperature: job.params.temperature,
-        top_p: job.params.top_p,
-        stop: job.params.stop.clone(),
-        seed: job.params.seed,
-        presence_penalty: job.params.presence_penalty,
-        frequency_penalty: job.params.frequency_penalty,
-        response_format: job.params.response_format.clone(),
-        tools: job.params.tools.clone(),
-        tool_choice: job.params.tool_choice.clone(),
-        logprobs: job.params.logprobs,
+        params: job.params.clone(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::hosts::HostSource;
 use super::secret::ApiKey;
 use super::types::{WireTimings, WireUsage};
 use crate::config::EndpointKind;
-use crate::domain::{ChatMessage, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice};
+use crate::domain::{ChatMessage, Params, TokenLogprob, ToolCall};
 
 /// Where and how to send a request.
 #[derive(Debug, Clone)]
@@ -60,15 +60,14 @@ pub struct AttemptTimeouts {
 impl AttemptTimeouts {
     /// How much longer than `first_token` a whole (non-streamed) answer of
     /// up to `max_tokens` may take: each token after the first may take the
-    /// longest allowed gap. Unbounded lengths (`None`) get one gap per
-    /// token of a 4,096-token answer.
-    pub fn whole_answer(&self, max_tokens: Option<u32>) -> Duration {
-        self.token_gap
-            .saturating_mul(max_tokens.unwrap_or(4096).saturating_sub(1))
+    /// longest allowed gap.
+    pub fn whole_answer(&self, max_tokens: u32) -> Duration {
+        self.token_gap.saturating_mul(max_tokens.saturating_sub(1))
     }
 }
 
-/// The request content, independent of the endpoint.
+/// The request content, independent of the endpoint: the job's validated
+/// parameters as they are, with the upstream's name for the model.
 #[derive(Debug, Clone, Default)]
 pub struct ChatCall {
     /// Upstream model name.
@@ -77,23 +76,8 @@ pub struct ChatCall {
     pub provider_fallbacks: Vec<String>,
     /// Conversation.
     pub messages: Vec<ChatMessage>,
-    /// Length cap.
-    pub max_tokens: Option<u32>,
-    pub temperature: Option<f32>,
-    /// Nucleus mass.
-    pub top_p: Option<f32>,
-    /// Stop sequences.
-    pub stop: Vec<String>,
-    pub seed: Option<i64>,
-    pub presence_penalty: Option<f32>,
-    pub frequency_penalty: Option<f32>,
-    /// JSON output.
-    pub response_format: Option<ResponseFormat>,
-    /// Functions the model may call.
-    pub tools: Vec<Tool>,
-    pub tool_choice: Option<ToolChoice>,
-    /// Per-token log-probabilities with this many alternatives.
-    pub logprobs: Option<u32>,
+    /// Length cap, sampling, output format, tools, log-probabilities.
+    pub params: Params,
 }
 
 /// A finished completion.

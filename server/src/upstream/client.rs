@@ -319,28 +319,29 @@ impl UpstreamClient {
                 target.stream_unary
                     || target
                         .whole_max_tokens
-                        .is_some_and(|most| call.max_tokens.is_none_or(|asked| asked > most))
+                        .is_some_and(|most| call.params.max_tokens > most)
             }
             DeltaSink::Forward(_) => target.stream,
         };
+        let p = &call.params;
         let body = ChatCompletionRequest {
             model: &call.model,
             models: (target.kind == EndpointKind::OpenRouter
                 && !call.provider_fallbacks.is_empty())
             .then_some(call.provider_fallbacks.as_slice()),
             messages: call.messages.iter().map(WireMessage::from).collect(),
-            max_tokens: call.max_tokens,
-            temperature: call.temperature,
-            top_p: call.top_p,
-            stop: &call.stop,
-            seed: call.seed,
-            presence_penalty: call.presence_penalty,
-            frequency_penalty: call.frequency_penalty,
-            response_format: types::response_format(call.response_format.as_ref()),
-            tools: types::tools(&call.tools),
-            tool_choice: types::tool_choice(call.tool_choice.as_ref()),
-            logprobs: call.logprobs.is_some(),
-            top_logprobs: call.logprobs.filter(|n| *n > 0),
+            max_tokens: Some(p.max_tokens),
+            temperature: p.temperature,
+            top_p: p.top_p,
+            stop: &p.stop,
+            seed: p.seed,
+            presence_penalty: p.presence_penalty,
+            frequency_penalty: p.frequency_penalty,
+            response_format: types::response_format(p.response_format.as_ref()),
+            tools: types::tools(&p.tools),
+            tool_choice: types::tool_choice(p.tool_choice.as_ref()),
+            logprobs: p.logprobs.is_some(),
+            top_logprobs: p.logprobs.filter(|n| *n > 0),
             stream,
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
@@ -374,7 +375,7 @@ impl UpstreamClient {
             response::read_stream(response, target, sink, first_token_deadline, emitted).await?
         } else {
             let whole_deadline =
-                first_token_deadline + target.timeouts.whole_answer(call.max_tokens);
+                first_token_deadline + target.timeouts.whole_answer(call.params.max_tokens);
             response::read_whole(response, target, sink, sent, whole_deadline, emitted).await?
         };
         // OpenRouter's header is the id its generation API knows; the body's

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 use crate::config::EndpointKind;
-use crate::domain::{ChatMessage, DeltaSink, Role};
+use crate::domain::{ChatMessage, DeltaSink, Params, Role};
 use crate::metrics::UpstreamMetrics;
 
 fn client() -> UpstreamClient {
@@ -55,7 +55,10 @@ fn call(model: &str) -> ChatCall {
     ChatCall {
         model: model.into(),
         messages: vec![ChatMessage::text(Role::User, "hi")],
-        max_tokens: Some(3),
+        params: Params {
+            max_tokens: 3,
+            ..Params::default()
+        },
         ..ChatCall::default()
     }
 }

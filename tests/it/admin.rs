@@ -89,14 +89,7 @@ async fn a_pinned_model_is_not_evicted_for_another_until_unpinned() {
 /// the unload arrives.
 fn slow_models() -> ModelDir {
     let models = ModelDir::with_models(&[]).unwrap();
-    let spec = TinyModelSpec {
-        embedding: 256,
-        layers: 6,
-        heads: 4,
-        ff: 512,
-        context: 2048,
-        ..TinyModelSpec::default()
-    };
+    let spec = TinyModelSpec::slow_per_token(2048);
     write_tiny_llama(&models.path().join("slow.gguf"), &spec).unwrap();
     models
 }

@@ -116,14 +116,7 @@ async fn one_slot_busy_model(
     adjust: impl FnOnce(&mut ai_router::config::Config),
 ) -> (ModelDir, TestRouter) {
     let models = ModelDir::with_models(&[]).unwrap();
-    let spec = TinyModelSpec {
-        embedding: 256,
-        layers: 6,
-        heads: 4,
-        ff: 512,
-        context: 8192,
-        ..TinyModelSpec::default()
-    };
+    let spec = TinyModelSpec::slow_per_token(8192);
     write_tiny_llama(&models.path().join("busy.gguf"), &spec).unwrap();
     let mut config = config(&models);
     config.local.generation_probe_interval = Duration::ZERO;

@@ -104,6 +104,22 @@ impl Default for TinyModelSpec {
     }
 }
 
+impl TinyModelSpec {
+    /// Wide and deep enough (256 wide, 6 layers) that each token takes
+    /// milliseconds on a CPU, so a long generation is still running seconds
+    /// later, while a one-token answer stays quick; `context` tokens long.
+    pub fn slow_per_token(context: usize) -> TinyModelSpec {
+        TinyModelSpec {
+            embedding: 256,
+            layers: 6,
+            heads: 4,
+            ff: 512,
+            context,
+            ..TinyModelSpec::default()
+        }
+    }
+}
+
 /// Writes the model described by `spec` to `path`, streaming the tensor
 /// data so large benchmark specs do not need to fit in memory twice.
 pub fn write_tiny_llama(path: &Path, spec: &TinyModelSpec) -> io::Result<()> {

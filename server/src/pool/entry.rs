@@ -273,9 +273,8 @@ impl Lease {
     /// answer proves it is still working. A server started without the
     /// endpoint (`--no-slots`) answers 501, which proves nothing.
     pub async fn main_loop_answers(&self, patience: std::time::Duration) -> bool {
-        let url = format!("http://127.0.0.1:{}/slots", self.child.port);
         matches!(
-            self.pool.http.get(url).timeout(patience).send().await,
+            self.pool.http.get(self.child.url("/slots")).timeout(patience).send().await,
             Ok(r) if r.status().is_success()
         )
     }

@@ -137,11 +137,12 @@ async fn load(inner: &Arc<PoolInner>, entry: &Arc<ModelEntry>) -> Outcome {
         child.stop();
         return Outcome::Failed(PoolError::ShuttingDown);
     }
-    inner.counters.load_time.record(started.elapsed());
-    inner.load_time.record(started.elapsed());
+    let took = started.elapsed();
+    inner.counters.load_time.record(took);
+    inner.load_time.record(took);
     entry.failures.store(0, Ordering::Relaxed);
     entry.last_used_ms.store(inner.now_ms(), Ordering::Relaxed);
-    tracing::info!(model = %entry.spec.id, pid = child.pid, port = child.port, load_ms = started.elapsed().as_millis() as u64, "model ready");
+    tracing::info!(model = %entry.spec.id, pid = child.pid, port = child.port, load_ms = took.as_millis() as u64, "model ready");
     *entry.phase() = Phase::Warm(child.clone());
     inner.events.send(PoolEvent::Ready {
         model: entry.spec.id.clone(),

@@ -54,7 +54,7 @@ async fn generates(inner: &PoolInner, child: &ChildProcess) -> Result<(), String
     let timeout = inner.config.generation_probe_timeout;
     let sent = inner
         .http
-        .post(child.chat_url.clone())
+        .post(child.chat_uri.to_string())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(PROBE_BODY)
         .timeout(timeout)

@@ -39,9 +39,7 @@ pub struct ChildProcess {
     pub port: u16,
     /// OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
-    /// Its chat completions URL, parsed once.
-    pub chat_url: reqwest::Url,
-    /// The same, for the request path's client.
+    /// Its chat completions URL, built once.
     pub chat_uri: http::Uri,
     /// Stopped by an operator's forced unload: its in-flight calls fail
     /// with that reason instead of being retried on a new process.
@@ -96,17 +94,8 @@ pub(super) struct ChildControl {
     pub slot: Arc<SlotPermit>,
 }
 
-/// `http://127.0.0.1:PORT/v1/chat/completions`.
-fn loopback_chat_url(port: u16) -> reqwest::Url {
-    let mut url = LOOPBACK_CHAT.clone();
-    // Setting a port on an http URL with a host only fails for URLs that
-    // cannot have one (no host, or `file:`); this one has both, so it holds.
-    let _ = url.set_port(Some(port));
-    url
-}
-
-/// The same URL for the request path's client (`http::Uri`), built once
-/// per child.
+/// `http://127.0.0.1:PORT/v1/chat/completions`, for the request path's
+/// client (`http::Uri`), built once per child.
 fn loopback_chat_uri(port: u16) -> http::Uri {
     // A constant scheme and path around an IPv4 address with a u16 port:
     // every part is valid, so building cannot fail.
@@ -118,13 +107,6 @@ fn loopback_chat_uri(port: u16) -> http::Uri {
         .build()
         .expect("the loopback URI is valid")
 }
-
-/// The loopback chat URL with no port; parsed once.
-static LOOPBACK_CHAT: std::sync::LazyLock<reqwest::Url> = std::sync::LazyLock::new(|| {
-    // A constant, well-formed URL: parsing cannot fail.
-    #[allow(clippy::expect_used)]
-    reqwest::Url::parse("http://127.0.0.1/v1/chat/completions").expect("constant URL is valid")
-});
 
 impl ChildProcess {
     /// A child record and the control its supervisor needs. Used by the
@@ -144,7 +126,6 @@ impl ChildProcess {
             pid,
             port,
             base_url: format!("http://127.0.0.1:{port}/v1"),
-            chat_url: loopback_chat_url(port),
             chat_uri: loopback_chat_uri(port),
             unloaded: AtomicBool::new(false),
             probing: AtomicBool::new(false),
@@ -261,9 +242,10 @@ impl ChildProcess {
         }
     }
 
-    /// `http://127.0.0.1:PORT/health`.
-    pub fn health_url(&self) -> String {
-        format!("http://127.0.0.1:{}/health", self.port)
+    /// `http://127.0.0.1:PORT{path}`: one of the child's own endpoints
+    /// (`/health`, `/props`, `/slots`), for the control plane's client.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Waits until the child answers `/health` with 200 and its `/props`
@@ -322,8 +304,12 @@ impl ChildProcess {
         struct Props {
             model_path: String,
         }
-        let url = format!("http://127.0.0.1:{}/props", self.port);
-        let Ok(response) = http.get(url).timeout(Duration::from_secs(1)).send().await else {
+        let Ok(response) = http
+            .get(self.url("/props"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+        else {
             return false;
         };
         if !response.status().is_success() {
@@ -335,7 +321,7 @@ impl ChildProcess {
     /// One health probe.
     pub async fn healthy(&self, http: &reqwest::Client, timeout: Duration) -> bool {
         matches!(
-            http.get(self.health_url()).timeout(timeout).send().await,
+            http.get(self.url("/health")).timeout(timeout).send().await,
             Ok(r) if r.status().is_success()
         )
     }
@@ -397,7 +383,7 @@ const VERBOSITY_FLAGS: [&str; 6] = [
 ];
 
 /// The `--model` argument: the path as the catalogue holds it.
-fn model_argument(spec: &LocalModelSpec) -> String {
+pub(super) fn model_argument(spec: &LocalModelSpec) -> String {
     spec.path.display().to_string()
 }
 

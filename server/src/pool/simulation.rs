@@ -30,7 +30,7 @@ use rand::{Rng, SeedableRng};
 use super::catalogue::LocalModelSpec;
 use super::entry::Phase;
 use super::launcher::Launcher;
-use super::process::{ChildControl, ChildProcess};
+use super::process::{ChildControl, ChildProcess, model_argument};
 use super::slots::SlotPermit;
 use super::{Pool, PoolError, PoolInner};
 use crate::config::{LlamaSettings, LocalConfig};
@@ -95,13 +95,8 @@ impl Census {
         self.most_live.fetch_max(live, Ordering::SeqCst);
         let n = self.spawned.fetch_add(1, Ordering::SeqCst);
         // Above the kernel's pid_max: no real process is ever looked at.
-        let (child, control) = ChildProcess::new(
-            &spec.id,
-            &spec.path.display().to_string(),
-            5_000_000 + n,
-            0,
-            slot,
-        );
+        let (child, control) =
+            ChildProcess::new(&spec.id, &model_argument(spec), 5_000_000 + n, 0, slot);
         pool.tasks
             .spawn(simulated_process(control, self.clone(), exit_grace));
         (child, live)

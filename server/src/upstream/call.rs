@@ -33,7 +33,7 @@ pub struct Target {
     /// per-token events.
     pub stream_unary: bool,
     /// With `stream_unary` off, a unary call is streamed all the same when
-    /// it may produce more tokens than this (no `max_tokens` included).
+    /// its `max_tokens` is above this.
     /// llama-server does not notice that a caller gave up on a whole answer
     /// and generates it to the end, holding a slot; a streamed one stops at
     /// its next token. So only short answers, whose waste is bounded, are

@@ -32,14 +32,33 @@ pub enum PickPolicy {
     /// power of two choices on load otherwise.
     #[default]
     Prefix,
-    /// Power of two choices on cost: the host's peak-EWMA latency times its
-    /// load (in-flight requests, plus its own queue when read) plus one.
+    /// Power of two choices (or every host, `pick_choices`) on cost: the
+    /// host's peak-EWMA latency times its load (in-flight requests, plus
+    /// its own queue when read) plus one; with its slots read, its
+    /// expected wait.
     LeastLoaded,
     /// Power of two choices on load alone (for comparison: blind to a host
     /// that is slow rather than busy).
     LeastInFlight,
     /// Each host in turn (for comparison; blind to load and caches).
     RoundRobin,
+}
+
+/// How many hosts a load-based pick compares (`least_loaded`,
+/// `least_in_flight`, and `prefix` when load decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickChoices {
+    /// Two drawn at random: power of two choices. Robust when loads are
+    /// stale (hosts' scraped queues, traffic from other router replicas),
+    /// as the routers do not all rush to the host that looked idle.
+    #[default]
+    Two,
+    /// Every host: the cheapest of all (join the shortest queue). On a
+    /// small pool whose load is this router's own, always fresh, it never
+    /// sends a request to a host without a free slot while another has
+    /// one, which two random draws do whenever both drawn hosts are full.
+    All,
 }
 
 /// A remote OpenAI-compatible endpoint. Its models are addressed as
@@ -67,6 +86,8 @@ pub struct EndpointConfig {
     pub discovery_interval: Duration,
     /// How a host is picked among several.
     pub pick: PickPolicy,
+    /// How many hosts a load-based pick compares.
+    pub pick_choices: PickChoices,
     /// In-flight requests by which the host holding the prompt's prefix may
     /// exceed the least loaded host before load wins over affinity.
     pub affinity_max_imbalance: u32,
@@ -140,6 +161,7 @@ impl Default for EndpointConfig {
             discovery: None,
             discovery_interval: Duration::from_secs(5),
             pick: PickPolicy::Prefix,
+            pick_choices: PickChoices::Two,
             affinity_max_imbalance: 8,
             prefix_blocks_per_host: 16_384,
             queue_metrics: None,

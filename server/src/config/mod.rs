@@ -34,7 +34,7 @@ pub use cli::{
 };
 pub use endpoint::{
     EndpointConfig, EndpointKind, OPENROUTER_BASE_URL, OPENROUTER_KEY_ENV, OpenRouterConfig,
-    PickPolicy, chat_url,
+    PickChoices, PickPolicy, chat_url,
 };
 pub use error::ConfigError;
 pub use layers::{from_toml, load};

@@ -422,12 +422,14 @@ fn host_pools_parse_and_name_their_hosts_one_way() {
     assert_eq!(ep.pick, crate::config::PickPolicy::LeastLoaded);
     assert_eq!(ep.ejection_time, Duration::from_secs(30));
     assert_eq!(ep.latency_decay, Duration::from_secs(10));
+    assert_eq!(ep.pick_choices, crate::config::PickChoices::Two);
     let c = from_toml(
-        "[[endpoints]]\nname = \"old\"\nurls = [\"http://a/v1\"]\npick = \"least_in_flight\"\nqueue_slots = \"500ms\"\nlatency_decay = \"2s\"\n",
+        "[[endpoints]]\nname = \"old\"\nurls = [\"http://a/v1\"]\npick = \"least_in_flight\"\nqueue_slots = \"500ms\"\nlatency_decay = \"2s\"\npick_choices = \"all\"\n",
     )
     .unwrap();
     let ep = &c.endpoints[0];
     assert_eq!(ep.pick, crate::config::PickPolicy::LeastInFlight);
+    assert_eq!(ep.pick_choices, crate::config::PickChoices::All);
     assert_eq!(ep.queue_slots, Some(Duration::from_millis(500)));
     assert_eq!(ep.latency_decay, Duration::from_secs(2));
     let c = from_toml("[[endpoints]]\nname = \"k8s\"\ndiscovery = \"dns://llama.lab.svc:8080\"\n")

@@ -14,6 +14,7 @@ mod netns_faults;
 mod p2c_slow_host;
 mod prefix_affinity;
 mod probe;
+mod slot_aware;
 mod slots_queue;
 mod spread;
 

@@ -31,6 +31,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/models", get(models))
         .route("/api/v1/models", get(models))
         .route("/health", get(health))
+        .route("/slots", get(slots))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -39,6 +41,36 @@ pub(crate) fn router(state: AppState) -> Router {
 
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// `GET /slots` as llama-server answers it (`id`, `is_processing`), one
+/// entry per slot, the busy ones first; with unlimited slots, the error
+/// llama-server gives under `--no-slots`.
+async fn slots(State(st): State<AppState>) -> Response {
+    let (Some(sem), Some(total)) = (&st.slots, st.config.slots) else {
+        return error_response(
+            StatusCode::NOT_IMPLEMENTED,
+            "This server does not support slots endpoint.",
+        );
+    };
+    let busy = total.saturating_sub(sem.available_permits());
+    st.shared.slots_read();
+    let list: Vec<Value> = (0..total)
+        .map(|id| json!({"id": id, "is_processing": id < busy}))
+        .collect();
+    Json(Value::Array(list)).into_response()
+}
+
+/// `GET /metrics`: llama-server's two queue gauges (its `--metrics`),
+/// requests generating and requests waiting for a slot.
+async fn metrics(State(st): State<AppState>) -> String {
+    let stats = st.shared.snapshot();
+    let waiting = stats.queued;
+    let processing = stats.in_flight.saturating_sub(waiting);
+    format!(
+        "# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing {processing}\n\
+         # TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred {waiting}\n"
+    )
 }
 
 async fn models(State(st): State<AppState>) -> Json<Value> {

@@ -33,6 +33,8 @@ pub struct EmulatorStats {
     pub max_in_flight: u64,
     /// Requests currently waiting for a generation slot (see `EmulatorConfig::slots`).
     pub queued: u64,
+    /// `GET /slots` answered (a router's queue reads).
+    pub slot_reads: u64,
     /// Headers of the most recent chat-completion request, names lower-cased,
     /// in arrival order (values that are not UTF-8 are converted lossily).
     pub last_headers: Vec<(String, String)>,
@@ -60,6 +62,7 @@ pub(crate) struct Shared {
     cancelled: AtomicU64,
     max_in_flight: AtomicU64,
     queued: AtomicU64,
+    slot_reads: AtomicU64,
     last: Mutex<LastRequest>,
     /// Live connections, so shutdown can abort them (axum spawns one task per
     /// connection that outlives the server task).
@@ -92,9 +95,16 @@ impl Shared {
             cancelled: self.cancelled.load(Ordering::SeqCst),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             queued: self.queued.load(Ordering::SeqCst),
+            slot_reads: self.slot_reads.load(Ordering::SeqCst),
             last_headers: last.headers.clone(),
             last_body: last.body.clone(),
         }
+    }
+
+    /// Counts a `GET /slots` answered.
+    pub(crate) fn slots_read(&self) {
+        self.slot_reads.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
     }
 
     pub(crate) fn record_request(&self, headers: &HeaderMap, body: Option<serde_json::Value>) {

@@ -400,6 +400,33 @@ async fn slots_queue_extra_requests() {
         async move { client.post(url).json(&req("m")).send().await }
     });
     assert!(emu.wait_until(WAIT, |s| s.queued == 1).await);
+    // Both queue signals a router reads, as llama-server gives them.
+    let base = emu.base_url();
+    let slots: serde_json::Value = client
+        .get(format!("{base}/slots"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(slots, serde_json::json!([{"id": 0, "is_processing": true}]));
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("llamacpp:requests_deferred 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llamacpp:requests_processing 1\n"),
+        "{metrics}"
+    );
     holder.abort();
     let resp = waiter.await.unwrap().unwrap();
     assert_eq!(resp.status(), 200);

@@ -9,7 +9,8 @@
 //!
 //! Tables: throughput and p50/p99 per N with the ratios to one host; and
 //! with one of four hosts at 2× latency, power of two choices on peak-EWMA
-//! cost (`least_loaded`), on in-flight counts alone (`least_in_flight`)
+//! cost (`least_loaded`; also with the hosts' `/slots` read, which makes
+//! the cost slot-aware, and then comparing every host), on in-flight counts alone (`least_in_flight`)
 //! and round robin at the same offered rate: 0.95 × the pool's capacity
 //! (the shape), then 0.95 × the fast hosts' capacity (where the
 //! slow host is not needed). The router runs in-process on loopback with
@@ -19,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use ai_router::config::{Config, EndpointConfig, EndpointKind, PickPolicy};
+use ai_router::config::{Config, EndpointConfig, EndpointKind, PickChoices, PickPolicy};
 use ai_router_benches::load::{Hist, open_loop};
 use ai_router_benches::machine::{cores, cpu_model, utc_now};
 use ai_router_benches::report::{Table, dur, pct, ratio, verdict};
@@ -35,6 +36,45 @@ const SERVICE: Duration = Duration::from_millis(50);
 const LOAD: f64 = 0.95;
 /// Seconds of offered load per run.
 const SECONDS: f64 = 6.0;
+/// `queue_slots` for the rows that read the hosts' `/slots`.
+const SLOTS_READ: Duration = Duration::from_millis(100);
+
+/// A picker as a row of the tables.
+#[derive(Debug, Clone, Copy)]
+struct Picker {
+    label: &'static str,
+    pick: PickPolicy,
+    choices: PickChoices,
+    /// `queue_slots`: read the hosts' `/slots` this often.
+    queue_slots: Option<Duration>,
+}
+
+impl Picker {
+    /// `policy` as configured by default: two choices, no host figures read.
+    const fn plain(label: &'static str, pick: PickPolicy) -> Picker {
+        Picker {
+            label,
+            pick,
+            choices: PickChoices::Two,
+            queue_slots: None,
+        }
+    }
+}
+
+/// `least_loaded` with the hosts' `/slots` read: the slot-aware cost.
+const SLOT_AWARE: Picker = Picker {
+    label: "least_loaded + queue_slots (slot-aware cost)",
+    pick: PickPolicy::LeastLoaded,
+    choices: PickChoices::Two,
+    queue_slots: Some(SLOTS_READ),
+};
+
+/// The same comparing every host (`pick_choices = "all"`).
+const SLOT_AWARE_ALL: Picker = Picker {
+    label: "least_loaded + queue_slots + pick_choices all",
+    choices: PickChoices::All,
+    ..SLOT_AWARE
+};
 
 /// What one run measured.
 struct Run {
@@ -51,8 +91,9 @@ fn capacity(service: Duration) -> f64 {
 }
 
 /// Starts hosts with the given service times, a router over them with
-/// `pick`, and offers `rate` requests per second for `SECONDS`.
-async fn run(services: &[Duration], pick: PickPolicy, rate: f64) -> anyhow::Result<Run> {
+/// `pick` (reading their `/slots` every `queue_slots`, if set), and offers
+/// `rate` requests per second for `SECONDS`.
+async fn run(services: &[Duration], picker: Picker, rate: f64) -> anyhow::Result<Run> {
     let mut hosts = Vec::new();
     for s in services {
         let config = EmulatorConfig::default()
@@ -63,7 +104,9 @@ async fn run(services: &[Duration], pick: PickPolicy, rate: f64) -> anyhow::Resu
     }
     let mut ep = EndpointConfig::new("pool", EndpointKind::OpenAi, "");
     ep.urls = hosts.iter().map(Emulator::openai_base).collect();
-    ep.pick = pick;
+    ep.pick = picker.pick;
+    ep.pick_choices = picker.choices;
+    ep.queue_slots = picker.queue_slots;
     ep.max_concurrency = 4096;
     ep.stream = false;
     let mut config: Config = remote_config()?;
@@ -146,22 +189,25 @@ async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
     for &n in ns {
         let rate = LOAD * capacity(SERVICE) * n as f64;
         // One host has no choice to make: one row.
-        let picks: &[(&str, PickPolicy)] = if n == 1 {
-            &[("-", PickPolicy::LeastLoaded)]
+        let picks: &[Picker] = if n == 1 {
+            &[Picker::plain("-", PickPolicy::LeastLoaded)]
         } else {
             &[
-                ("least_loaded", PickPolicy::LeastLoaded),
-                ("least_in_flight", PickPolicy::LeastInFlight),
+                Picker::plain("least_loaded", PickPolicy::LeastLoaded),
+                SLOT_AWARE,
+                SLOT_AWARE_ALL,
+                Picker::plain("least_in_flight", PickPolicy::LeastInFlight),
             ]
         };
-        for (name, pick) in picks {
-            let r = run(&vec![SERVICE; n], *pick, rate).await?;
+        for picker in picks {
+            let name = picker.label;
+            let r = run(&vec![SERVICE; n], *picker, rate).await?;
             let p99 = pct(&r.hist, 0.99);
             let (base_tp, base_p99) = *one.get_or_insert((r.throughput, p99));
             let scale = r.throughput / base_tp;
             let mut row = vec![
                 n.to_string(),
-                (*name).into(),
+                name.into(),
                 format!("{rate:.0}"),
                 format!("{:.1}", r.throughput),
                 ratio(r.throughput, base_tp),
@@ -186,7 +232,7 @@ async fn slow_host() -> anyhow::Result<()> {
     let fast_capacity: f64 = services[1..].iter().map(|s| capacity(*s)).sum();
     let baseline = run(
         &[SERVICE],
-        PickPolicy::LeastLoaded,
+        Picker::plain("-", PickPolicy::LeastLoaded),
         LOAD * capacity(SERVICE),
     )
     .await?;
@@ -212,18 +258,22 @@ async fn slow_host() -> anyhow::Result<()> {
                 "errors",
             ],
         );
-        for (name, pick) in [
-            (
+        let pickers = [
+            Picker::plain(
                 "least_loaded (P2C, peak EWMA × load)",
                 PickPolicy::LeastLoaded,
             ),
-            (
+            SLOT_AWARE,
+            SLOT_AWARE_ALL,
+            Picker::plain(
                 "least_in_flight (P2C, in flight)",
                 PickPolicy::LeastInFlight,
             ),
-            ("round_robin", PickPolicy::RoundRobin),
-        ] {
-            let r = run(&services, pick, rate).await?;
+            Picker::plain("round_robin", PickPolicy::RoundRobin),
+        ];
+        for picker in pickers {
+            let name = picker.label;
+            let r = run(&services, picker, rate).await?;
             let total: u64 = r.served.iter().sum();
             let mut row = vec![
                 name.into(),

@@ -35,9 +35,12 @@ pub struct Host {
     /// Port, for `server.port`.
     pub port: u16,
     in_flight: AtomicU32,
-    /// The host's own figures, when read: requests deferred (`/metrics`)
-    /// plus slots busy (`/slots`).
+    /// The host's own figures, when read: requests deferred (`/metrics`),
+    /// or with `/slots` read the other clients' busy slots and deferred
+    /// requests.
     queue_depth: AtomicU32,
+    /// Its slots (llama-server's `--parallel`) from `/slots`; 0 unknown.
+    slots: AtomicU32,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
     /// First blocks of the prompts it was picked for: the conversations
@@ -69,6 +72,7 @@ impl Host {
             port,
             in_flight: AtomicU32::new(0),
             queue_depth: AtomicU32::new(0),
+            slots: AtomicU32::new(0),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
             heads: Mutex::new(LruCache::new(nonzero(HEADS))),
@@ -83,12 +87,29 @@ impl Host {
     }
 
     /// Its load for picking: requests in flight to it from this router,
-    /// plus its own queue and busy slots when those are read
+    /// plus its own queue or other clients' requests when those are read
     /// (`queue_metrics`, `queue_slots`).
     pub fn load(&self) -> u32 {
-        self.in_flight
-            .load(Ordering::Relaxed)
+        self.in_flight()
             .saturating_add(self.queue_depth.load(Ordering::Relaxed))
+    }
+
+    /// Requests in flight to it from this router.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Its slots, once `/slots` has been read.
+    pub fn slots(&self) -> Option<u32> {
+        match self.slots.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
+    /// Records how many slots it has (0: unknown).
+    pub fn set_slots(&self, slots: u32) {
+        self.slots.store(slots, Ordering::Relaxed);
     }
 
     /// Its peak-EWMA latency in seconds at `now`, None before its first answer.
@@ -103,7 +124,7 @@ impl Host {
             .observe(latency, now, self.latency_decay);
     }
 
-    /// Records the host's own queue length (and busy slots).
+    /// Records the host's own queue length (or the other clients' load).
     pub fn set_queue_depth(&self, depth: u32) {
         self.queue_depth.store(depth, Ordering::Relaxed);
     }

@@ -43,7 +43,6 @@ pub use gauges::HostGauges;
 use tokio_util::sync::DropGuard;
 
 use discovery::Source;
-use ejection::EjectionPolicy;
 use host::Host;
 use picker::Candidate;
 use shared::Shared;
@@ -72,18 +71,7 @@ impl HostPool {
     ) -> Result<Arc<HostPool>, String> {
         let source = Source::parse(config.discovery.as_deref(), config.listed_hosts())?;
         let stop = life.root().child_token();
-        let shared = Arc::new(Shared::new(
-            &config.name,
-            config.pick,
-            config.affinity_max_imbalance,
-            config.prefix_blocks_per_host,
-            config.latency_decay,
-            EjectionPolicy {
-                failures: config.ejection_failures,
-                base: config.ejection_time,
-            },
-            ejections,
-        ));
+        let shared = Arc::new(Shared::new(config, ejections));
         let reads = queue_depth::Reads {
             metrics: config.queue_metrics.is_some(),
             slots: config.queue_slots.is_some(),
@@ -258,6 +246,7 @@ impl HostSource for HostPool {
                 } else {
                     hosts[i].heads()
                 },
+                slots: hosts[i].slots(),
             })
             .collect();
         let turn = self
@@ -268,6 +257,7 @@ impl HostSource for HostPool {
             self.shared.policy,
             &candidates,
             self.shared.max_imbalance,
+            self.shared.choices,
             turn,
             &mut rand::rng(),
         );

@@ -22,13 +22,15 @@
 //! `prefix`): each candidate's peak-EWMA latency times its load plus one
 //! (Finagle's and linkerd2-proxy's score, see [`super::latency`]), so a host
 //! that is slow, not only busy, is drawn less; a host with no answer yet is
-//! costed at the mean latency of the others. `least_in_flight` compares the
-//! load alone. Prefix affinity's imbalance threshold stays on the load (a
+//! costed at the mean latency of the others. Once a host's slots are known
+//! the cost is its expected wait instead (see [`cost`]). `pick_choices =
+//! "all"` compares every candidate rather than two random ones.
+//! `least_in_flight` compares the load alone. Prefix affinity's imbalance threshold stays on the load (a
 //! count of requests, which the setting is written in).
 
 use rand::Rng;
 
-use crate::config::PickPolicy;
+use crate::config::{PickChoices, PickPolicy};
 
 /// What the picker knows of one candidate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +47,8 @@ pub struct Candidate {
     pub latency: Option<f64>,
     /// Conversations it is home to (distinct prompt first blocks).
     pub heads: usize,
+    /// Its slots, when read from its `/slots` (`queue_slots`).
+    pub slots: Option<u32>,
 }
 
 /// Why a host was picked (recorded on the `upstream_call` span).
@@ -96,6 +100,7 @@ pub fn pick(
     policy: PickPolicy,
     candidates: &[Candidate],
     max_imbalance: u32,
+    choices: PickChoices,
     turn: usize,
     rng: &mut impl Rng,
 ) -> Pick {
@@ -110,15 +115,15 @@ pub fn pick(
             index: turn % candidates.len(),
             reason: Reason::RoundRobin,
         },
-        PickPolicy::LeastLoaded => two_choices(candidates, rng, Reason::LeastLoaded),
-        PickPolicy::LeastInFlight => two_choices(candidates, rng, Reason::LeastInFlight),
+        PickPolicy::LeastLoaded => cheapest(candidates, choices, rng, Reason::LeastLoaded),
+        PickPolicy::LeastInFlight => cheapest(candidates, choices, rng, Reason::LeastInFlight),
         PickPolicy::Prefix => {
             let Some((favourite, reason)) = favourite(candidates) else {
-                return two_choices(candidates, rng, Reason::LeastLoaded);
+                return cheapest(candidates, choices, rng, Reason::LeastLoaded);
             };
             let least = candidates.iter().map(|c| c.load).min().unwrap_or(0);
             if candidates[favourite].load > least.saturating_add(max_imbalance) {
-                two_choices(candidates, rng, Reason::LoadImbalance)
+                cheapest(candidates, choices, rng, Reason::LoadImbalance)
             } else {
                 Pick {
                     index: favourite,
@@ -155,28 +160,70 @@ fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
         .map(|(_, i)| (i, Reason::Rendezvous))
 }
 
-/// The cheaper of two distinct random candidates (a tie goes to the first
-/// drawn, itself random): by load alone for `LeastInFlight`, else by cost.
-fn two_choices(candidates: &[Candidate], rng: &mut impl Rng, reason: Reason) -> Pick {
+/// The cheapest candidate by load alone for `LeastInFlight`, else by cost,
+/// among two distinct random ones or all of them (a tie goes to the first
+/// drawn, or for all, the first from a random start).
+fn cheapest(
+    candidates: &[Candidate],
+    choices: PickChoices,
+    rng: &mut impl Rng,
+    reason: Reason,
+) -> Pick {
     let n = candidates.len();
-    let a = rng.random_range(0..n);
-    let b = (a + rng.random_range(1..n)) % n;
-    let b_cheaper = if reason == Reason::LeastInFlight {
-        candidates[b].load < candidates[a].load
-    } else {
-        let unknown = mean_latency(candidates);
-        cost(&candidates[b], unknown) < cost(&candidates[a], unknown)
+    let unknown = mean_latency(candidates);
+    let price = |c: &Candidate| {
+        if reason == Reason::LeastInFlight {
+            f64::from(c.load)
+        } else {
+            cost(c, unknown)
+        }
     };
-    Pick {
-        index: if b_cheaper { b } else { a },
-        reason,
-    }
+    let start = rng.random_range(0..n);
+    let index = match choices {
+        PickChoices::Two => {
+            let b = (start + rng.random_range(1..n)) % n;
+            if price(&candidates[b]) < price(&candidates[start]) {
+                b
+            } else {
+                start
+            }
+        }
+        PickChoices::All => {
+            let mut best = start;
+            let mut best_price = price(&candidates[start]);
+            for step in 1..n {
+                let i = (start + step) % n;
+                let p = price(&candidates[i]);
+                if p < best_price {
+                    best = i;
+                    best_price = p;
+                }
+            }
+            best
+        }
+    };
+    Pick { index, reason }
 }
 
 /// A candidate's cost: its latency (`unknown` before its first answer)
-/// times its load plus one.
+/// times its load plus one. When its slots are known, the expected wait
+/// instead: a host with a free slot starts a request at once, so it costs
+/// its latency alone, and each request beyond its slots adds a slot's
+/// share of it (`s` slots free one every latency / `s` on average). A slow
+/// host with a free slot then loses to a fast one with a free slot, where
+/// latency × (load + 1) sent work to the idle slow host as soon as the fast
+/// ones held two requests, and every such request took the slow host's
+/// time.
 fn cost(c: &Candidate, unknown: f64) -> f64 {
-    c.latency.unwrap_or(unknown) * (f64::from(c.load) + 1.0)
+    let latency = c.latency.unwrap_or(unknown);
+    let load = f64::from(c.load);
+    match c.slots {
+        Some(slots) if slots > 0 => {
+            let slots = f64::from(slots);
+            latency * (1.0 + (load + 1.0 - slots).max(0.0) / slots)
+        }
+        _ => latency * (load + 1.0),
+    }
 }
 
 /// The mean latency of the candidates that have one; 1 when none has, so
@@ -217,7 +264,7 @@ mod tests {
         ] {
             let mut counts = [0; 4];
             for _ in 0..1000 {
-                let p = pick(policy, &c, 8, 0, &mut rng);
+                let p = pick(policy, &c, 8, PickChoices::Two, 0, &mut rng);
                 assert_eq!(p.reason, reason);
                 counts[p.index] += 1;
             }
@@ -230,7 +277,7 @@ mod tests {
     /// always drawn, so the answer does not depend on the draw).
     fn between(a: Candidate, b: Candidate, policy: PickPolicy) -> usize {
         let mut rng = StdRng::seed_from_u64(11);
-        pick(policy, &[a, b], 8, 0, &mut rng).index
+        pick(policy, &[a, b], 8, PickChoices::Two, 0, &mut rng).index
     }
 
     fn host(load: u32, latency: Option<f64>) -> Candidate {
@@ -264,12 +311,87 @@ mod tests {
                 PickPolicy::LeastInFlight,
                 &[slow_one, fast_one],
                 8,
+                PickChoices::Two,
                 0,
                 &mut rng,
             )
             .index] += 1;
         }
         assert!(won[0] > 0 && won[1] > 0, "{won:?}");
+    }
+
+    #[test]
+    fn all_choices_always_find_the_one_free_slot_two_draws_often_miss() {
+        let full = Candidate {
+            slots: Some(4),
+            ..host(4, Some(0.05))
+        };
+        let free = Candidate { load: 3, ..full };
+        let c = [full, full, free, full];
+        let mut rng = StdRng::seed_from_u64(5);
+        for policy in [PickPolicy::LeastLoaded, PickPolicy::LeastInFlight] {
+            let mut missed = 0;
+            for _ in 0..400 {
+                let all = pick(policy, &c, 8, PickChoices::All, 0, &mut rng);
+                assert_eq!(all.index, 2);
+                if pick(policy, &c, 8, PickChoices::Two, 0, &mut rng).index != 2 {
+                    missed += 1;
+                }
+            }
+            // Two draws include the free host in 3 of the 6 pairs.
+            assert!((120..280).contains(&missed), "{missed}");
+        }
+        // Ties among all go to a random one of the tied, not the first.
+        let idle = [host(0, Some(0.05)); 3];
+        let mut won = [0; 3];
+        for _ in 0..300 {
+            won[pick(
+                PickPolicy::LeastLoaded,
+                &idle,
+                8,
+                PickChoices::All,
+                0,
+                &mut rng,
+            )
+            .index] += 1;
+        }
+        assert!(won.iter().all(|&w| w > 50), "{won:?}");
+    }
+
+    #[test]
+    fn with_known_slots_a_free_slot_costs_the_latency_alone() {
+        let slots = |load, latency| Candidate {
+            slots: Some(4),
+            ..host(load, Some(latency))
+        };
+        let slow_idle = slots(0, 0.100);
+        // Three of four slots busy: the fourth is free, so 50 ms beats the
+        // idle slow host's 100 ms (latency × (load + 1) said 200 ms).
+        assert_eq!(
+            between(slow_idle, slots(3, 0.050), PickPolicy::LeastLoaded),
+            1
+        );
+        // Each request beyond the slots waits a quarter of the latency:
+        // 6 in flight, 50 ms × (1 + 3/4) = 87.5 ms, still under 100 ms;
+        // 7 in flight, 50 ms × (1 + 4/4) = 100 ms ties (the first drawn
+        // wins); 8, 112.5 ms, loses.
+        assert_eq!(
+            between(slow_idle, slots(6, 0.050), PickPolicy::LeastLoaded),
+            1
+        );
+        assert_eq!(
+            between(slow_idle, slots(8, 0.050), PickPolicy::LeastLoaded),
+            0
+        );
+        // Two free slots against one: equal cost, as either starts at once;
+        // a full host loses to one with a free slot at equal latency.
+        assert!((cost(&slots(1, 0.05), 1.0) - cost(&slots(3, 0.05), 1.0)).abs() < 1e-12);
+        assert_eq!(
+            between(slots(4, 0.050), slots(3, 0.050), PickPolicy::LeastLoaded),
+            1
+        );
+        // Unknown slots keep latency × (load + 1).
+        assert!((cost(&host(3, Some(0.05)), 1.0) - 0.2).abs() < 1e-12);
     }
 
     #[test]
@@ -297,7 +419,14 @@ mod tests {
         let fast = host(0, Some(0.050));
         let pick_for = |holder| {
             let mut rng = StdRng::seed_from_u64(1);
-            pick(PickPolicy::Prefix, &[holder, fast], 2, 0, &mut rng)
+            pick(
+                PickPolicy::Prefix,
+                &[holder, fast],
+                2,
+                PickChoices::Two,
+                0,
+                &mut rng,
+            )
         };
         let reason = Reason::Prefix;
         assert_eq!(pick_for(holder), Pick { index: 0, reason });
@@ -312,10 +441,17 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let c = loads(&[5, 0, 0]);
         let order: Vec<usize> = (0..6)
-            .map(|t| pick(PickPolicy::RoundRobin, &c, 8, t, &mut rng).index)
+            .map(|t| pick(PickPolicy::RoundRobin, &c, 8, PickChoices::Two, t, &mut rng).index)
             .collect();
         assert_eq!(order, [0, 1, 2, 0, 1, 2]);
-        let one = pick(PickPolicy::Prefix, &loads(&[3]), 0, 0, &mut rng);
+        let one = pick(
+            PickPolicy::Prefix,
+            &loads(&[3]),
+            0,
+            PickChoices::Two,
+            0,
+            &mut rng,
+        );
         assert_eq!(
             one,
             Pick {
@@ -331,7 +467,7 @@ mod tests {
         let mut c = loads(&[2, 0, 1]);
         c[0].matched = 10;
         c[2].matched = 4;
-        let p = pick(PickPolicy::Prefix, &c, 2, 0, &mut rng);
+        let p = pick(PickPolicy::Prefix, &c, 2, PickChoices::Two, 0, &mut rng);
         assert_eq!(
             p,
             Pick {
@@ -340,13 +476,16 @@ mod tests {
             }
         );
         c[0].load = 3; // 3 > 0 + 2: load wins
-        let p = pick(PickPolicy::Prefix, &c, 2, 0, &mut rng);
+        let p = pick(PickPolicy::Prefix, &c, 2, PickChoices::Two, 0, &mut rng);
         assert_eq!(p.reason, Reason::LoadImbalance);
         // Equal matches: the less loaded holder.
         c[0].load = 1;
         c[2].matched = 10;
         c[2].load = 0;
-        assert_eq!(pick(PickPolicy::Prefix, &c, 2, 0, &mut rng).index, 2);
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 2, PickChoices::Two, 0, &mut rng).index,
+            2
+        );
     }
 
     #[test]
@@ -356,7 +495,7 @@ mod tests {
         c[0].rendezvous = Some(10);
         c[1].rendezvous = Some(30);
         c[2].rendezvous = Some(20);
-        let p = pick(PickPolicy::Prefix, &c, 4, 0, &mut rng);
+        let p = pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng);
         assert_eq!(
             p,
             Pick {
@@ -366,13 +505,24 @@ mod tests {
         );
         // Another replica listing the hosts in another order agrees.
         let reversed: Vec<Candidate> = c.iter().rev().copied().collect();
-        assert_eq!(pick(PickPolicy::Prefix, &reversed, 4, 0, &mut rng).index, 1);
+        assert_eq!(
+            pick(
+                PickPolicy::Prefix,
+                &reversed,
+                4,
+                PickChoices::Two,
+                0,
+                &mut rng
+            )
+            .index,
+            1
+        );
         // The favourite already home to more than its share of the
         // conversations: the next in rendezvous order.
         c[1].heads = 3;
         c[0].heads = 1;
         assert_eq!(
-            pick(PickPolicy::Prefix, &c, 4, 0, &mut rng),
+            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
             Pick {
                 index: 2,
                 reason: Reason::Rendezvous
@@ -382,9 +532,19 @@ mod tests {
         // host 1 (home to 1) is within.
         c[1].heads = 1;
         c[2].heads = 3;
-        assert_eq!(pick(PickPolicy::Prefix, &c, 4, 0, &mut rng).index, 1);
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng).index,
+            1
+        );
         // No full block: load alone.
-        let p = pick(PickPolicy::Prefix, &loads(&[1, 0]), 4, 0, &mut rng);
+        let p = pick(
+            PickPolicy::Prefix,
+            &loads(&[1, 0]),
+            4,
+            PickChoices::Two,
+            0,
+            &mut rng,
+        );
         assert_eq!(
             p,
             Pick {

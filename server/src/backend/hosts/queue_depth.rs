@@ -5,9 +5,13 @@
 //! with `is_processing`, the one queue signal of a server without
 //! `--metrics`. When an endpoint sets `queue_metrics` and/or `queue_slots`,
 //! one task per pool reads every host's `/metrics` and/or `/slots` at the
-//! shorter of the two intervals, and the deferred requests plus the busy
-//! slots are added to the host's load for picking. A host that does not
-//! answer (or exports no such figure) counts 0.
+//! shorter of the two intervals. With `/slots` read, the host's load for
+//! picking is this router's requests in flight to it plus the other
+//! clients' (busy slots and deferred requests, less this router's own at
+//! the time of the read), and the number of slots it has makes the
+//! picker's cost slot-aware (see `picker.rs`). With `/metrics` alone, the
+//! deferred requests are added. A host that does not answer (or exports no
+//! such figure) counts 0.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +54,23 @@ struct Slot {
     is_processing: bool,
 }
 
-/// The busy slots in a `/slots` answer, if it is one.
-pub fn busy_slots(body: &str) -> Option<u32> {
+/// What a `/slots` answer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotCounts {
+    /// Slots with `is_processing`.
+    pub busy: u32,
+    /// All slots (llama-server's `--parallel`).
+    pub total: u32,
+}
+
+/// The busy and total slots in a `/slots` answer, if it is one.
+pub fn slot_counts(body: &str) -> Option<SlotCounts> {
     let slots: Vec<Slot> = serde_json::from_str(body).ok()?;
     let busy = slots.iter().filter(|s| s.is_processing).count();
-    Some(u32::try_from(busy).unwrap_or(u32::MAX))
+    Some(SlotCounts {
+        busy: u32::try_from(busy).unwrap_or(u32::MAX),
+        total: u32::try_from(slots.len()).unwrap_or(u32::MAX),
+    })
 }
 
 /// Reads every host's queue every `interval` until `stop`.
@@ -67,14 +83,23 @@ pub async fn run(
 ) {
     loop {
         for host in shared.members().iter() {
-            let mut depth = 0u32;
+            let mut waiting = 0u32;
             if reads.metrics {
                 let found = read(&http, &host.chat_url, "/metrics", interval).await;
-                depth = depth.saturating_add(found.as_deref().and_then(deferred).unwrap_or(0));
+                waiting = found.as_deref().and_then(deferred).unwrap_or(0);
             }
+            let mut depth = waiting;
             if reads.slots {
+                // This router's own requests are in the host's figures
+                // too: taken before the read, so one that finishes during
+                // it is still subtracted (the others' load errs low, never
+                // counting ours twice).
+                let own = host.in_flight();
                 let found = read(&http, &host.chat_url, "/slots", interval).await;
-                depth = depth.saturating_add(found.as_deref().and_then(busy_slots).unwrap_or(0));
+                if let Some(counts) = found.as_deref().and_then(slot_counts) {
+                    host.set_slots(counts.total);
+                    depth = counts.busy.saturating_add(waiting).saturating_sub(own);
+                }
             }
             host.set_queue_depth(depth);
         }
@@ -127,13 +152,16 @@ mod tests {
             {"id": 1, "n_ctx": 4096, "is_processing": false},
             {"id": 2, "n_ctx": 4096, "is_processing": true}
         ]"#;
-        assert_eq!(busy_slots(body), Some(2));
-        assert_eq!(busy_slots("[]"), Some(0));
+        assert_eq!(slot_counts(body), Some(SlotCounts { busy: 2, total: 3 }));
+        assert_eq!(slot_counts("[]"), Some(SlotCounts { busy: 0, total: 0 }));
         // An older server without the field: no slot counts as busy.
-        assert_eq!(busy_slots(r#"[{"id": 0}]"#), Some(0));
+        assert_eq!(
+            slot_counts(r#"[{"id": 0}]"#),
+            Some(SlotCounts { busy: 0, total: 1 })
+        );
         // `--no-slots` answers an error object, not a list.
         assert_eq!(
-            busy_slots(
+            slot_counts(
                 r#"{"error": {"code": 501, "message": "This server does not support slots endpoint."}}"#
             ),
             None

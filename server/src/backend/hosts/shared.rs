@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::ejection::EjectionPolicy;
 use super::host::{Host, key_of};
-use crate::config::PickPolicy;
+use crate::config::{EndpointConfig, PickChoices, PickPolicy};
 use crate::upstream::UpstreamError;
 
 /// A pool's shared state.
@@ -24,6 +24,8 @@ pub struct Shared {
     members: RwLock<Arc<[Arc<Host>]>>,
     /// How hosts are picked.
     pub policy: PickPolicy,
+    /// How many hosts a load-based pick compares.
+    pub choices: PickChoices,
     /// Load gap past which affinity yields.
     pub max_imbalance: u32,
     /// Prefix index size per host.
@@ -41,23 +43,20 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(
-        endpoint: &str,
-        policy: PickPolicy,
-        max_imbalance: u32,
-        index_blocks: usize,
-        latency_decay: Duration,
-        ejection: EjectionPolicy,
-        ejections: Counter,
-    ) -> Shared {
+    /// The state of `config`'s pool, counting ejections on `ejections`.
+    pub fn new(config: &EndpointConfig, ejections: Counter) -> Shared {
         Shared {
-            endpoint: endpoint.to_string(),
+            endpoint: config.name.clone(),
             members: RwLock::new(Arc::from(Vec::new())),
-            policy,
-            max_imbalance,
-            index_blocks,
-            latency_decay,
-            ejection,
+            policy: config.pick,
+            choices: config.pick_choices,
+            max_imbalance: config.affinity_max_imbalance,
+            index_blocks: config.prefix_blocks_per_host,
+            latency_decay: config.latency_decay,
+            ejection: EjectionPolicy {
+                failures: config.ejection_failures,
+                base: config.ejection_time,
+            },
             turn: AtomicUsize::new(0),
             wake: Notify::new(),
             discovered: AtomicBool::new(false),

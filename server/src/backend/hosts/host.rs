@@ -15,6 +15,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::ejection::{EjectionPolicy, Health};
 use super::latency::PeakEwma;
+use super::picker;
 use super::prefix::{BLOCK_BYTES, PrefixIndex, nonzero};
 use super::shared::Shared;
 use crate::upstream::{AttemptResult, HostAttempt, HostKey, UpstreamError, uri_of};
@@ -107,6 +108,13 @@ impl Host {
         }
     }
 
+    /// The expected wait, in latencies, of a request sent to it now: 1
+    /// with a free slot or unknown slots.
+    fn queue_factor(&self) -> f64 {
+        self.slots()
+            .map_or(1.0, |slots| picker::wait_factor(self.load(), slots))
+    }
+
     /// Records how many slots it has (0: unknown).
     pub fn set_slots(&self, slots: u32) {
         self.slots.store(slots, Ordering::Relaxed);
@@ -167,10 +175,17 @@ impl Host {
         matched: usize,
         prompt_bytes: usize,
     ) -> Box<dyn HostAttempt> {
+        // With its slots known, a request sent to a full host waits in
+        // its queue, and that wait is the slot term of the picker's cost:
+        // the latency taken in is scaled back to a free slot's, or one
+        // queued answer would make the host look slow and the cost would
+        // then prefer a full host to it while it has free slots.
+        let queue_factor = self.queue_factor();
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         Box::new(Attempt {
             host: self.clone(),
             started: Instant::now(),
+            queue_factor,
             shared,
             blocks,
             matched,
@@ -209,6 +224,9 @@ struct Attempt {
     host: Arc<Host>,
     /// When it was picked (its latency runs from here).
     started: Instant,
+    /// The expected wait at the pick in latencies (1 with a free slot or
+    /// unknown slots): its latency is divided by it.
+    queue_factor: f64,
     shared: Arc<Shared>,
     /// The prompt's block hashes (empty unless prefix picking is on).
     blocks: Vec<u64>,
@@ -236,8 +254,12 @@ impl HostAttempt for Attempt {
                 first_token_at,
             } => {
                 let answered = first_token_at.unwrap_or(now);
-                self.host
-                    .observe_latency(answered.saturating_duration_since(self.started), now);
+                self.host.observe_latency(
+                    answered
+                        .saturating_duration_since(self.started)
+                        .div_f64(self.queue_factor),
+                    now,
+                );
                 self.host.health.lock().on_success(now);
                 if !self.blocks.is_empty() {
                     let mut index = self.host.index.lock();
@@ -256,8 +278,11 @@ impl HostAttempt for Attempt {
                 // least that slow. (Other failures say nothing of its speed;
                 // a refused connection is fast, and must not look cheap.)
                 if matches!(error, UpstreamError::FirstTokenTimeout { .. }) {
-                    self.host
-                        .observe_latency(now.saturating_duration_since(self.started), now);
+                    self.host.observe_latency(
+                        now.saturating_duration_since(self.started)
+                            .div_f64(self.queue_factor),
+                        now,
+                    );
                 }
                 if error.is_transport() {
                     // Membership may be stale (a pod went away): look again.
@@ -279,5 +304,33 @@ impl HostAttempt for Attempt {
 impl Drop for Attempt {
     fn drop(&mut self) {
         self.host.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_beyond_the_slots_expects_a_longer_wait() {
+        let host = Host::new("http://h:1/v1", 16, Duration::from_secs(10)).unwrap();
+        // Unknown slots: latencies are taken in as they come.
+        host.in_flight.store(5, Ordering::Relaxed);
+        assert_eq!(host.queue_factor(), 1.0);
+        host.set_slots(2);
+        host.in_flight.store(1, Ordering::Relaxed);
+        assert_eq!(host.queue_factor(), 1.0, "a slot is free");
+        host.in_flight.store(2, Ordering::Relaxed);
+        assert_eq!(
+            host.queue_factor(),
+            1.5,
+            "half a latency for a slot to free"
+        );
+        host.in_flight.store(3, Ordering::Relaxed);
+        assert_eq!(host.queue_factor(), 2.0);
+        // Other clients' requests count the same as ours.
+        host.in_flight.store(0, Ordering::Relaxed);
+        host.set_queue_depth(3);
+        assert_eq!(host.queue_factor(), 2.0);
     }
 }

@@ -216,14 +216,18 @@ fn cheapest(
 /// time.
 fn cost(c: &Candidate, unknown: f64) -> f64 {
     let latency = c.latency.unwrap_or(unknown);
-    let load = f64::from(c.load);
     match c.slots {
-        Some(slots) if slots > 0 => {
-            let slots = f64::from(slots);
-            latency * (1.0 + (load + 1.0 - slots).max(0.0) / slots)
-        }
-        _ => latency * (load + 1.0),
+        Some(slots) => latency * wait_factor(c.load, slots),
+        None => latency * (f64::from(c.load) + 1.0),
     }
+}
+
+/// How many latencies a request sent to a host with `load` requests and
+/// `slots` slots is expected to take: 1 with a free slot, plus a slot's
+/// share for each request ahead of it beyond the slots.
+pub fn wait_factor(load: u32, slots: u32) -> f64 {
+    let slots = f64::from(slots.max(1));
+    1.0 + (f64::from(load) + 1.0 - slots).max(0.0) / slots
 }
 
 /// The mean latency of the candidates that have one; 1 when none has, so

@@ -156,6 +156,12 @@ impl Host {
         self.heads.lock().len()
     }
 
+    /// Whether it was picked for a prompt whose first block is `first`
+    /// (among the last [`HEADS`]).
+    pub fn is_home(&self, first: u64) -> bool {
+        self.heads.lock().contains(&first)
+    }
+
     /// Notes that it was picked for a prompt whose first block is `first`.
     pub fn note_head(&self, first: u64) {
         self.heads.lock().put(first, ());

@@ -247,6 +247,7 @@ impl HostSource for HostPool {
                     hosts[i].heads()
                 },
                 slots: hosts[i].slots(),
+                home: blocks.first().is_some_and(|f| hosts[i].is_home(*f)),
             })
             .collect();
         let turn = self

@@ -47,6 +47,9 @@ pub struct Candidate {
     pub latency: Option<f64>,
     /// Conversations it is home to (distinct prompt first blocks).
     pub heads: usize,
+    /// It is home to this prompt's conversation: it was picked for its
+    /// first block before.
+    pub home: bool,
     /// Its slots, when read from its `/slots` (`queue_slots`).
     pub slots: Option<u32>,
 }
@@ -58,6 +61,9 @@ pub enum Reason {
     Only,
     /// It holds the longest prefix of the prompt.
     Prefix,
+    /// No host's index holds the prefix, but the conversation was sent to
+    /// it before (its index forgot the blocks; its cache may not have).
+    Home,
     /// No host holds the prefix: rendezvous hashing on the first block.
     Rendezvous,
     /// The favourite was too busy: least loaded of two random candidates.
@@ -76,6 +82,7 @@ impl Reason {
         match self {
             Reason::Only => "only",
             Reason::Prefix => "prefix",
+            Reason::Home => "home",
             Reason::Rendezvous => "rendezvous",
             Reason::LoadImbalance => "load_imbalance",
             Reason::LeastLoaded => "least_loaded",
@@ -145,6 +152,18 @@ fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
         .max_by(|(_, a), (_, b)| a.matched.cmp(&b.matched).then(b.load.cmp(&a.load)));
     if let Some((i, _)) = best {
         return Some((i, Reason::Prefix));
+    }
+    // The conversation's home, if any: bounded loads count it there
+    // already, so it must not be passed over as over its share (which
+    // sent a conversation whose blocks the index had forgotten to a host
+    // that never held it).
+    let home = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.home)
+        .min_by_key(|(_, c)| c.load);
+    if let Some((i, _)) = home {
+        return Some((i, Reason::Home));
     }
     // Bounded loads with a balance factor of 1: counting this new
     // conversation, no host may pass the even share, rounded up (so at
@@ -539,6 +558,24 @@ mod tests {
         assert_eq!(
             pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng).index,
             1
+        );
+        // The conversation's home, over its share now, still takes it
+        // when no index holds the prompt; a host whose index does wins.
+        c[2].home = true;
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
+            Pick {
+                index: 2,
+                reason: Reason::Home
+            }
+        );
+        c[0].matched = 3;
+        assert_eq!(
+            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
+            Pick {
+                index: 0,
+                reason: Reason::Prefix
+            }
         );
         // No full block: load alone.
         let p = pick(

@@ -119,8 +119,18 @@ impl PrefixIndex {
     pub fn observe(&mut self, predicted: usize, reused: usize) {
         let capacity = self.capacity();
         if reused + 1 < predicted {
-            // It forgot what the index still holds: it keeps less.
-            let smaller = (self.blocks.len().min(capacity) * 3 / 4).max(MIN_CAPACITY);
+            // It forgot blocks the index still holds: it keeps that many
+            // less. (Not a share of everything: a llama-server that gives
+            // a slot to another prompt drops that one prompt, and a
+            // quarter of the index forgotten at once sent prompts it
+            // still held elsewhere, so they missed too.)
+            let forgot = predicted - reused;
+            let smaller = self
+                .blocks
+                .len()
+                .min(capacity)
+                .saturating_sub(forgot)
+                .max(MIN_CAPACITY);
             self.blocks.resize(nonzero(smaller));
         } else if predicted > 0 && capacity < self.max {
             let larger = (capacity + predicted.max(MIN_CAPACITY)).min(self.max);
@@ -199,16 +209,20 @@ mod tests {
         let mut index = PrefixIndex::new(1024);
         let blocks: Vec<u64> = (0..512).collect();
         index.insert(&blocks);
-        index.observe(512, 0);
-        assert_eq!(index.capacity(), 384);
-        assert_eq!(index.len(), 384);
+        // 100 blocks predicted, 28 reused: it holds 72 fewer than assumed.
+        index.observe(100, 28);
+        assert_eq!(index.capacity(), 440);
+        assert_eq!(index.len(), 440);
         // Within one block of the prediction: no shrink, growth.
         index.observe(100, 99);
-        assert_eq!(index.capacity(), 484);
+        assert_eq!(index.capacity(), 540);
         index.observe(1000, 1000);
         assert_eq!(index.capacity(), 1024, "never past the configured size");
         // Nothing predicted, nothing learned.
         index.observe(0, 0);
         assert_eq!(index.capacity(), 1024);
+        // Never below the floor.
+        index.observe(5000, 0);
+        assert_eq!(index.capacity(), MIN_CAPACITY);
     }
 }

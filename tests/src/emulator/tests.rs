@@ -401,24 +401,13 @@ async fn slots_queue_extra_requests() {
     });
     assert!(emu.wait_until(WAIT, |s| s.queued == 1).await);
     // Both queue signals a router reads, as llama-server gives them.
-    let base = emu.base_url();
-    let slots: serde_json::Value = client
-        .get(format!("{base}/slots"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read = |path: &str| {
+        let request = client.get(format!("{}{path}", emu.base_url())).send();
+        async move { request.await.unwrap().text().await.unwrap() }
+    };
+    let slots: serde_json::Value = serde_json::from_str(&read("/slots").await).unwrap();
     assert_eq!(slots, serde_json::json!([{"id": 0, "is_processing": true}]));
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = read("/metrics").await;
     assert!(
         metrics.contains("llamacpp:requests_deferred 1\n"),
         "{metrics}"

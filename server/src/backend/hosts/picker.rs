@@ -303,6 +303,12 @@ mod tests {
         pick(policy, &[a, b], 8, PickChoices::Two, 0, &mut rng).index
     }
 
+    /// The prefix policy's pick (imbalance threshold 4) as (index, reason).
+    fn by_prefix(c: &[Candidate], rng: &mut StdRng) -> (usize, Reason) {
+        let p = pick(PickPolicy::Prefix, c, 4, PickChoices::Two, 0, rng);
+        (p.index, p.reason)
+    }
+
     fn host(load: u32, latency: Option<f64>) -> Candidate {
         Candidate {
             load,
@@ -544,13 +550,7 @@ mod tests {
         // conversations: the next in rendezvous order.
         c[1].heads = 3;
         c[0].heads = 1;
-        assert_eq!(
-            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
-            Pick {
-                index: 2,
-                reason: Reason::Rendezvous
-            }
-        );
+        assert_eq!(by_prefix(&c, &mut rng), (2, Reason::Rendezvous));
         // Home to 1 + 1 + 3 and the new one: a share of 2 each, which
         // host 1 (home to 1) is within.
         c[1].heads = 1;
@@ -562,21 +562,9 @@ mod tests {
         // The conversation's home, over its share now, still takes it
         // when no index holds the prompt; a host whose index does wins.
         c[2].home = true;
-        assert_eq!(
-            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
-            Pick {
-                index: 2,
-                reason: Reason::Home
-            }
-        );
+        assert_eq!(by_prefix(&c, &mut rng), (2, Reason::Home));
         c[0].matched = 3;
-        assert_eq!(
-            pick(PickPolicy::Prefix, &c, 4, PickChoices::Two, 0, &mut rng),
-            Pick {
-                index: 0,
-                reason: Reason::Prefix
-            }
-        );
+        assert_eq!(by_prefix(&c, &mut rng), (0, Reason::Prefix));
         // No full block: load alone.
         let p = pick(
             PickPolicy::Prefix,

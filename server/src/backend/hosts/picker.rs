@@ -25,8 +25,9 @@
 //! costed at the mean latency of the others. Once a host's slots are known
 //! the cost is its expected wait instead (see [`cost`]). `pick_choices =
 //! "all"` compares every candidate rather than two random ones.
-//! `least_in_flight` compares the load alone. Prefix affinity's imbalance threshold stays on the load (a
-//! count of requests, which the setting is written in).
+//! `least_in_flight` compares the load alone. Prefix affinity's imbalance
+//! threshold stays on the load (a count of requests, which the setting is
+//! written in).
 
 use rand::Rng;
 

@@ -91,11 +91,13 @@ pub async fn run(
             let mut depth = waiting;
             if reads.slots {
                 // This router's own requests are in the host's figures
-                // too: taken before the read, so one that finishes during
-                // it is still subtracted (the others' load errs low, never
-                // counting ours twice).
-                let own = host.in_flight();
+                // too. The larger of our counts before and after the read
+                // is subtracted, so one that finished or started while the
+                // host answered is not taken for another client's (the
+                // others' load errs low).
+                let before = host.in_flight();
                 let found = read(&http, &host.chat_url, "/slots", interval).await;
+                let own = before.max(host.in_flight());
                 if let Some(counts) = found.as_deref().and_then(slot_counts) {
                     host.set_slots(counts.total);
                     depth = counts.busy.saturating_add(waiting).saturating_sub(own);

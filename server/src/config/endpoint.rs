@@ -34,8 +34,8 @@ pub enum PickPolicy {
     Prefix,
     /// Power of two choices (or every host, `pick_choices`) on cost: the
     /// host's peak-EWMA latency times its load (in-flight requests, plus
-    /// its own queue when read) plus one; with its slots read, its
-    /// expected wait.
+    /// its own queue or other clients' requests when read) plus one; with
+    /// its slots read, its expected wait.
     LeastLoaded,
     /// Power of two choices on load alone (for comparison: blind to a host
     /// that is slow rather than busy).
@@ -55,9 +55,10 @@ pub enum PickChoices {
     #[default]
     Two,
     /// Every host: the cheapest of all (join the shortest queue). On a
-    /// small pool whose load is this router's own, always fresh, it never
-    /// sends a request to a host without a free slot while another has
-    /// one, which two random draws do whenever both drawn hosts are full.
+    /// small pool whose load is this router's own, always fresh, and whose
+    /// slots are read (`queue_slots`), it does not send a request to a
+    /// full host while another of similar latency has a free slot, which
+    /// two random draws do whenever both drawn hosts are full.
     All,
 }
 

@@ -26,7 +26,7 @@ async fn a_fresh_read(host: &Emulator) {
     );
 }
 
-/// The load the router gives the host at `base` (`http://127.0.0.1:P`).
+/// The load the router gives `host`.
 fn load_of(router: &ai_router_testkit::router::TestRouter, host: &Emulator) -> u32 {
     let label = host.base_url().trim_start_matches("http://").to_string();
     lab_hosts(router)

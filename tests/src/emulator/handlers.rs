@@ -53,8 +53,10 @@ async fn slots(State(st): State<AppState>) -> Response {
             "This server does not support slots endpoint.",
         );
     };
-    let busy = total.saturating_sub(sem.available_permits());
+    // Counted before the snapshot: a reader that waits for a count knows
+    // the snapshot behind it was taken after.
     st.shared.slots_read();
+    let busy = total.saturating_sub(sem.available_permits());
     let list: Vec<Value> = (0..total)
         .map(|id| json!({"id": id, "is_processing": id < busy}))
         .collect();

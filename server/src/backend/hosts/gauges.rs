@@ -74,7 +74,7 @@ impl Collector for HostGauges {
         gauges(
             &mut e,
             "endpoint_host_load",
-            "A host's load for picking: requests in flight from this router, plus its own queue and busy slots when read.",
+            "A host's load for picking: requests in flight from this router, plus its own queue (queue_metrics) or the other clients' requests (queue_slots) when read.",
             None,
             loads,
         )?;

@@ -6,7 +6,9 @@
 //! With the `prefix` policy (SGLang's cache-aware router has this shape):
 //! the candidate holding the longest prefix of the prompt wins, unless its
 //! load exceeds the least loaded candidate's by more than the imbalance
-//! threshold; with no match, rendezvous hashing on the prompt's first
+//! threshold; with no match, the conversation's home (the host picked for
+//! its first block before, whose cache may still hold what the index
+//! forgot); with neither, rendezvous hashing on the prompt's first
 //! block, so router replicas send a new prefix to the same host without
 //! sharing state (again unless the load gap is too wide), with bounded
 //! loads: a host already home to more than its even share of the
@@ -15,8 +17,8 @@
 //! caches, as SGLang's router does by sending them to its smallest tree
 //! (plain rendezvous leaves some hosts with more conversations than their
 //! slots hold while others idle); a prompt shorter
-//! than one block, or an overloaded favourite, goes to the less loaded of
-//! two random candidates (power of two choices).
+//! than one block, or an overloaded favourite, goes to the cheaper of
+//! two random candidates (power of two choices; or the cheapest of all).
 //!
 //! Power of two choices compares costs (`least_loaded`, and the fallback of
 //! `prefix`): each candidate's peak-EWMA latency times its load plus one
@@ -36,8 +38,8 @@ use crate::config::{PickChoices, PickPolicy};
 /// What the picker knows of one candidate.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Candidate {
-    /// Requests in flight to it from this router (plus its own queue, when
-    /// known).
+    /// Requests in flight to it from this router (plus its own queue or
+    /// other clients' requests, when read; see `queue_depth.rs`).
     pub load: u32,
     /// Leading prompt blocks its index holds.
     pub matched: usize,
@@ -67,11 +69,13 @@ pub enum Reason {
     Home,
     /// No host holds the prefix: rendezvous hashing on the first block.
     Rendezvous,
-    /// The favourite was too busy: least loaded of two random candidates.
+    /// The favourite was too busy: the cheapest of two random candidates
+    /// (or of all, `pick_choices`).
     LoadImbalance,
-    /// Cheaper (latency × load) of two random candidates.
+    /// The cheapest (latency × load, or expected wait) of two random
+    /// candidates (or of all).
     LeastLoaded,
-    /// Fewer requests in flight of two random candidates.
+    /// Fewest requests in flight of two random candidates (or of all).
     LeastInFlight,
     /// The next in turn.
     RoundRobin,
@@ -142,9 +146,9 @@ pub fn pick(
     }
 }
 
-/// The prefix holder (longest match, then least loaded), or the
-/// rendezvous winner among the hosts within their share of conversations
-/// when nobody holds the first block.
+/// The prefix holder (longest match, then least loaded); else the
+/// conversation's home (least loaded, if several); else the rendezvous
+/// winner among the hosts within their share of conversations.
 fn favourite(candidates: &[Candidate]) -> Option<(usize, Reason)> {
     let best = candidates
         .iter()

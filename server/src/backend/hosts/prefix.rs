@@ -8,9 +8,10 @@
 //! Unlike an approximate peer, the index is corrected by what the host says
 //! it reused (`cached_tokens`, llama-server's `cache_n`): when a host
 //! reports less reuse than the index predicted, it keeps fewer prompts than
-//! the index assumed, so the host's index shrinks (multiplicatively); when
+//! the index assumed, so the host's index shrinks by the blocks it forgot; when
 //! the prediction holds, it grows back (additively) up to its configured
-//! size. The index then tracks each host's real cache size.
+//! size. The index so follows each host's cache size roughly: smaller
+//! while the host forgets, larger while predictions hold.
 //!
 //! Only hashes are kept: prompt text never leaves the request.
 

@@ -93,8 +93,11 @@ pub async fn run(
                 // This router's own requests are in the host's figures
                 // too. The larger of our counts before and after the read
                 // is subtracted, so one that finished or started while the
-                // host answered is not taken for another client's (the
-                // others' load errs low).
+                // host answered is not taken for another client's. (With
+                // `/metrics` read too, the two figures are moments apart:
+                // a request of ours that moved from waiting to a slot in
+                // between counts twice until the next read; without it,
+                // our own waiting requests hide as many of the others'.)
                 let before = host.in_flight();
                 let found = read(&http, &host.chat_url, "/slots", interval).await;
                 let own = before.max(host.in_flight());

@@ -374,6 +374,15 @@ fn not_below(prefix: &Measured, sglang: &Measured, calls: usize) -> String {
     )
 }
 
+/// Removes `flag` and the value after it from `args`; the value (empty
+/// when the flag ends the line), or None without the flag.
+fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == flag)?;
+    let value = args.get(i + 1).cloned().unwrap_or_default();
+    args.drain(i..(i + 2).min(args.len()));
+    Some(value)
+}
+
 struct Paths {
     llama: PathBuf,
     model: PathBuf,
@@ -383,28 +392,17 @@ struct Paths {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let cache = match args.iter().position(|a| a == "--cache") {
-        Some(i) => {
-            let value = args.get(i + 1).cloned().unwrap_or_default();
-            args.drain(i..(i + 2).min(args.len()));
-            match value.as_str() {
-                "default" => Cache::Default,
-                "limited" => Cache::Limited,
-                other => bail!("--cache takes `default` or `limited`, not {other:?}"),
-            }
-        }
-        None => Cache::Default,
+    let cache = match take_flag(&mut args, "--cache").as_deref() {
+        None | Some("default") => Cache::Default,
+        Some("limited") => Cache::Limited,
+        Some(other) => bail!("--cache takes `default` or `limited`, not {other:?}"),
     };
-    let turns = match args.iter().position(|a| a == "--turns") {
-        Some(i) => {
-            let value = args.get(i + 1).cloned().unwrap_or_default();
-            args.drain(i..(i + 2).min(args.len()));
-            match value.parse::<usize>() {
-                Ok(t) if t > 0 => t,
-                _ => bail!("--turns takes a positive count, not {value:?}"),
-            }
-        }
+    let turns = match take_flag(&mut args, "--turns") {
         None => TURNS,
+        Some(value) => match value.parse::<usize>() {
+            Ok(t) if t > 0 => t,
+            _ => bail!("--turns takes a positive count, not {value:?}"),
+        },
     };
     let ns: Vec<usize> = args
         .iter()

@@ -150,16 +150,12 @@ impl Host {
         self.index.lock().matched(blocks)
     }
 
-    /// How many distinct prompt heads (first blocks) it was picked for,
-    /// of the last [`HEADS`].
-    pub fn heads(&self) -> usize {
-        self.heads.lock().len()
-    }
-
-    /// Whether it was picked for a prompt whose first block is `first`
-    /// (among the last [`HEADS`]).
-    pub fn is_home(&self, first: u64) -> bool {
-        self.heads.lock().contains(&first)
+    /// How many distinct prompt heads (first blocks) it was picked for, of
+    /// the last [`HEADS`], and whether `first` is one of them (it is home
+    /// to that conversation). One look at the set for both.
+    pub fn heads(&self, first: u64) -> (usize, bool) {
+        let heads = self.heads.lock();
+        (heads.len(), heads.contains(&first))
     }
 
     /// Notes that it was picked for a prompt whose first block is `first`.

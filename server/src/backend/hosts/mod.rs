@@ -236,18 +236,17 @@ impl HostSource for HostPool {
         };
         let candidates: Vec<Candidate> = usable
             .iter()
-            .map(|&i| Candidate {
-                load: hosts[i].load(),
-                matched: hosts[i].matched(&blocks),
-                rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
-                latency: hosts[i].latency(now),
-                heads: if blocks.is_empty() {
-                    0
-                } else {
-                    hosts[i].heads()
-                },
-                slots: hosts[i].slots(),
-                home: blocks.first().is_some_and(|f| hosts[i].is_home(*f)),
+            .map(|&i| {
+                let (heads, home) = blocks.first().map_or((0, false), |f| hosts[i].heads(*f));
+                Candidate {
+                    load: hosts[i].load(),
+                    matched: hosts[i].matched(&blocks),
+                    rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
+                    latency: hosts[i].latency(now),
+                    heads,
+                    home,
+                    slots: hosts[i].slots(),
+                }
             })
             .collect();
         let turn = self

@@ -154,7 +154,7 @@ fn new_conversations_spread_evenly_over_the_hosts() {
     }
     // Plain rendezvous puts 9 conversations 3 / 3 / 3 one time in 12;
     // bounded, always.
-    let heads: Vec<usize> = pool.shared.members().iter().map(|h| h.heads()).collect();
+    let heads: Vec<usize> = pool.shared.members().iter().map(|h| h.heads(0).0).collect();
     assert_eq!(heads, [3, 3, 3]);
 }
 

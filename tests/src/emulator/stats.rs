@@ -33,6 +33,9 @@ pub struct EmulatorStats {
     pub max_in_flight: u64,
     /// Requests currently waiting for a generation slot (see `EmulatorConfig::slots`).
     pub queued: u64,
+    /// Requests that had to wait for a generation slot, since start (a
+    /// counter; `queued` is the gauge of those waiting now).
+    pub waited: u64,
     /// `GET /slots` answered (a router's queue reads).
     pub slot_reads: u64,
     /// Headers of the most recent chat-completion request, names lower-cased,
@@ -62,6 +65,7 @@ pub(crate) struct Shared {
     cancelled: AtomicU64,
     max_in_flight: AtomicU64,
     queued: AtomicU64,
+    waited: AtomicU64,
     slot_reads: AtomicU64,
     last: Mutex<LastRequest>,
     /// Live connections, so shutdown can abort them (axum spawns one task per
@@ -95,6 +99,7 @@ impl Shared {
             cancelled: self.cancelled.load(Ordering::SeqCst),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             queued: self.queued.load(Ordering::SeqCst),
+            waited: self.waited.load(Ordering::SeqCst),
             slot_reads: self.slot_reads.load(Ordering::SeqCst),
             last_headers: last.headers.clone(),
             last_body: last.body.clone(),
@@ -193,6 +198,7 @@ pub(crate) struct QueuedGuard(Arc<Shared>);
 impl QueuedGuard {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         shared.queued.fetch_add(1, Ordering::SeqCst);
+        shared.waited.fetch_add(1, Ordering::SeqCst);
         shared.changed.notify_waiters();
         Self(shared)
     }

@@ -423,7 +423,10 @@ async fn slots_queue_extra_requests() {
         emu.wait_until(WAIT, |s| s.queued == 0 && s.in_flight == 0)
             .await
     );
-    assert_eq!(emu.stats().max_in_flight, 2);
+    let stats = emu.stats();
+    assert_eq!(stats.max_in_flight, 2);
+    // The holder took the free slot; only the second request waited.
+    assert_eq!(stats.waited, 1);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Host pools under load (issue 12's measured items, the emulator part):
 //! one remote endpoint over N emulated hosts, each with 4 slots and a fixed
-//! 50 ms per request, driven open-loop at 0.95 × the pool's capacity.
+//! 50 ms per request, driven open-loop at 0.95 × the pool's capacity
+//! (reckoned from the service time measured first, see [`measured_service`]).
 //!
 //! ```sh
 //! cargo run --release -p ai-router-benches --bin hosts            # N = 1, 2, 4
@@ -21,11 +22,11 @@
 use std::time::{Duration, Instant};
 
 use ai_router::config::{Config, EndpointConfig, EndpointKind, PickChoices, PickPolicy};
-use ai_router_benches::load::{Hist, open_loop};
+use ai_router_benches::load::{Hist, median, open_loop};
 use ai_router_benches::machine::{cores, cpu_model, utc_now};
 use ai_router_benches::report::{Table, dur, pct, ratio, verdict};
-use ai_router_client::GenerateRequestBuilder;
-use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
+use ai_router_client::{Client, GenerateRequestBuilder};
+use ai_router_testkit::emulator::{Emulator, EmulatorConfig, EmulatorStats};
 use ai_router_testkit::router::{TestRouter, remote_config};
 
 /// Slots per emulated host.
@@ -36,6 +37,8 @@ const SERVICE: Duration = Duration::from_millis(50);
 const LOAD: f64 = 0.95;
 /// Seconds of offered load per run.
 const SECONDS: f64 = 6.0;
+/// Sequential calls that measure one host's service time.
+const CALIBRATION_CALLS: usize = 40;
 /// `queue_slots` for the rows that read the hosts' `/slots`.
 const SLOTS_READ: Duration = Duration::from_millis(100);
 
@@ -83,6 +86,8 @@ struct Run {
     errors: usize,
     /// Requests each host served (warm-up included).
     served: Vec<u64>,
+    /// Requests that waited at a host for a free slot (summed over hosts).
+    waited: u64,
 }
 
 /// Requests per second one host at `service` per request can serve.
@@ -90,39 +95,86 @@ fn capacity(service: Duration) -> f64 {
     SLOTS as f64 / service.as_secs_f64()
 }
 
+/// Emulated hosts with the given service times and a router over them.
+struct Pool {
+    hosts: Vec<Emulator>,
+    router: TestRouter,
+    client: Client,
+}
+
+impl Pool {
+    /// Starts the hosts and a router picking with `picker`, then warms the
+    /// router's connections to every host outside any measurement.
+    async fn start(services: &[Duration], picker: Picker) -> anyhow::Result<Pool> {
+        let mut hosts = Vec::new();
+        for s in services {
+            let config = EmulatorConfig::default()
+                .with_slots(SLOTS)
+                .with_delay(*s)
+                .with_default_tokens(1);
+            hosts.push(Emulator::start_with(config).await?);
+        }
+        let mut ep = EndpointConfig::new("pool", EndpointKind::OpenAi, "");
+        ep.urls = hosts.iter().map(Emulator::openai_base).collect();
+        ep.pick = picker.pick;
+        ep.pick_choices = picker.choices;
+        ep.queue_slots = picker.queue_slots;
+        ep.max_concurrency = 4096;
+        ep.stream = false;
+        let mut config: Config = remote_config()?;
+        config.executor.max_in_flight = 4096;
+        config.executor.max_queue = 4096;
+        config.endpoints.push(ep);
+        let router = TestRouter::start(config).await?;
+        let client = router.client().await?;
+        for _ in 0..(4 * services.len()) {
+            client.generate(request(0)).await?;
+        }
+        Ok(Pool {
+            hosts,
+            router,
+            client,
+        })
+    }
+
+    /// Stops the router and the hosts; what each host saw.
+    async fn stop(self) -> anyhow::Result<Vec<EmulatorStats>> {
+        self.router.stop().await?;
+        let stats = self.hosts.iter().map(Emulator::stats).collect();
+        for h in self.hosts {
+            h.shutdown().await;
+        }
+        Ok(stats)
+    }
+}
+
+/// A host's service time as a caller of the router sees it: the median of
+/// sequential calls to one idle host configured for `configured`. The
+/// timer rounds a host's sleep up and the answer crosses the router, so a
+/// "50 ms" host holds its slot for about 51-52 ms; offering 0.95 × the
+/// *configured* capacity would load its slots about 0.99. Capacity is
+/// reckoned from this figure instead, so "0.95 × capacity" is what it says.
+async fn measured_service(configured: Duration) -> anyhow::Result<Duration> {
+    let pool = Pool::start(&[configured], Picker::plain("-", PickPolicy::LeastLoaded)).await?;
+    let mut samples = Vec::new();
+    for i in 0..CALIBRATION_CALLS {
+        let t = Instant::now();
+        pool.client.generate(request(i)).await?;
+        samples.push(t.elapsed());
+    }
+    pool.stop().await?;
+    Ok(median(&samples))
+}
+
 /// Starts hosts with the given service times, a router over them with
-/// `pick` (reading their `/slots` every `queue_slots`, if set), and offers
-/// `rate` requests per second for `SECONDS`.
+/// `picker`, and offers `rate` requests per second for `SECONDS`.
 async fn run(services: &[Duration], picker: Picker, rate: f64) -> anyhow::Result<Run> {
-    let mut hosts = Vec::new();
-    for s in services {
-        let config = EmulatorConfig::default()
-            .with_slots(SLOTS)
-            .with_delay(*s)
-            .with_default_tokens(1);
-        hosts.push(Emulator::start_with(config).await?);
-    }
-    let mut ep = EndpointConfig::new("pool", EndpointKind::OpenAi, "");
-    ep.urls = hosts.iter().map(Emulator::openai_base).collect();
-    ep.pick = picker.pick;
-    ep.pick_choices = picker.choices;
-    ep.queue_slots = picker.queue_slots;
-    ep.max_concurrency = 4096;
-    ep.stream = false;
-    let mut config: Config = remote_config()?;
-    config.executor.max_in_flight = 4096;
-    config.executor.max_queue = 4096;
-    config.endpoints.push(ep);
-    let router = TestRouter::start(config).await?;
-    let client = router.client().await?;
-    // Warm the connections outside the measurement.
-    for _ in 0..(4 * services.len()) {
-        client.generate(request(0)).await?;
-    }
+    let pool = Pool::start(services, picker).await?;
     let n = (rate * SECONDS) as usize;
     let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let counted = errors.clone();
+    let client = pool.client.clone();
     let (hist, _) = open_loop(n, rate, move |i| {
         let client = client.clone();
         let errors = counted.clone();
@@ -135,16 +187,13 @@ async fn run(services: &[Duration], picker: Picker, rate: f64) -> anyhow::Result
     })
     .await?;
     let throughput = n as f64 / started.elapsed().as_secs_f64();
-    router.stop().await?;
-    let served = hosts.iter().map(|h| h.stats().requests).collect();
-    for h in hosts {
-        h.shutdown().await;
-    }
+    let stats = pool.stop().await?;
     Ok(Run {
         hist,
         throughput,
         errors: errors.load(std::sync::atomic::Ordering::Relaxed),
-        served,
+        served: stats.iter().map(|s| s.requests).collect(),
+        waited: stats.iter().map(|s| s.waited).sum(),
     })
 }
 
@@ -155,39 +204,52 @@ fn request(i: usize) -> ai_router_client::proto::GenerateRequest {
         .build()
 }
 
-/// p50, p99, p99 / one host's, whether within 1.2×, errors.
+/// p50, p99, p99 / one host's, whether within 1.2×, share of requests
+/// that waited for a slot, errors.
 fn latency_cells(r: &Run, base_p99: Duration) -> Vec<String> {
     let p99 = pct(&r.hist, 0.99);
     let p99_ratio = p99.as_secs_f64() / base_p99.as_secs_f64();
+    let total: u64 = r.served.iter().sum();
     vec![
         dur(pct(&r.hist, 0.5)),
         dur(p99),
         format!("{p99_ratio:.2}×"),
         verdict(p99_ratio <= 1.2).into(),
+        format!("{:.1}%", 100.0 * r.waited as f64 / total.max(1) as f64),
         r.errors.to_string(),
     ]
 }
 
-async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
+/// The latency columns [`latency_cells`] fills.
+const LATENCY_COLUMNS: [&str; 6] = [
+    "p50",
+    "p99",
+    "p99 / one host",
+    "≤ 1.2×",
+    "waited for a slot",
+    "errors",
+];
+
+/// `lead` columns followed by the latency columns.
+fn columns(lead: &[&'static str]) -> Vec<&'static str> {
+    lead.iter().copied().chain(LATENCY_COLUMNS).collect()
+}
+
+async fn scaling(ns: &[usize], service: Duration) -> anyhow::Result<()> {
     let mut table = Table::new(
         "Throughput with N hosts (open loop at 0.95 × capacity)",
-        &[
+        &columns(&[
             "N",
             "picker",
             "offered req/s",
             "served req/s",
             "× one host",
             "≥ 0.9·N",
-            "p50",
-            "p99",
-            "p99 / one host",
-            "≤ 1.2×",
-            "errors",
-        ],
+        ]),
     );
     let mut one: Option<(f64, Duration)> = None;
     for &n in ns {
-        let rate = LOAD * capacity(SERVICE) * n as f64;
+        let rate = LOAD * capacity(service) * n as f64;
         // One host has no choice to make: one row.
         let picks: &[Picker] = if n == 1 {
             &[Picker::plain("-", PickPolicy::LeastLoaded)]
@@ -218,22 +280,24 @@ async fn scaling(ns: &[usize]) -> anyhow::Result<()> {
         }
     }
     table.note(format!(
-        "Each host: {SLOTS} slots, {} per request; {SECONDS} s of offered load per row.",
-        dur(SERVICE)
+        "Each host: {SLOTS} slots, {} per request configured, {} measured (capacity is \
+         reckoned from the measured figure); {SECONDS} s of offered load per row.",
+        dur(SERVICE),
+        dur(service),
     ));
     table.print();
     Ok(())
 }
 
-async fn slow_host() -> anyhow::Result<()> {
+async fn slow_host(service: Duration, slow_service: Duration) -> anyhow::Result<()> {
     let mut services = vec![SERVICE; 4];
     services[0] = SERVICE * 2;
-    let pool_capacity: f64 = services.iter().map(|s| capacity(*s)).sum();
-    let fast_capacity: f64 = services[1..].iter().map(|s| capacity(*s)).sum();
+    let fast_capacity = 3.0 * capacity(service);
+    let pool_capacity = fast_capacity + capacity(slow_service);
     let baseline = run(
         &[SERVICE],
         Picker::plain("-", PickPolicy::LeastLoaded),
-        LOAD * capacity(SERVICE),
+        LOAD * capacity(service),
     )
     .await?;
     let base_p99 = pct(&baseline.hist, 0.99);
@@ -247,16 +311,7 @@ async fn slow_host() -> anyhow::Result<()> {
         let forced = ((rate - fast_capacity) / rate).max(0.0);
         let mut table = Table::new(
             format!("One of 4 hosts at 2× latency, offered {rate:.0} req/s (0.95 × {shape})"),
-            &[
-                "picker",
-                "served req/s",
-                "slow host's share",
-                "p50",
-                "p99",
-                "p99 / one host",
-                "≤ 1.2×",
-                "errors",
-            ],
+            &columns(&["picker", "served req/s", "slow host's share"]),
         );
         let pickers = [
             Picker::plain(
@@ -287,10 +342,12 @@ async fn slow_host() -> anyhow::Result<()> {
             "One-host p99 (same run, 0.95 × one host's capacity): {}. The fast hosts \
              serve at most {fast_capacity:.0} req/s, so the slow host must take at least \
              {:.1}% of the requests, each lasting ≥ {}; p99 ≤ 1.2× one host needs that \
-             share under 1%.",
+             share under 1%. Service measured: {} on a fast host, {} on the slow one.",
             dur(base_p99),
             100.0 * forced,
-            dur(SERVICE * 2),
+            dur(slow_service),
+            dur(service),
+            dur(slow_service),
         ));
         table.print();
     }
@@ -317,7 +374,9 @@ fn main() -> anyhow::Result<()> {
     );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        scaling(&ns).await?;
-        slow_host().await
+        let service = measured_service(SERVICE).await?;
+        let slow_service = measured_service(SERVICE * 2).await?;
+        scaling(&ns, service).await?;
+        slow_host(service, slow_service).await
     })
 }

@@ -237,13 +237,32 @@ fn cheapest(
 /// host with a free slot then loses to a fast one with a free slot, where
 /// latency × (load + 1) sent work to the idle slow host as soon as the fast
 /// ones held two requests, and every such request took the slow host's
-/// time.
+/// time. Each busy slot then adds a little more (see [`busy_factor`]), so
+/// hosts with free slots fill evenly rather than the lowest estimate first.
 fn cost(c: &Candidate, unknown: f64) -> f64 {
     let latency = c.latency.unwrap_or(unknown);
     match c.slots {
-        Some(slots) => latency * wait_factor(c.load, slots),
+        Some(slots) => latency * wait_factor(c.load, slots) * busy_factor(c.load, slots),
         None => latency * (f64::from(c.load) + 1.0),
     }
+}
+
+/// How much a host's slot-aware cost grows when all its slots are busy;
+/// each busy slot adds its share. Two reasons: a llama-server's slots share
+/// its compute, so a request beside three others runs slower than alone
+/// (the latency estimate learns that only on average); and with the wait
+/// alone, every host with a free slot cost the same, so picks packed the
+/// host with the lowest estimate until it was full, and two random draws
+/// then often found both full (the `hosts` bench: 42-48% of requests
+/// waited for a slot at 0.95 × capacity, against 12% for latency ×
+/// (load + 1)). A quarter keeps a fast host with three of four slots busy
+/// (× 1.19) ahead of an idle host twice as slow.
+const BUSY_SLOTS_WEIGHT: f64 = 0.25;
+
+/// 1 + [`BUSY_SLOTS_WEIGHT`] × the share of the host's slots that are busy.
+fn busy_factor(load: u32, slots: u32) -> f64 {
+    let slots = slots.max(1);
+    1.0 + BUSY_SLOTS_WEIGHT * f64::from(load.min(slots)) / f64::from(slots)
 }
 
 /// How many latencies a request sent to a host with `load` requests and
@@ -393,33 +412,45 @@ mod tests {
     }
 
     #[test]
-    fn with_known_slots_a_free_slot_costs_the_latency_alone() {
+    fn known_slots_price_the_wait_beyond_them_and_each_busy_one() {
         let slots = |load, latency| Candidate {
             slots: Some(4),
             ..host(load, Some(latency))
         };
         let slow_idle = slots(0, 0.100);
-        // Three of four slots busy: the fourth is free, so 50 ms beats the
-        // idle slow host's 100 ms (latency × (load + 1) said 200 ms).
+        // Three of four slots busy: the fourth is free, so 50 ms × 1.19
+        // beats the idle slow host's 100 ms (latency × (load + 1) said
+        // 200 ms).
         assert_eq!(
             between(slow_idle, slots(3, 0.050), PickPolicy::LeastLoaded),
             1
         );
-        // Each request beyond the slots waits a quarter of the latency:
-        // 6 in flight, 50 ms × (1 + 3/4) = 87.5 ms, still under 100 ms;
-        // 7 in flight, 50 ms × (1 + 4/4) = 100 ms ties (the first drawn
-        // wins); 8, 112.5 ms, loses.
+        // Each request beyond the slots waits a quarter of the latency,
+        // and all four busy slots add a quarter: 5 in flight,
+        // 50 ms × (1 + 2/4) × 1.25 = 93.75 ms, still under 100 ms; 6 in
+        // flight, 50 ms × (1 + 3/4) × 1.25 = 109.4 ms, loses.
         assert_eq!(
-            between(slow_idle, slots(6, 0.050), PickPolicy::LeastLoaded),
+            between(slow_idle, slots(5, 0.050), PickPolicy::LeastLoaded),
             1
         );
         assert_eq!(
-            between(slow_idle, slots(8, 0.050), PickPolicy::LeastLoaded),
+            between(slow_idle, slots(6, 0.050), PickPolicy::LeastLoaded),
             0
         );
-        // Two free slots against one: equal cost, as either starts at once;
-        // a full host loses to one with a free slot at equal latency.
-        assert!((cost(&slots(1, 0.05), 1.0) - cost(&slots(3, 0.05), 1.0)).abs() < 1e-12);
+        // Among hosts with free slots at equal latency the one with fewer
+        // busy, by a sixteenth of the latency per request; a full host
+        // loses to one with a free slot.
+        assert!((cost(&slots(0, 0.05), 1.0) - 0.05).abs() < 1e-12);
+        assert!((cost(&slots(1, 0.05), 1.0) - 0.053125).abs() < 1e-12);
+        assert!((cost(&slots(3, 0.05), 1.0) - 0.059375).abs() < 1e-12);
+        assert_eq!(
+            between(slots(1, 0.050), slots(0, 0.050), PickPolicy::LeastLoaded),
+            1
+        );
+        assert_eq!(
+            between(slots(2, 0.050), slots(3, 0.050), PickPolicy::LeastLoaded),
+            0
+        );
         assert_eq!(
             between(slots(4, 0.050), slots(3, 0.050), PickPolicy::LeastLoaded),
             1

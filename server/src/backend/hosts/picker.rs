@@ -27,6 +27,8 @@
 //! costed at the mean latency of the others. Once a host's slots are known
 //! the cost is its expected wait instead (see [`cost`]). `pick_choices =
 //! "all"` compares every candidate rather than two random ones.
+//! Two draws skip the hosts whose slots are known to be all busy while two
+//! others have a free one (see [`two_draws`]).
 //! `least_in_flight` compares the load alone. Prefix affinity's imbalance
 //! threshold stays on the load (a count of requests, which the setting is
 //! written in).
@@ -202,17 +204,17 @@ fn cheapest(
             cost(c, unknown)
         }
     };
-    let start = rng.random_range(0..n);
     let index = match choices {
         PickChoices::Two => {
-            let b = (start + rng.random_range(1..n)) % n;
-            if price(&candidates[b]) < price(&candidates[start]) {
+            let (a, b) = two_draws(candidates, rng);
+            if price(&candidates[b]) < price(&candidates[a]) {
                 b
             } else {
-                start
+                a
             }
         }
         PickChoices::All => {
+            let start = rng.random_range(0..n);
             let mut best = start;
             let mut best_price = price(&candidates[start]);
             for step in 1..n {
@@ -227,6 +229,39 @@ fn cheapest(
         }
     };
     Pick { index, reason }
+}
+
+/// Two distinct random candidates for power of two choices, drawn among
+/// those not known to be full (every slot busy, per its `/slots`) while at
+/// least two are not; with one, that one against a random full one (the
+/// cost still decides: a fast host with a short queue can beat an idle slow
+/// one). Without the filter, two draws out of four hosts at 0.95 × capacity
+/// found both full often enough that 42-49% of requests waited for a slot
+/// (the `hosts` bench) while another host had one free. Without known
+/// slots, every candidate counts as not full: plain power of two choices.
+fn two_draws(candidates: &[Candidate], rng: &mut impl Rng) -> (usize, usize) {
+    let n = candidates.len();
+    let full = |c: &Candidate| c.slots.is_some_and(|slots| c.load >= slots);
+    let open = candidates.iter().filter(|c| !full(c)).count();
+    // The `k`th candidate (in order) that is full or not, as asked.
+    let nth = |want_full: bool, k: usize| {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| full(c) == want_full)
+            .nth(k)
+            .map_or(0, |(i, _)| i)
+    };
+    if open >= 2 && open < n {
+        let a = rng.random_range(0..open);
+        let b = (a + rng.random_range(1..open)) % open;
+        return (nth(false, a), nth(false, b));
+    }
+    if open == 1 {
+        return (nth(false, 0), nth(true, rng.random_range(0..n - 1)));
+    }
+    let a = rng.random_range(0..n);
+    (a, (a + rng.random_range(1..n)) % n)
 }
 
 /// A candidate's cost: its latency (`unknown` before its first answer)
@@ -374,25 +409,69 @@ mod tests {
     }
 
     #[test]
-    fn all_choices_always_find_the_one_free_slot_two_draws_often_miss() {
+    fn both_choices_find_the_one_free_slot_when_slots_are_known() {
         let full = Candidate {
             slots: Some(4),
             ..host(4, Some(0.05))
         };
         let free = Candidate { load: 3, ..full };
         let c = [full, full, free, full];
+        // The same loads with the slots unknown: nothing is known full.
+        let blind = c.map(|c| Candidate { slots: None, ..c });
         let mut rng = StdRng::seed_from_u64(5);
         for policy in [PickPolicy::LeastLoaded, PickPolicy::LeastInFlight] {
             let mut missed = 0;
             for _ in 0..400 {
-                let all = pick(policy, &c, 8, PickChoices::All, 0, &mut rng);
-                assert_eq!(all.index, 2);
-                if pick(policy, &c, 8, PickChoices::Two, 0, &mut rng).index != 2 {
+                for choices in [PickChoices::All, PickChoices::Two] {
+                    assert_eq!(pick(policy, &c, 8, choices, 0, &mut rng).index, 2);
+                }
+                assert_eq!(
+                    pick(policy, &blind, 8, PickChoices::All, 0, &mut rng).index,
+                    2
+                );
+                if pick(policy, &blind, 8, PickChoices::Two, 0, &mut rng).index != 2 {
                     missed += 1;
                 }
             }
-            // Two draws include the free host in 3 of the 6 pairs.
+            // Blind, two draws include the free host in 3 of the 6 pairs.
             assert!((120..280).contains(&missed), "{missed}");
+        }
+        // Two draws stay among the hosts with a free slot while two have
+        // one: the full hosts are never drawn, so the less loaded of the
+        // two open ones wins every pick.
+        let c = [full, free, full, Candidate { load: 2, ..free }];
+        let mut won = [0; 4];
+        for _ in 0..400 {
+            won[pick(
+                PickPolicy::LeastInFlight,
+                &c,
+                8,
+                PickChoices::Two,
+                0,
+                &mut rng,
+            )
+            .index] += 1;
+        }
+        assert_eq!((won[0], won[2], won[3]), (0, 0, 400), "{won:?}");
+        // One open host is drawn against a random full one and the cost
+        // still decides: an idle host at 4× the latency (0.2 s) loses to
+        // a full fast one (0.05 × 1.25 × 1.25 = 0.078 s).
+        let slow_idle = Candidate {
+            load: 0,
+            latency: Some(0.2),
+            ..full
+        };
+        let c = [full, slow_idle, full];
+        for _ in 0..100 {
+            let p = pick(
+                PickPolicy::LeastLoaded,
+                &c,
+                8,
+                PickChoices::Two,
+                0,
+                &mut rng,
+            );
+            assert_ne!(p.index, 1);
         }
         // Ties among all go to a random one of the tied, not the first.
         let idle = [host(0, Some(0.05)); 3];

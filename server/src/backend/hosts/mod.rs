@@ -223,17 +223,19 @@ impl HostSource for HostPool {
             record_pick(only, picker::Reason::Only, 1, 0);
             return Ok(only.begin(self.shared.clone(), Vec::new(), 0, 0));
         }
-        let usable = self.candidates(&hosts, tried, now);
-        if usable.is_empty() {
-            return Err(self.no_host(&hosts, now));
-        }
         // The prompt is hashed only where affinity can matter; the index
         // then learns from every answer, retries included.
-        let blocks = if self.shared.policy == PickPolicy::Prefix && hosts.len() > 1 {
+        let blocks = if self.shared.policy == PickPolicy::Prefix {
             prefix::prompt_blocks(&call.model, &call.messages)
         } else {
             Vec::new()
         };
+        // From reading the loads to counting this pick in one of them.
+        let _picking = self.shared.picking.lock();
+        let usable = self.candidates(&hosts, tried, now);
+        if usable.is_empty() {
+            return Err(self.no_host(&hosts, now));
+        }
         let candidates: Vec<Candidate> = usable
             .iter()
             .map(|&i| {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::config::PickChoices;
 use crate::domain::{ChatMessage, Role};
 use crate::upstream::AttemptResult;
 
@@ -296,4 +297,39 @@ fn hosts_that_stay_keep_their_state_across_a_membership_swap() {
     pool.shared.replace(&[]);
     let error = pool.pick(&c, &[]).err().unwrap();
     assert!(error.to_string().contains("no hosts"), "{error}");
+}
+
+#[test]
+fn concurrent_picks_never_take_the_same_free_slot() {
+    let urls: Vec<String> = (0..8).map(|i| format!("http://h{i}:1/v1")).collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let mut config = EndpointConfig::new("lab", crate::config::EndpointKind::OpenAi, "");
+    config.urls = urls.iter().map(|u| u.to_string()).collect();
+    config.pick_choices = PickChoices::All;
+    let pool = HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap();
+    // One slot each: eight simultaneous picks fill each host exactly once,
+    // unless two of them read the same host's load before either counted.
+    for h in pool.shared.members().iter() {
+        h.set_slots(1);
+    }
+    let c = call("s", "u");
+    for round in 0..200 {
+        let start = std::sync::Barrier::new(8);
+        let keys: Vec<HostKey> = std::thread::scope(|s| {
+            let picks: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        pool.pick(&c, &[]).unwrap()
+                    })
+                })
+                .collect();
+            let attempts: Vec<_> = picks.into_iter().map(|p| p.join().unwrap()).collect();
+            attempts.iter().map(|a| a.key()).collect()
+        });
+        let mut distinct = keys.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "round {round}: {keys:?}");
+    }
 }

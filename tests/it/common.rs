@@ -129,3 +129,23 @@ pub async fn http_router_over_emulator(
     let router = TestRouter::start(config).await.expect("router");
     (emulator, router)
 }
+
+/// An upstream API key whose every appearance in logs, traces or errors
+/// is a leak.
+pub const CANARY_KEY: &str = "sk-canary-7f3a9b2c1d";
+/// The environment variable an endpoint reads it from.
+pub const KEY_ENV: &str = "AI_ROUTER_TEST_CANARY_KEY";
+
+/// Puts the canary key in the environment, where the endpoint config reads
+/// it (`api_key_env`): written once per process, never changed or removed.
+pub fn set_canary_key() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: other tests run on other threads of this process, but
+        // std serialises its own environment reads with this write, and
+        // the test process reads the environment only through std (no
+        // libc getenv: addresses are IP literals, children are spawned by
+        // std's Command).
+        unsafe { std::env::set_var(KEY_ENV, CANARY_KEY) };
+    });
+}

@@ -12,24 +12,7 @@ use ai_router_testkit::router::{TestRouter, remote_config};
 use futures::StreamExt;
 use tonic::Code;
 
-use crate::common::prompt;
-
-const CANARY_KEY: &str = "sk-canary-7f3a9b2c1d";
-const KEY_ENV: &str = "AI_ROUTER_TEST_CANARY_KEY";
-
-/// Puts the canary key in the environment, where the endpoint config reads
-/// it (`api_key_env`): written once per process, never changed or removed.
-fn set_canary_key() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: other tests run on other threads of this process, but
-        // std serialises its own environment reads with this write, and
-        // the test process reads the environment only through std (no
-        // libc getenv: addresses are IP literals, children are spawned by
-        // std's Command).
-        unsafe { std::env::set_var(KEY_ENV, CANARY_KEY) };
-    });
-}
+use crate::common::{CANARY_KEY, KEY_ENV, prompt, set_canary_key};
 
 async fn setup(tune: impl FnOnce(&mut EndpointConfig)) -> (Emulator, TestRouter) {
     set_canary_key();

@@ -104,6 +104,11 @@ pub struct EndpointConfig {
     /// a llama-server without `--metrics`; unset: not read.
     #[serde(with = "humantime_serde")]
     pub queue_slots: Option<Duration>,
+    /// Without `queue_slots`, a pool of several hosts still reads each
+    /// host's `/slots` once when it joins, for its slot count (the picker's
+    /// slot-aware cost); false: no request to a host but the calls and
+    /// probes.
+    pub learn_slots: bool,
     /// Time constant of each host's peak-EWMA latency (`least_loaded` and
     /// the load fallback of `prefix`): how fast a slow answer is forgiven.
     #[serde(with = "humantime_serde")]
@@ -167,6 +172,7 @@ impl Default for EndpointConfig {
             prefix_blocks_per_host: 16_384,
             queue_metrics: None,
             queue_slots: None,
+            learn_slots: true,
             latency_decay: Duration::from_secs(10),
             probe_model: None,
             probe_interval: Duration::from_secs(10),

@@ -423,11 +423,13 @@ fn host_pools_parse_and_name_their_hosts_one_way() {
     assert_eq!(ep.ejection_time, Duration::from_secs(30));
     assert_eq!(ep.latency_decay, Duration::from_secs(10));
     assert_eq!(ep.pick_choices, crate::config::PickChoices::Two);
+    assert!(ep.learn_slots);
     let c = from_toml(
-        "[[endpoints]]\nname = \"old\"\nurls = [\"http://a/v1\"]\npick = \"least_in_flight\"\nqueue_slots = \"500ms\"\nlatency_decay = \"2s\"\npick_choices = \"all\"\n",
+        "[[endpoints]]\nname = \"old\"\nurls = [\"http://a/v1\"]\npick = \"least_in_flight\"\nqueue_slots = \"500ms\"\nlatency_decay = \"2s\"\npick_choices = \"all\"\nlearn_slots = false\n",
     )
     .unwrap();
     let ep = &c.endpoints[0];
+    assert!(!ep.learn_slots);
     assert_eq!(ep.pick, crate::config::PickPolicy::LeastInFlight);
     assert_eq!(ep.pick_choices, crate::config::PickChoices::All);
     assert_eq!(ep.queue_slots, Some(Duration::from_millis(500)));

@@ -10,6 +10,7 @@ mod discovery_file;
 mod ejection;
 mod fallback_elsewhere;
 mod host_killed;
+mod learned_slots;
 mod netns_faults;
 mod p2c_slow_host;
 mod prefix_affinity;

@@ -45,17 +45,21 @@ async fn health() -> Json<Value> {
 
 /// `GET /slots` as llama-server answers it (`id`, `is_processing`), one
 /// entry per slot, the busy ones first; with unlimited slots, the error
-/// llama-server gives under `--no-slots`.
-async fn slots(State(st): State<AppState>) -> Response {
+/// llama-server gives under `--no-slots`; with an API key, 401 without it
+/// (llama-server's `--api-key` guards `/slots` too).
+async fn slots(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    // Counted first, whatever the answer: a reader that waits for a count
+    // knows the snapshot behind it was taken after.
+    st.shared.slots_read();
+    if !authorised(&st, &headers) {
+        return error_response(StatusCode::UNAUTHORIZED, message_for(401));
+    }
     let (Some(sem), Some(total)) = (&st.slots, st.config.slots) else {
         return error_response(
             StatusCode::NOT_IMPLEMENTED,
             "This server does not support slots endpoint.",
         );
     };
-    // Counted before the snapshot: a reader that waits for a count knows
-    // the snapshot behind it was taken after.
-    st.shared.slots_read();
     let busy = total.saturating_sub(sem.available_permits());
     let list: Vec<Value> = (0..total)
         .map(|id| json!({"id": id, "is_processing": id < busy}))
@@ -179,22 +183,28 @@ async fn chat(
     }
 }
 
+/// Whether the request carries the emulator's API key (always, without one).
+fn authorised(st: &AppState, headers: &HeaderMap) -> bool {
+    let Some(key) = &st.config.api_key else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    given == Some(key.as_str())
+}
+
 fn prepare(
     st: &AppState,
     headers: &HeaderMap,
     parsed: Result<Value, ApiError>,
 ) -> Result<Prepared, ApiError> {
-    if let Some(key) = &st.config.api_key {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(key.as_str()) {
-            return Err(ApiError {
-                status: StatusCode::UNAUTHORIZED,
-                message: message_for(401).to_owned(),
-            });
-        }
+    if !authorised(st, headers) {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message_for(401).to_owned(),
+        });
     }
     let req = ChatRequest::parse(&parsed?).map_err(ApiError::bad_request)?;
     let header = match headers

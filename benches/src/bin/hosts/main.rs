@@ -10,8 +10,10 @@
 //!
 //! Tables: throughput and p50/p99 per N with the ratios to one host; and
 //! with one of four hosts at 2× latency, power of two choices on peak-EWMA
-//! cost (`least_loaded`; also with the hosts' `/slots` read, which makes
-//! the cost slot-aware, and then comparing every host), on in-flight counts alone (`least_in_flight`)
+//! cost (`least_loaded`: without slot counts; as configured by default,
+//! with each host's slot count learned once, which makes the cost
+//! slot-aware; with the hosts' `/slots` read every 100 ms; and then
+//! comparing every host), on in-flight counts alone (`least_in_flight`)
 //! and round robin at the same offered rate: 0.95 × the pool's capacity
 //! (the shape), then 0.95 × the fast hosts' capacity (where the
 //! slow host is not needed). The router runs in-process on loopback with
@@ -50,26 +52,40 @@ struct Picker {
     choices: PickChoices,
     /// `queue_slots`: read the hosts' `/slots` this often.
     queue_slots: Option<Duration>,
+    /// `learn_slots`: read each host's `/slots` once (without `queue_slots`).
+    learn_slots: bool,
 }
 
 impl Picker {
-    /// `policy` as configured by default: two choices, no host figures read.
+    /// `policy` with two choices and no host figures read at all (not even
+    /// the slot counts a pool learns by default): the picker alone.
     const fn plain(label: &'static str, pick: PickPolicy) -> Picker {
         Picker {
             label,
             pick,
             choices: PickChoices::Two,
             queue_slots: None,
+            learn_slots: false,
         }
     }
 }
 
-/// `least_loaded` with the hosts' `/slots` read: the slot-aware cost.
+/// `least_loaded` as a pool is configured by default: two choices, each
+/// host's slot count learned with one `/slots` read.
+const DEFAULTS: Picker = Picker {
+    label: "least_loaded, defaults (slot counts learned once)",
+    learn_slots: true,
+    ..Picker::plain("", PickPolicy::LeastLoaded)
+};
+
+/// `least_loaded` with the hosts' `/slots` read at an interval: the
+/// slot-aware cost with the other clients' requests in the load.
 const SLOT_AWARE: Picker = Picker {
-    label: "least_loaded + queue_slots (slot-aware cost)",
+    label: "least_loaded + queue_slots",
     pick: PickPolicy::LeastLoaded,
     choices: PickChoices::Two,
     queue_slots: Some(SLOTS_READ),
+    learn_slots: true,
 };
 
 /// The same comparing every host (`pick_choices = "all"`).
@@ -119,6 +135,7 @@ impl Pool {
         ep.pick = picker.pick;
         ep.pick_choices = picker.choices;
         ep.queue_slots = picker.queue_slots;
+        ep.learn_slots = picker.learn_slots;
         ep.max_concurrency = 4096;
         ep.stream = false;
         let mut config: Config = remote_config()?;
@@ -255,7 +272,8 @@ async fn scaling(ns: &[usize], service: Duration) -> anyhow::Result<()> {
             &[Picker::plain("-", PickPolicy::LeastLoaded)]
         } else {
             &[
-                Picker::plain("least_loaded", PickPolicy::LeastLoaded),
+                Picker::plain("least_loaded, no slot counts", PickPolicy::LeastLoaded),
+                DEFAULTS,
                 SLOT_AWARE,
                 SLOT_AWARE_ALL,
                 Picker::plain("least_in_flight", PickPolicy::LeastInFlight),
@@ -315,9 +333,10 @@ async fn slow_host(service: Duration, slow_service: Duration) -> anyhow::Result<
         );
         let pickers = [
             Picker::plain(
-                "least_loaded (P2C, peak EWMA × load)",
+                "least_loaded, no slot counts (P2C, peak EWMA × load)",
                 PickPolicy::LeastLoaded,
             ),
+            DEFAULTS,
             SLOT_AWARE,
             SLOT_AWARE_ALL,
             Picker::plain(

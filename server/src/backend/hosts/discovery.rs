@@ -86,6 +86,14 @@ impl Source {
         !matches!(self, Source::Listed(_))
     }
 
+    /// Whether it can give more than one host (else no pick is ever made).
+    pub fn may_have_several(&self) -> bool {
+        match self {
+            Source::Listed(urls) => urls.len() > 1,
+            _ => true,
+        }
+    }
+
     /// The hosts' base URLs now.
     pub async fn look(&self) -> Result<Vec<String>, String> {
         match self {

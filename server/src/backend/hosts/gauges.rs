@@ -60,6 +60,7 @@ impl Collector for HostGauges {
                 .map(|p| (label(p), p.ejected_hosts().len() as u64)),
         )?;
         let mut loads = Vec::new();
+        let mut slots = Vec::new();
         let mut ejected = Vec::new();
         for p in &pools {
             for h in p.shared.members().iter() {
@@ -68,6 +69,7 @@ impl Collector for HostGauges {
                     host: h.label(),
                 };
                 ejected.push((labels.clone(), u64::from(h.ejected_until(now).is_some())));
+                slots.push((labels.clone(), u64::from(h.slots().unwrap_or(0))));
                 loads.push((labels, u64::from(h.load())));
             }
         }
@@ -77,6 +79,13 @@ impl Collector for HostGauges {
             "A host's load for picking: requests in flight from this router, plus its own queue (queue_metrics) or the other clients' requests (queue_slots) when read.",
             None,
             loads,
+        )?;
+        gauges(
+            &mut e,
+            "endpoint_host_slots",
+            "A host's slots as its /slots listed them (read once when it joins, or with queue_slots at that interval); 0 while unknown.",
+            None,
+            slots,
         )?;
         gauges(
             &mut e,
@@ -105,6 +114,7 @@ mod tests {
         config.urls = vec!["http://a:1/v1".into(), "http://b:2/v1".into()];
         config.ejection_failures = 1;
         config.ejection_time = Duration::from_secs(3600);
+        config.learn_slots = false;
         let pool = HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap();
         let hosts = pool.shared.members();
         assert!(hosts[0].fail(pool.shared.ejection, Instant::now()));
@@ -117,6 +127,7 @@ mod tests {
             "endpoint_hosts_ejected{endpoint=\"lab\"} 1",
             "endpoint_host_load{endpoint=\"lab\",host=\"a:1\"} 0",
             "endpoint_host_load{endpoint=\"lab\",host=\"b:2\"} 0",
+            "endpoint_host_slots{endpoint=\"lab\",host=\"a:1\"} 0",
             "endpoint_host_ejected{endpoint=\"lab\",host=\"a:1\"} 1",
             "endpoint_host_ejected{endpoint=\"lab\",host=\"b:2\"} 0",
         ] {

@@ -4,7 +4,7 @@
 //! it, which finish normally.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use http::Uri;
@@ -42,6 +42,9 @@ pub struct Host {
     queue_depth: AtomicU32,
     /// Its slots (llama-server's `--parallel`) from `/slots`; 0 unknown.
     slots: AtomicU32,
+    /// It answered the one `/slots` read of a pool that does not read
+    /// queues (with its slots or anything else): not asked again.
+    slots_asked: AtomicBool,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,
     /// First blocks of the prompts it was picked for: the conversations
@@ -74,6 +77,7 @@ impl Host {
             in_flight: AtomicU32::new(0),
             queue_depth: AtomicU32::new(0),
             slots: AtomicU32::new(0),
+            slots_asked: AtomicBool::new(false),
             health: Mutex::new(Health::default()),
             index: Mutex::new(PrefixIndex::new(index_blocks)),
             heads: Mutex::new(LruCache::new(nonzero(HEADS))),
@@ -118,6 +122,16 @@ impl Host {
     /// Records how many slots it has (0: unknown).
     pub fn set_slots(&self, slots: u32) {
         self.slots.store(slots, Ordering::Relaxed);
+    }
+
+    /// Whether it has answered the one `/slots` read (see `slots_asked`).
+    pub fn slots_asked(&self) -> bool {
+        self.slots_asked.load(Ordering::Relaxed)
+    }
+
+    /// Notes that it answered the one `/slots` read.
+    pub fn set_slots_asked(&self) {
+        self.slots_asked.store(true, Ordering::Relaxed);
     }
 
     /// Its peak-EWMA latency in seconds at `now`, None before its first answer.

@@ -76,21 +76,34 @@ impl HostPool {
             metrics: config.queue_metrics.is_some(),
             slots: config.queue_slots.is_some(),
         };
+        let reader = || -> Result<queue_depth::Reader, String> {
+            Ok(queue_depth::Reader {
+                http: reqwest::Client::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .build()
+                    .map_err(|e| format!("cannot build the queue metrics client: {e}"))?,
+                // A key that is not a valid header value fails every call
+                // through the endpoint with that message; reads go without.
+                auth: api_key.as_ref().and_then(|k| k.bearer().ok()),
+            })
+        };
         if let Some(interval) = config
             .queue_metrics
             .into_iter()
             .chain(config.queue_slots)
             .min()
         {
-            let http = reqwest::Client::builder()
-                .connect_timeout(config.connect_timeout)
-                .build()
-                .map_err(|e| format!("cannot build the queue metrics client: {e}"))?;
             life.spawn(queue_depth::run(
                 shared.clone(),
-                http,
+                reader()?,
                 reads,
                 interval,
+                stop.clone(),
+            ));
+        } else if config.learn_slots && source.may_have_several() {
+            life.spawn(queue_depth::learn_slots(
+                shared.clone(),
+                reader()?,
                 stop.clone(),
             ));
         }
@@ -157,6 +170,16 @@ impl HostPool {
             .members()
             .iter()
             .map(|h| (h.label(), h.load()))
+            .collect()
+    }
+
+    /// Each host's `address:port` and slot count, if known (the slots
+    /// gauge's figures).
+    pub fn host_slots(&self) -> Vec<(String, Option<u32>)> {
+        self.shared
+            .members()
+            .iter()
+            .map(|h| (h.label(), h.slots()))
             .collect()
     }
 

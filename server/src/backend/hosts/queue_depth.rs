@@ -12,10 +12,20 @@
 //! picker's cost slot-aware (see `picker.rs`). With `/metrics` alone, the
 //! deferred requests are added. A host that does not answer (or exports no
 //! such figure) counts 0.
+//!
+//! A pool of several hosts that reads neither still learns each host's slot
+//! count, with one `/slots` read when it joins ([`learn_slots`]): the cost
+//! is then slot-aware on llama-server hosts without any setting (the
+//! `hosts` bench: p99 0.99-1.00× one host's at 0.95 × capacity, against
+//! 1.45-1.53× for power of two choices without slot counts), though only
+//! this router's own requests count in the load. The reads carry the
+//! endpoint's API key, as llama-server's `--api-key` guards `/slots` and
+//! `/metrics` too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -73,10 +83,25 @@ pub fn slot_counts(body: &str) -> Option<SlotCounts> {
     })
 }
 
+/// How the reads reach the hosts.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// The pool's client for reads.
+    pub http: reqwest::Client,
+    /// `Bearer <key>` when the endpoint has an API key.
+    pub auth: Option<HeaderValue>,
+}
+
+/// How often a pool that learns slot counts once looks for hosts not yet
+/// asked (new members, or ones that could not be reached).
+const LEARN_EVERY: Duration = Duration::from_secs(5);
+/// How long that one read may take.
+const LEARN_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Reads every host's queue every `interval` until `stop`.
 pub async fn run(
     shared: Arc<Shared>,
-    http: reqwest::Client,
+    reader: Reader,
     reads: Reads,
     interval: Duration,
     stop: CancellationToken,
@@ -85,7 +110,7 @@ pub async fn run(
         for host in shared.members().iter() {
             let mut waiting = 0u32;
             if reads.metrics {
-                let found = read(&http, &host.chat_url, "/metrics", interval).await;
+                let found = read(&reader, &host.chat_url, "/metrics", interval).await;
                 waiting = found.as_deref().and_then(deferred).unwrap_or(0);
             }
             let mut depth = waiting;
@@ -99,7 +124,7 @@ pub async fn run(
                 // between counts twice until the next read; without it,
                 // our own waiting requests hide as many of the others'.)
                 let before = host.in_flight();
-                let found = read(&http, &host.chat_url, "/slots", interval).await;
+                let found = read(&reader, &host.chat_url, "/slots", interval).await;
                 let own = before.max(host.in_flight());
                 if let Some(counts) = found.as_deref().and_then(slot_counts) {
                     host.set_slots(counts.total);
@@ -115,20 +140,65 @@ pub async fn run(
     }
 }
 
+/// Learns the slot count of every host not yet asked, every
+/// [`LEARN_EVERY`] until `stop`: one `/slots` read per host. A host that
+/// answers is not asked again, whatever it answered (a server that is
+/// not llama-server, or runs with `--no-slots`, keeps its slots unknown);
+/// one that cannot be reached is asked again next time.
+pub async fn learn_slots(shared: Arc<Shared>, reader: Reader, stop: CancellationToken) {
+    loop {
+        for host in shared.members().iter() {
+            if host.slots_asked() {
+                continue;
+            }
+            let Some(response) = get(&reader, &host.chat_url, "/slots", LEARN_PATIENCE).await
+            else {
+                continue;
+            };
+            host.set_slots_asked();
+            if !response.status().is_success() {
+                continue;
+            }
+            if let Some(counts) = response.text().await.ok().as_deref().and_then(slot_counts) {
+                host.set_slots(counts.total);
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(LEARN_EVERY) => {}
+        }
+    }
+}
+
 /// The body of `path` on the host's server (at its root, beside `/v1`),
 /// when it answers with success within `patience`.
 async fn read(
-    http: &reqwest::Client,
+    reader: &Reader,
     chat_url: &reqwest::Url,
     path: &str,
     patience: Duration,
 ) -> Option<String> {
-    let url = chat_url.join(path).ok()?;
-    let response = http.get(url).timeout(patience).send().await.ok()?;
+    let response = get(reader, chat_url, path, patience).await?;
     if !response.status().is_success() {
         return None;
     }
     response.text().await.ok()
+}
+
+/// `GET path` on the host's server, with the endpoint's key; None when it
+/// could not be reached within `patience`.
+async fn get(
+    reader: &Reader,
+    chat_url: &reqwest::Url,
+    path: &str,
+    patience: Duration,
+) -> Option<reqwest::Response> {
+    let url = chat_url.join(path).ok()?;
+    let mut request = reader.http.get(url).timeout(patience);
+    if let Some(auth) = &reader.auth {
+        request = request.header(AUTHORIZATION, auth.clone());
+    }
+    request.send().await.ok()
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ fn pool(urls: &[&str], pick: PickPolicy) -> Arc<HostPool> {
     config.pick = pick;
     config.ejection_failures = 2;
     config.ejection_time = Duration::from_secs(3600);
+    // Nobody answers at these URLs, and no runtime runs a reading task.
+    config.learn_slots = false;
     HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap()
 }
 
@@ -306,6 +308,7 @@ fn concurrent_picks_never_take_the_same_free_slot() {
     let mut config = EndpointConfig::new("lab", crate::config::EndpointKind::OpenAi, "");
     config.urls = urls.iter().map(|u| u.to_string()).collect();
     config.pick_choices = PickChoices::All;
+    config.learn_slots = false;
     let pool = HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap();
     // One slot each: eight simultaneous picks fill each host exactly once,
     // unless two of them read the same host's load before either counted.

@@ -100,7 +100,8 @@ impl HostPool {
                 interval,
                 stop.clone(),
             ));
-        } else if config.learn_slots && source.may_have_several() {
+        }
+        if config.learn_slots && config.queue_slots.is_none() && source.may_have_several() {
             life.spawn(queue_depth::learn_slots(
                 shared.clone(),
                 reader()?,

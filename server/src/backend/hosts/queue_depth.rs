@@ -13,12 +13,12 @@
 //! deferred requests are added. A host that does not answer (or exports no
 //! such figure) counts 0.
 //!
-//! A pool of several hosts that reads neither still learns each host's slot
-//! count, with one `/slots` read when it joins ([`learn_slots`]): the cost
-//! is then slot-aware on llama-server hosts without any setting (the
-//! `hosts` bench: p99 0.99-1.00× one host's at 0.95 × capacity, against
-//! 1.45-1.53× for power of two choices without slot counts), though only
-//! this router's own requests count in the load. The reads carry the
+//! A pool of several hosts that does not read `/slots` at an interval
+//! still learns each host's slot count, with one `/slots` read when it
+//! joins ([`learn_slots`]): the cost is then slot-aware on llama-server
+//! hosts without any setting (the `hosts` bench: p99 0.96-1.03× one host's
+//! at 0.95 × capacity, against 1.46-1.56× for power of two choices without
+//! slot counts), though only this router's own requests count in the load. The reads carry the
 //! endpoint's API key, as llama-server's `--api-key` guards `/slots` and
 //! `/metrics` too.
 
@@ -147,25 +147,33 @@ pub async fn run(
 /// one that cannot be reached is asked again next time.
 pub async fn learn_slots(shared: Arc<Shared>, reader: Reader, stop: CancellationToken) {
     loop {
-        for host in shared.members().iter() {
-            if host.slots_asked() {
-                continue;
-            }
-            let Some(response) = get(&reader, &host.chat_url, "/slots", LEARN_PATIENCE).await
-            else {
-                continue;
-            };
-            host.set_slots_asked();
-            if !response.status().is_success() {
-                continue;
-            }
-            if let Some(counts) = response.text().await.ok().as_deref().and_then(slot_counts) {
-                host.set_slots(counts.total);
-            }
+        // A round may wait on unreachable hosts; shutdown does not.
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = learn_round(&shared, &reader) => {}
         }
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(LEARN_EVERY) => {}
+        }
+    }
+}
+
+/// Asks every host not yet asked for its slots, one at a time.
+async fn learn_round(shared: &Shared, reader: &Reader) {
+    for host in shared.members().iter() {
+        if host.slots_asked() {
+            continue;
+        }
+        let Some(response) = get(reader, &host.chat_url, "/slots", LEARN_PATIENCE).await else {
+            continue;
+        };
+        host.set_slots_asked();
+        if !response.status().is_success() {
+            continue;
+        }
+        if let Some(counts) = response.text().await.ok().as_deref().and_then(slot_counts) {
+            host.set_slots(counts.total);
         }
     }
 }

@@ -106,8 +106,8 @@ pub struct EndpointConfig {
     pub queue_slots: Option<Duration>,
     /// Without `queue_slots`, a pool of several hosts still reads each
     /// host's `/slots` once when it joins, for its slot count (the picker's
-    /// slot-aware cost); false: no request to a host but the calls and
-    /// probes.
+    /// slot-aware cost); false: no such read (calls, probes and the queue
+    /// reads configured above still go).
     pub learn_slots: bool,
     /// Time constant of each host's peak-EWMA latency (`least_loaded` and
     /// the load fallback of `prefix`): how fast a slow answer is forgiven.

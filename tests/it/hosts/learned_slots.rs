@@ -70,7 +70,7 @@ async fn each_host_is_asked_its_slots_once_with_the_key() {
         "the hosts list their slots only to a read that carries the key"
     );
     for h in &hosts {
-        assert_eq!(h.stats().slot_reads, 1, "each host is asked once");
+        assert_eq!(h.stats().slot_reads, 1, "one read per host in a round");
     }
     router.stop().await.unwrap();
 }

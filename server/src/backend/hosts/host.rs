@@ -43,7 +43,8 @@ pub struct Host {
     /// Its slots (llama-server's `--parallel`) from `/slots`; 0 unknown.
     slots: AtomicU32,
     /// It answered the one `/slots` read of a pool that does not read
-    /// queues (with its slots or anything else): not asked again.
+    /// `/slots` at an interval, with its slots or with none to list: not
+    /// asked again.
     slots_asked: AtomicBool,
     health: Mutex<Health>,
     index: Mutex<PrefixIndex>,

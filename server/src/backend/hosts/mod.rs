@@ -13,9 +13,9 @@
 //! - [`prefix`]: prompt block hashes and the per-host index;
 //! - [`ejection`]: outlier ejection per host;
 //! - [`queue_depth`]: the hosts' own queues, read from their `/metrics`
-//!   or `/slots`;
+//!   or `/slots`, and their slot counts;
 //! - [`probe`]: the active probe, a one-token generation;
-//! - [`gauges`]: hosts, ejections and loads in `/metrics`.
+//! - [`gauges`]: hosts, ejections, loads and slots in `/metrics`.
 //!
 //! A `base_url` endpoint is a pool of one: the same code path, with
 //! ejection acting as that host's breaker.
@@ -76,15 +76,16 @@ impl HostPool {
             metrics: config.queue_metrics.is_some(),
             slots: config.queue_slots.is_some(),
         };
+        // A key that is not a valid header value fails every call through
+        // the endpoint with that message; reads go without.
+        let auth = api_key.as_ref().and_then(|k| k.bearer().ok());
         let reader = || -> Result<queue_depth::Reader, String> {
             Ok(queue_depth::Reader {
                 http: reqwest::Client::builder()
                     .connect_timeout(config.connect_timeout)
                     .build()
                     .map_err(|e| format!("cannot build the queue metrics client: {e}"))?,
-                // A key that is not a valid header value fails every call
-                // through the endpoint with that message; reads go without.
-                auth: api_key.as_ref().and_then(|k| k.bearer().ok()),
+                auth: auth.clone(),
             })
         };
         if let Some(interval) = config
@@ -98,13 +99,6 @@ impl HostPool {
                 reader()?,
                 reads,
                 interval,
-                stop.clone(),
-            ));
-        }
-        if config.learn_slots && config.queue_slots.is_none() && source.may_have_several() {
-            life.spawn(queue_depth::learn_slots(
-                shared.clone(),
-                reader()?,
                 stop.clone(),
             ));
         }
@@ -136,6 +130,14 @@ impl HostPool {
                 shared.clone(),
                 source.clone(),
                 config.discovery_interval,
+                stop.clone(),
+            ));
+        }
+        // After the listed hosts are in, so its first round finds them.
+        if config.learn_slots && config.queue_slots.is_none() && source.may_have_several() {
+            life.spawn(queue_depth::learn_slots(
+                shared.clone(),
+                reader()?,
                 stop.clone(),
             ));
         }
@@ -254,18 +256,16 @@ impl HostSource for HostPool {
         } else {
             Vec::new()
         };
-        // From reading the loads to counting this pick in one of them.
-        let _picking = self.shared.picking.lock();
         let usable = self.candidates(&hosts, tried, now);
         if usable.is_empty() {
             return Err(self.no_host(&hosts, now));
         }
-        let candidates: Vec<Candidate> = usable
+        let mut candidates: Vec<Candidate> = usable
             .iter()
             .map(|&i| {
                 let (heads, home) = blocks.first().map_or((0, false), |f| hosts[i].heads(*f));
                 Candidate {
-                    load: hosts[i].load(),
+                    load: 0,
                     matched: hosts[i].matched(&blocks),
                     rendezvous: blocks.first().map(|f| hosts[i].rendezvous(*f)),
                     latency: hosts[i].latency(now),
@@ -275,6 +275,12 @@ impl HostSource for HostPool {
                 }
             })
             .collect();
+        // From reading the loads to counting this pick in one of them; the
+        // rest was gathered before, so the lock covers a few loads.
+        let _picking = self.shared.picking.lock();
+        for (c, &i) in candidates.iter_mut().zip(&usable) {
+            c.load = hosts[i].load();
+        }
         let turn = self
             .shared
             .turn

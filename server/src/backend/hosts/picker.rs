@@ -55,7 +55,7 @@ pub struct Candidate {
     /// It is home to this prompt's conversation: it was picked for its
     /// first block before.
     pub home: bool,
-    /// Its slots, when read from its `/slots` (`queue_slots`).
+    /// Its slots, when read from its `/slots` (`learn_slots`, `queue_slots`).
     pub slots: Option<u32>,
 }
 

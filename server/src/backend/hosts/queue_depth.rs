@@ -25,6 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -142,9 +143,11 @@ pub async fn run(
 
 /// Learns the slot count of every host not yet asked, every
 /// [`LEARN_EVERY`] until `stop`: one `/slots` read per host. A host that
-/// answers is not asked again, whatever it answered (a server that is
-/// not llama-server, or runs with `--no-slots`, keeps its slots unknown);
-/// one that cannot be reached is asked again next time.
+/// lists its slots, or says it has none to list (404: not llama-server;
+/// 501: `--no-slots`), is not asked again; one that cannot answer yet is
+/// asked again next time: unreachable, 503 while llama-server loads its
+/// model (a host that joins with the router, or through discovery before
+/// it is ready), 401/403 or another error.
 pub async fn learn_slots(shared: Arc<Shared>, reader: Reader, stop: CancellationToken) {
     loop {
         // A round may wait on unreachable hosts; shutdown does not.
@@ -168,10 +171,16 @@ async fn learn_round(shared: &Shared, reader: &Reader) {
         let Some(response) = get(reader, &host.chat_url, "/slots", LEARN_PATIENCE).await else {
             continue;
         };
-        host.set_slots_asked();
-        if !response.status().is_success() {
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::NOT_IMPLEMENTED {
+            host.set_slots_asked();
             continue;
         }
+        if !status.is_success() {
+            continue;
+        }
+        // A body that is not a slot list is not llama-server's either.
+        host.set_slots_asked();
         if let Some(counts) = response.text().await.ok().as_deref().and_then(slot_counts) {
             host.set_slots(counts.total);
         }

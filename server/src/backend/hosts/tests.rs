@@ -307,6 +307,7 @@ fn concurrent_picks_never_take_the_same_free_slot() {
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
     let mut config = EndpointConfig::new("lab", crate::config::EndpointKind::OpenAi, "");
     config.urls = urls.iter().map(|u| u.to_string()).collect();
+    config.pick = PickPolicy::LeastLoaded;
     config.pick_choices = PickChoices::All;
     config.learn_slots = false;
     let pool = HostPool::start(&config, None, Counter::default(), &Lifecycle::new()).unwrap();

@@ -1,7 +1,8 @@
 //! Without `queue_slots`, a pool of several hosts still learns each host's
 //! slot count with one `/slots` read when it joins (`learn_slots`), sent
 //! with the endpoint's API key as llama-server's `--api-key` requires; a
-//! host without slots keeps them unknown. (`learn_slots = false` is what
+//! host without slots keeps them unknown, and one still loading (503) is
+//! asked again. (`learn_slots = false` is what
 //! lets the pool unit tests start pools outside a runtime: with the flag
 //! ignored they would panic on the spawn.)
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use ai_router::config::PickPolicy;
 use ai_router_testkit::emulator::{Emulator, EmulatorConfig};
 
-use super::{lab_hosts, pooled, router};
+use super::{SwitchableHost, lab_hosts, pooled, router};
 use crate::common::{CANARY_KEY, KEY_ENV, set_canary_key};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -72,5 +73,43 @@ async fn each_host_is_asked_its_slots_once_with_the_key() {
     for h in &hosts {
         assert_eq!(h.stats().slot_reads, 1, "one read per host in a round");
     }
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_host_still_loading_is_asked_again() {
+    // Both answer `/slots` with 503 "Loading model" until switched.
+    let mut hosts = vec![
+        SwitchableHost::start(true).await,
+        SwitchableHost::start(true).await,
+    ];
+    // Asked in member order (by URL): the first one's answer is stored
+    // before the second is asked.
+    hosts.sort_by(|a, b| a.base.cmp(&b.base));
+    let router = router(pooled(
+        hosts.iter().map(|h| h.base.clone()).collect(),
+        PickPolicy::LeastLoaded,
+    ))
+    .await;
+    let first = hosts[0]
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let slots_of_first = || {
+        lab_hosts(&router)
+            .host_slots()
+            .into_iter()
+            .find(|(l, _)| *l == first)
+            .and_then(|(_, s)| s)
+    };
+    assert!(hosts[1].wait_slot_reads(1, WAIT).await);
+    assert_eq!(slots_of_first(), None, "a 503 teaches nothing");
+    for h in &hosts {
+        h.set_failing(false);
+    }
+    // The next round (5 s on) asks both again.
+    assert!(hosts[1].wait_slot_reads(2, WAIT).await);
+    assert_eq!(slots_of_first(), Some(2));
     router.stop().await.unwrap();
 }

@@ -73,7 +73,9 @@ pub fn served(hosts: &[Emulator]) -> Vec<u64> {
 }
 
 /// A host whose answers are switched between HTTP 500 and a plain JSON
-/// completion; counts the requests it gets. Stops when dropped.
+/// completion (and its `/slots` between 503, as llama-server answers while
+/// it loads, and two free slots); counts the requests and `/slots` reads it
+/// gets. Stops when dropped.
 pub struct SwitchableHost {
     /// `http://127.0.0.1:PORT/v1`.
     pub base: String,
@@ -85,6 +87,9 @@ pub struct SwitchableHost {
 struct HostState {
     failing: AtomicBool,
     requests: AtomicU64,
+    slot_reads: AtomicU64,
+    /// Woken on every `/slots` read.
+    read: tokio::sync::Notify,
 }
 
 impl SwitchableHost {
@@ -93,6 +98,7 @@ impl SwitchableHost {
         state.failing.store(failing, Ordering::SeqCst);
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(answer))
+            .route("/slots", axum::routing::get(slots))
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -109,12 +115,43 @@ impl SwitchableHost {
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
     }
+
+    /// Waits (at most `within`) until it has answered `n` `/slots` reads.
+    pub async fn wait_slot_reads(&self, n: u64, within: std::time::Duration) -> bool {
+        let reached = async {
+            loop {
+                let read = self.state.read.notified();
+                tokio::pin!(read);
+                read.as_mut().enable();
+                if self.state.slot_reads.load(Ordering::SeqCst) >= n {
+                    return;
+                }
+                read.await;
+            }
+        };
+        tokio::time::timeout(within, reached).await.is_ok()
+    }
 }
 
 impl Drop for SwitchableHost {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+async fn slots(State(state): State<Arc<HostState>>) -> Response {
+    // Counted before answering: a waiter knows the answer came after.
+    state.slot_reads.fetch_add(1, Ordering::SeqCst);
+    state.read.notify_waiters();
+    if state.failing.load(Ordering::SeqCst) {
+        let body = serde_json::json!({"error": {"code": 503, "message": "Loading model"}});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(serde_json::json!([
+        {"id": 0, "is_processing": false},
+        {"id": 1, "is_processing": false}
+    ]))
+    .into_response()
 }
 
 async fn answer(State(state): State<Arc<HostState>>) -> Response {

@@ -2,9 +2,9 @@
 //! slot count with one `/slots` read when it joins (`learn_slots`), sent
 //! with the endpoint's API key as llama-server's `--api-key` requires; a
 //! host without slots keeps them unknown, and one still loading (503) is
-//! asked again. (`learn_slots = false` is what
-//! lets the pool unit tests start pools outside a runtime: with the flag
-//! ignored they would panic on the spawn.)
+//! asked again. (`learn_slots = false` is what lets the pool unit tests
+//! start pools outside a runtime: with the flag ignored they would panic
+//! on the spawn.)
 
 use std::time::Duration;
 

@@ -253,15 +253,19 @@ fn two_draws(candidates: &[Candidate], rng: &mut impl Rng) -> (usize, usize) {
             .map_or(0, |(i, _)| i)
     };
     if open >= 2 && open < n {
-        let a = rng.random_range(0..open);
-        let b = (a + rng.random_range(1..open)) % open;
+        let (a, b) = distinct_pair(open, rng);
         return (nth(false, a), nth(false, b));
     }
     if open == 1 {
         return (nth(false, 0), nth(true, rng.random_range(0..n - 1)));
     }
-    let a = rng.random_range(0..n);
-    (a, (a + rng.random_range(1..n)) % n)
+    distinct_pair(n, rng)
+}
+
+/// Two distinct random positions in `0..m` (`m` ≥ 2).
+fn distinct_pair(m: usize, rng: &mut impl Rng) -> (usize, usize) {
+    let a = rng.random_range(0..m);
+    (a, (a + rng.random_range(1..m)) % m)
 }
 
 /// A candidate's cost: its latency (`unknown` before its first answer)

@@ -18,9 +18,9 @@
 //! joins ([`learn_slots`]): the cost is then slot-aware on llama-server
 //! hosts without any setting (the `hosts` bench: p99 0.96-1.03× one host's
 //! at 0.95 × capacity, against 1.46-1.56× for power of two choices without
-//! slot counts), though only this router's own requests count in the load. The reads carry the
-//! endpoint's API key, as llama-server's `--api-key` guards `/slots` and
-//! `/metrics` too.
+//! slot counts), though only this router's own requests count in the
+//! load. The reads carry the endpoint's API key, as llama-server's
+//! `--api-key` guards `/slots` and `/metrics` too.
 
 use std::sync::Arc;
 use std::time::Duration;

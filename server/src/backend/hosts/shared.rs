@@ -41,7 +41,8 @@ pub struct Shared {
     /// free slot. Comparing every host, both would choose the same
     /// cheapest one: in the `hosts` bench at N = 8 (583 req/s, two worker
     /// threads) 10-16% of requests then waited for a slot. A pick holds it
-    /// for a few microseconds (the prompt is hashed before).
+    /// for a few microseconds: only the loads are read under it, the rest
+    /// of each candidate (prefix match, heads, latency) before.
     pub picking: Mutex<()>,
     wake: Notify,
     discovered: AtomicBool,

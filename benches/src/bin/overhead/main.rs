@@ -254,8 +254,9 @@ async fn remote_cells(
         .collect();
     let t = Instant::now();
 
+    let mut quiet = remote::Quiet::default();
     eprintln!("unary cells");
-    remote::unary(&subjects, upstream_pid, plan, results).await?;
+    remote::unary(&subjects, upstream_pid, plan, &mut quiet, results).await?;
     if let Some(router) = subjects
         .iter()
         .find(|s| s.running.kind == SystemKind::AiRouter)
@@ -265,12 +266,13 @@ async fn remote_cells(
         remote::floor(router, &unknown, plan, results).await?;
     }
     eprintln!("rate sweep");
-    remote::rates(&subjects, plan, results).await?;
+    remote::rates(&subjects, plan, &mut quiet, results).await?;
     remote::memory(&subjects, "loaded_rss", results);
     eprintln!("streaming cells");
-    remote::streams(&subjects, plan, results).await?;
-    remote::many_streams(&subjects, plan, results).await?;
+    remote::streams(&subjects, plan, &mut quiet, results).await?;
+    remote::many_streams(&subjects, plan, &mut quiet, results).await?;
     remote::memory(&subjects, "plateau_rss", results);
+    results.notes.push(quiet.note());
     results.notes.push(format!(
         "remote cells took {:.0} s; CPU used over them: {}",
         t.elapsed().as_secs_f64(),

@@ -120,6 +120,64 @@ pub async fn settle(pid: u32) {
     }
 }
 
+/// Waits before a system's turn (at most [`QUIET_CAP`]) until every
+/// system's processes together have gone quiet, under 10% of a core over
+/// 50 ms. `settle` after a turn only waits (5 s at most) for the system just
+/// measured: LiteLLM kept working for longer than that after its stream
+/// rounds, and with systems in a fixed rotation that leftover work always
+/// fell into the turns of the same few systems after it (ai-router's c=16
+/// TTFT p99 read +7 to +13 ms in full runs, +0.4 ms without the peers).
+#[derive(Debug, Default)]
+pub struct Quiet {
+    /// Turns waited for.
+    pub turns: usize,
+    /// Time spent waiting.
+    pub waited: Duration,
+    /// Turns that started after the cap with the machine still busy.
+    pub capped: usize,
+}
+
+/// The longest wait for quiet before one turn.
+const QUIET_CAP: Duration = Duration::from_secs(15);
+
+impl Quiet {
+    /// Waits until the processes of every subject are quiet.
+    pub async fn before_turn(&mut self, subjects: &[Subject]) {
+        let window = Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let busy_cpu = || {
+            subjects
+                .iter()
+                .map(|s| tree_cpu_time(s.pid()))
+                .sum::<Duration>()
+        };
+        self.turns += 1;
+        loop {
+            let c0 = busy_cpu();
+            tokio::time::sleep(window).await;
+            if busy_cpu().saturating_sub(c0) * 10 < window {
+                break;
+            }
+            if started.elapsed() > QUIET_CAP {
+                self.capped += 1;
+                break;
+            }
+        }
+        self.waited += started.elapsed();
+    }
+
+    /// One line for the run's notes.
+    pub fn note(&self) -> String {
+        format!(
+            "before each of {} remote turns the harness waited until every system's processes were quiet (under 10% of a core over 50 ms): {:.1} s in all, {} turns started busy after {} s",
+            self.turns,
+            self.waited.as_secs_f64(),
+            self.capped,
+            QUIET_CAP.as_secs()
+        )
+    }
+}
+
 /// The order of round `round`: rotated by one each round.
 pub fn order(n: usize, round: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (i + round) % n)
@@ -135,6 +193,7 @@ pub async fn unary(
     subjects: &[Subject],
     upstream_pid: u32,
     plan: &Plan,
+    quiet: &mut Quiet,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     for (ci, concurrency) in [1usize, 16].into_iter().enumerate() {
@@ -145,6 +204,7 @@ pub async fn unary(
         for round in 0..plan.rounds {
             for i in order(subjects.len(), round) {
                 let s = &subjects[i];
+                quiet.before_turn(subjects).await;
                 let (c0, u0) = (
                     tree_cpu_time(s.pid()),
                     cpu_time(upstream_pid).unwrap_or_default(),
@@ -269,7 +329,12 @@ pub async fn floor(
 /// Open-loop sweep: the highest rate each system serves with p99 under
 /// 1 / 5 / 10 ms. A system leaves the sweep after two steps in a row over
 /// 10 ms or behind the offered rate (one step may be a neighbour's blip).
-pub async fn rates(subjects: &[Subject], plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
+pub async fn rates(
+    subjects: &[Subject],
+    plan: &Plan,
+    quiet: &mut Quiet,
+    results: &mut Results,
+) -> anyhow::Result<()> {
     let mut steps: Vec<Vec<RateStep>> = vec![Vec::new(); subjects.len()];
     let mut failed_steps = vec![0; subjects.len()];
     let worst = Duration::from_millis(*RATE_BOUNDS_MS.last().unwrap_or(&10));
@@ -278,6 +343,7 @@ pub async fn rates(subjects: &[Subject], plan: &Plan, results: &mut Results) -> 
             if failed_steps[i] >= 2 {
                 continue;
             }
+            quiet.before_turn(subjects).await;
             let (_, step) = open(&subjects[i].unary, *rate, plan.rate_step, 1024).await?;
             settle(subjects[i].pid()).await;
             if !step.kept_up() || step.p99 > worst {
@@ -318,6 +384,7 @@ pub async fn rates(subjects: &[Subject], plan: &Plan, results: &mut Results) -> 
 pub async fn streams(
     subjects: &[Subject],
     plan: &Plan,
+    quiet: &mut Quiet,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     for (ci, concurrency) in [1usize, 16].into_iter().enumerate() {
@@ -325,6 +392,7 @@ pub async fn streams(
         let mut recs = Recorded::per_system(subjects.len())?;
         for round in 0..plan.rounds {
             for i in order(subjects.len(), round) {
+                quiet.before_turn(subjects).await;
                 let rec = closed(
                     &subjects[i].stream,
                     plan.stream_calls[ci],
@@ -373,6 +441,7 @@ pub async fn streams(
 pub async fn many_streams(
     subjects: &[Subject],
     plan: &Plan,
+    quiet: &mut Quiet,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     let mut best = vec![0usize; subjects.len()];
@@ -383,6 +452,7 @@ pub async fn many_streams(
                 continue;
             }
             let s = &subjects[i];
+            quiet.before_turn(subjects).await;
             let (rec, outcomes) = burst(&s.many, level).await?;
             settle(s.pid()).await;
             let stalls = outcomes

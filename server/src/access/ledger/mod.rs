@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 
 use parking_lot::Mutex;
 
@@ -94,6 +94,8 @@ pub struct Ledger {
     path: PathBuf,
     tx: SyncSender<Message>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The writer thread, woken by a flush or a stop during its linger.
+    writer_thread: Thread,
     counters: Arc<Counters>,
 }
 
@@ -122,6 +124,7 @@ impl Ledger {
         Ok(Ledger {
             path: path.to_path_buf(),
             tx,
+            writer_thread: writer.thread().clone(),
             writer: Mutex::new(Some(writer)),
             counters,
         })
@@ -161,6 +164,7 @@ impl Ledger {
     pub fn flush(&self) {
         let (done_tx, done_rx) = mpsc::channel();
         if self.tx.send(Message::Flush(done_tx)).is_ok() {
+            self.writer_thread.unpark();
             let _ = done_rx.recv();
         }
     }
@@ -172,6 +176,7 @@ impl Ledger {
             return;
         };
         let _ = self.tx.send(Message::Stop);
+        writer.thread().unpark();
         if writer.join().is_err() {
             tracing::error!("the usage ledger writer panicked");
         }

@@ -22,6 +22,13 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     let pids = router.engine.pool().child_pids();
     assert_eq!(pids.len(), 2);
     assert!(pids.iter().all(|p| is_running(*p)));
+    // Sampled at the call, while both run: the watch knows them from here
+    // on, however its own thread is scheduled later.
+    assert_eq!(
+        children.seen(),
+        pids.iter().copied().collect(),
+        "the watch sees both children, and no other"
+    );
 
     // A long stream is in flight when the shutdown starts.
     let Ok(mut stream) = client.generate_stream(prompt("one", "long", 400)).await else {
@@ -49,7 +56,7 @@ async fn shutdown_drains_in_flight_work_and_reaps_children() {
     assert_eq!(
         seen,
         pids.iter().copied().collect(),
-        "the watch saw both children, and no other"
+        "no other child appeared during the drain"
     );
     let left = children.current();
     assert!(left.is_empty(), "children or zombies left: {left:?}");

@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     results.notes.push(format!(
         "mode: {}; commit {}",
         if options.quick { "--quick" } else { "full" },
-        command_output("git", &["rev-parse", "--short", "HEAD"])
+        command_output("git", &["describe", "--always", "--dirty"])
     ));
 
     results
@@ -263,7 +263,7 @@ async fn remote_cells(
     {
         let client = systems::grpc_channel(&router.running.url).await?;
         let unknown = Caller::NotFound(client, Ask::new("nope/none", "x", 1).grpc());
-        remote::floor(router, &unknown, plan, results).await?;
+        remote::floor(&subjects, router, &unknown, plan, &mut quiet, results).await?;
     }
     eprintln!("rate sweep");
     remote::rates(&subjects, plan, &mut quiet, results).await?;

@@ -122,8 +122,8 @@ pub async fn settle(pid: u32) {
 
 /// Waits before a system's turn (at most [`QUIET_CAP`]) until every
 /// system's processes together have gone quiet, under 10% of a core over
-/// 50 ms. `settle` after a turn only waits (5 s at most) for the system just
-/// measured: LiteLLM kept working for longer than that after its stream
+/// 50 ms. `settle` after a turn only waits (5 s at most, and that work is
+/// charged to the system) for the system just measured: LiteLLM kept working for longer than that after its stream
 /// rounds, and with systems in a fixed rotation that leftover work always
 /// fell into the turns of the same few systems after it (ai-router's c=16
 /// TTFT p99 read +7 to +13 ms in full runs, +0.4 ms without the peers).
@@ -131,8 +131,10 @@ pub async fn settle(pid: u32) {
 pub struct Quiet {
     /// Turns waited for.
     pub turns: usize,
-    /// Time spent waiting.
-    pub waited: Duration,
+    /// Turns whose first 50 ms look found the machine busy.
+    pub busy: usize,
+    /// Time spent waiting beyond each turn's first look.
+    pub extra: Duration,
     /// Turns that started after the cap with the machine still busy.
     pub capped: usize,
 }
@@ -152,9 +154,11 @@ impl Quiet {
                 .sum::<Duration>()
         };
         self.turns += 1;
+        let mut looks = 0;
         loop {
             let c0 = busy_cpu();
             tokio::time::sleep(window).await;
+            looks += 1;
             if busy_cpu().saturating_sub(c0) * 10 < window {
                 break;
             }
@@ -163,15 +167,19 @@ impl Quiet {
                 break;
             }
         }
-        self.waited += started.elapsed();
+        if looks > 1 {
+            self.busy += 1;
+            self.extra += started.elapsed().saturating_sub(window);
+        }
     }
 
     /// One line for the run's notes.
     pub fn note(&self) -> String {
         format!(
-            "before each of {} remote turns the harness waited until every system's processes were quiet (under 10% of a core over 50 ms): {:.1} s in all, {} turns started busy after {} s",
+            "before each of {} remote turns the harness waited until every system's processes were quiet (under 10% of a core over 50 ms): {} turns found the machine busy and waited {:.1} s more in all; {} started still busy after {} s",
             self.turns,
-            self.waited.as_secs_f64(),
+            self.busy,
+            self.extra.as_secs_f64(),
             self.capped,
             QUIET_CAP.as_secs()
         )
@@ -298,14 +306,17 @@ pub async fn unary(
 /// (no routing to an upstream, no upstream I/O) at concurrency 1, so a
 /// reader can tell the server's fixed cost from the forwarding cost.
 pub async fn floor(
+    subjects: &[Subject],
     router: &Subject,
     floor: &Caller,
     plan: &Plan,
+    quiet: &mut Quiet,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     let mut rec = Recorded::empty()?;
     let mut cpu = Duration::ZERO;
     for _ in 0..plan.rounds {
+        quiet.before_turn(subjects).await;
         let c0 = tree_cpu_time(router.pid());
         rec.merge(closed(floor, plan.unary_calls[0], 1, plan.round_time).await?)?;
         settle(router.pid()).await;

@@ -126,7 +126,8 @@ async fn a_killed_child_is_replaced_and_costs_at_most_one_request() {
     // reaped: none is still this process's child, running or as a zombie.
     // Pids are handed out in order, so none was reused in the seconds since.
     for pid in [first_pid, second_pid, last_pid] {
-        let left = proc_info(pid).filter(|p| p.ppid == std::process::id());
+        let left = proc_info(pid)
+            .filter(|p| p.ppid == std::process::id() && p.comm.starts_with("llama-server"));
         assert!(left.is_none(), "child {pid} left after shutdown: {left:?}");
     }
     // Nor one the pool never reported.

@@ -249,6 +249,10 @@ impl HostSource for HostPool {
             record_pick(only, picker::Reason::Only, 1, 0);
             return Ok(only.begin(self.shared.clone(), Vec::new(), 0, 0));
         }
+        let usable = self.candidates(&hosts, tried, now);
+        if usable.is_empty() {
+            return Err(self.no_host(&hosts, now));
+        }
         // The prompt is hashed only where affinity can matter; the index
         // then learns from every answer, retries included.
         let blocks = if self.shared.policy == PickPolicy::Prefix {
@@ -256,10 +260,6 @@ impl HostSource for HostPool {
         } else {
             Vec::new()
         };
-        let usable = self.candidates(&hosts, tried, now);
-        if usable.is_empty() {
-            return Err(self.no_host(&hosts, now));
-        }
         let mut candidates: Vec<Candidate> = usable
             .iter()
             .map(|&i| {

@@ -103,30 +103,62 @@ impl Subject {
     }
 }
 
+/// One look at the machine: how long CPU use is measured over.
+const LOOK: Duration = Duration::from_millis(50);
+/// The longest settle after a turn.
+const SETTLE_CAP: Duration = Duration::from_secs(5);
+/// The longest wait for quiet before one turn.
+const QUIET_CAP: Duration = Duration::from_secs(15);
+
+/// What one wait for quiet found.
+struct Wait {
+    /// 50 ms looks taken (1: quiet at the first).
+    looks: u32,
+    /// It gave up at the cap with the processes still busy.
+    capped: bool,
+}
+
+/// Waits (at most about `cap`) until the process trees of `pids` together
+/// use under 10% of a core over one [`LOOK`].
+async fn wait_quiet(pids: &[u32], cap: Duration) -> Wait {
+    let started = std::time::Instant::now();
+    let cpu = || pids.iter().map(|&p| tree_cpu_time(p)).sum::<Duration>();
+    let mut looks = 0;
+    loop {
+        let c0 = cpu();
+        tokio::time::sleep(LOOK).await;
+        looks += 1;
+        if cpu().saturating_sub(c0) * 10 < LOOK {
+            return Wait {
+                looks,
+                capped: false,
+            };
+        }
+        if started.elapsed() > cap {
+            return Wait {
+                looks,
+                capped: true,
+            };
+        }
+    }
+}
+
 /// Waits (at most 5 s) until `pid`'s process tree has gone quiet (under
 /// 10% of a core over 50 ms), so work a system finishes after its round
 /// (LiteLLM logs and accounts after answering) is not charged to the
 /// system measured next. Quiet systems pass in one 50 ms look.
 pub async fn settle(pid: u32) {
-    let window = Duration::from_millis(50);
-    let until = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let c0 = tree_cpu_time(pid);
-        tokio::time::sleep(window).await;
-        let busy = tree_cpu_time(pid).saturating_sub(c0);
-        if busy * 10 < window || std::time::Instant::now() > until {
-            return;
-        }
-    }
+    wait_quiet(&[pid], SETTLE_CAP).await;
 }
 
 /// Waits before a system's turn (at most [`QUIET_CAP`]) until every
 /// system's processes together have gone quiet, under 10% of a core over
 /// 50 ms. `settle` after a turn only waits (5 s at most, and that work is
-/// charged to the system) for the system just measured: LiteLLM kept working for longer than that after its stream
-/// rounds, and with systems in a fixed rotation that leftover work always
-/// fell into the turns of the same few systems after it (ai-router's c=16
-/// TTFT p99 read +7 to +13 ms in full runs, +0.4 ms without the peers).
+/// charged to the system) for the system just measured: LiteLLM kept
+/// working for longer than that after its stream rounds, and with systems
+/// in a fixed rotation that leftover work always fell into the turns of the
+/// same few systems after it (ai-router's c=16 TTFT p99 read +7 to +13 ms
+/// in full runs, +0.4 ms without the peers).
 #[derive(Debug, Default)]
 pub struct Quiet {
     /// Turns waited for.
@@ -139,37 +171,19 @@ pub struct Quiet {
     pub capped: usize,
 }
 
-/// The longest wait for quiet before one turn.
-const QUIET_CAP: Duration = Duration::from_secs(15);
-
 impl Quiet {
     /// Waits until the processes of every subject are quiet.
     pub async fn before_turn(&mut self, subjects: &[Subject]) {
-        let window = Duration::from_millis(50);
         let started = std::time::Instant::now();
-        let busy_cpu = || {
-            subjects
-                .iter()
-                .map(|s| tree_cpu_time(s.pid()))
-                .sum::<Duration>()
-        };
+        let pids: Vec<u32> = subjects.iter().map(Subject::pid).collect();
+        let wait = wait_quiet(&pids, QUIET_CAP).await;
         self.turns += 1;
-        let mut looks = 0;
-        loop {
-            let c0 = busy_cpu();
-            tokio::time::sleep(window).await;
-            looks += 1;
-            if busy_cpu().saturating_sub(c0) * 10 < window {
-                break;
-            }
-            if started.elapsed() > QUIET_CAP {
-                self.capped += 1;
-                break;
-            }
+        if wait.capped {
+            self.capped += 1;
         }
-        if looks > 1 {
+        if wait.looks > 1 {
             self.busy += 1;
-            self.extra += started.elapsed().saturating_sub(window);
+            self.extra += started.elapsed().saturating_sub(LOOK);
         }
     }
 
